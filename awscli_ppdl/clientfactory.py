@@ -1,0 +1,132 @@
+"""A picklable recipe for the S3 client each child process builds for itself.
+
+Botocore sessions and clients cannot cross a process boundary, so the parent
+hands its children a ``ClientFactory``: plain values only. When it is built
+from the CLI's session, credentials are resolved once, in the parent (an MFA,
+SSO or ``credential_process`` prompt happens once, not once per process), and
+everything the CLI's flags and profile decided is carried explicitly: region,
+endpoint, TLS verification, retries, timeouts, signing, user agent.
+"""
+import dataclasses
+from typing import Optional
+
+PROCESS_USER_AGENT = 'ppcp'
+
+_S3_PROFILE_KEYS = ('addressing_style', 'use_accelerate_endpoint',
+                    'use_dualstack_endpoint', 'payload_signing_enabled',
+                    'us_east_1_regional_endpoint')
+
+
+@dataclasses.dataclass(frozen=True)
+class FrozenCredentials:
+    access_key: str
+    secret_key: str
+    token: Optional[str] = None
+
+
+@dataclasses.dataclass(frozen=True)
+class ClientFactory:
+    """Everything needed to create an equivalent S3 client in another process.
+
+    ``client_kwargs`` are keyword arguments of ``Session.create_client`` (the
+    seed design's API); ``config_options`` are ``botocore.config.Config``
+    keyword arguments, kept as a dict so no botocore object is pickled.
+    """
+
+    client_kwargs: dict = dataclasses.field(default_factory=dict)
+    config_options: dict = dataclasses.field(default_factory=dict)
+    credentials: Optional[FrozenCredentials] = None
+    profile: Optional[str] = None
+    user_agent: Optional[tuple] = None  # (name, version, extra)
+
+    @classmethod
+    def from_client_kwargs(cls, client_kwargs=None):
+        """The seed's ``ProcessPoolDownloader(client_kwargs=...)`` form."""
+        client_kwargs = dict(client_kwargs or {})
+        config = client_kwargs.pop('config', None)
+        options = {}
+        if config is not None:
+            options = dict(config._user_provided_options)
+        return cls(client_kwargs=client_kwargs,
+                   config_options=_with_process_user_agent(options))
+
+    @classmethod
+    def from_cli_session(cls, session, region, endpoint_url, verify):
+        """Capture what ``aws s3 cp`` would use for its client, once."""
+        options = {}
+        default_config = session.get_default_client_config()
+        if default_config is not None:
+            # --no-sign-request, --cli-read-timeout, --cli-connect-timeout
+            options.update(default_config._user_provided_options)
+        options['retries'] = {
+            'mode': session.get_config_variable('retry_mode') or 'standard',
+            'max_attempts': int(
+                session.get_config_variable('max_attempts') or 3),
+        }
+        s3_profile_config = session.get_scoped_config().get('s3', {})
+        if isinstance(s3_profile_config, dict):
+            s3_options = {k: v for k, v in s3_profile_config.items()
+                          if k in _S3_PROFILE_KEYS}
+            if s3_options:
+                options['s3'] = s3_options
+        credentials = None
+        if not _is_unsigned(options):
+            resolved = session.get_credentials()
+            if resolved is not None:
+                frozen = resolved.get_frozen_credentials()
+                credentials = FrozenCredentials(
+                    frozen.access_key, frozen.secret_key, frozen.token)
+        return cls(
+            client_kwargs={'region_name': region,
+                           'endpoint_url': endpoint_url,
+                           'verify': verify},
+            config_options=_with_process_user_agent(options),
+            credentials=credentials,
+            profile=session.profile,
+            user_agent=(session.user_agent_name, session.user_agent_version,
+                        session.user_agent_extra),
+        )
+
+    def create_client(self):
+        """Build the client; called once per child process."""
+        import botocore.session
+        from botocore.config import Config
+
+        session = botocore.session.Session(profile=self.profile)
+        if self.user_agent is not None:
+            (session.user_agent_name, session.user_agent_version,
+             session.user_agent_extra) = self.user_agent
+        kwargs = dict(self.client_kwargs)
+        if self.credentials is not None:
+            kwargs.update(
+                aws_access_key_id=self.credentials.access_key,
+                aws_secret_access_key=self.credentials.secret_key,
+                aws_session_token=self.credentials.token,
+            )
+        options = dict(self.config_options)
+        if options.get('signature_version') == 'UNSIGNED':
+            from botocore import UNSIGNED
+
+            options['signature_version'] = UNSIGNED
+        return session.create_client('s3', config=Config(**options), **kwargs)
+
+
+def _is_unsigned(options):
+    from botocore import UNSIGNED
+
+    return options.get('signature_version') is UNSIGNED
+
+
+def _with_process_user_agent(options):
+    """Tag requests so server logs tell ppcp's GETs apart; keep it picklable."""
+    from botocore import UNSIGNED
+
+    options = dict(options)
+    extra = options.get('user_agent_extra')
+    options['user_agent_extra'] = (
+        PROCESS_USER_AGENT if not extra else f'{extra} {PROCESS_USER_AGENT}')
+    if options.get('signature_version') is UNSIGNED:
+        # UNSIGNED is a singleton; pickling would make a copy that botocore
+        # no longer recognises, so it travels as a string.
+        options['signature_version'] = 'UNSIGNED'
+    return options

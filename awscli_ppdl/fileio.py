@@ -1,0 +1,119 @@
+"""Temp files beside the destination: naming, creation, writes, rename, clean-up.
+
+The rules that keep a failed or interrupted download from leaving anything
+behind:
+
+* the bytes go to ``<destination>.<8 random chars>.ppcp-tmp`` in the same
+  directory, so the final ``os.replace`` is atomic and a leftover is easy to
+  recognise;
+* exactly one process creates temp files (the submitter) and it remembers
+  them, so if the parent dies it can remove every one that was never renamed;
+* only the parent renames a temp file into place, after checking its size, so
+  nothing can appear at a destination once the parent is gone.
+"""
+import errno
+import os
+import secrets
+import string
+
+TEMP_SUFFIX = '.ppcp-tmp'
+_RANDOM_ALPHABET = string.ascii_letters + string.digits
+
+
+class SizeMismatchError(Exception):
+    """The assembled file is not as long as the object: never rename it."""
+
+
+def temp_filename_for(filename):
+    token = ''.join(secrets.choice(_RANDOM_ALPHABET) for _ in range(8))
+    return f'{filename}.{token}{TEMP_SUFFIX}'
+
+
+def create_temp_file(temp_filename, size=None):
+    """Create an empty temp file; reserve ``size`` bytes when it is known.
+
+    ``posix_fallocate`` makes a full disk fail here, before any byte is
+    fetched, instead of halfway through a part.
+    """
+    fd = os.open(
+        temp_filename, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC,
+        0o666,
+    )
+    try:
+        if size:
+            try:
+                os.posix_fallocate(fd, 0, size)
+            except OSError as e:
+                if e.errno not in (errno.EOPNOTSUPP, errno.EINVAL):
+                    raise
+                os.ftruncate(fd, size)
+    except BaseException:
+        os.close(fd)
+        remove_quietly(temp_filename)
+        raise
+    os.close(fd)
+
+
+def open_for_writing(temp_filename):
+    """Open an existing temp file; a vanished one (cleaned up) is an error."""
+    return os.open(temp_filename, os.O_WRONLY | os.O_CLOEXEC)
+
+
+def pwrite_all(fd, data, offset):
+    view = memoryview(data)
+    while view:
+        written = os.pwrite(fd, view, offset)
+        view = view[written:]
+        offset += written
+
+
+def finalize(temp_filename, filename, expected_size):
+    """Move a complete temp file into place, or refuse and remove it."""
+    try:
+        actual_size = os.stat(temp_filename).st_size
+        if expected_size is not None and actual_size != expected_size:
+            raise SizeMismatchError(
+                f'Downloaded {actual_size} bytes but the object has '
+                f'{expected_size} bytes; the file was not written.'
+            )
+        os.replace(temp_filename, filename)
+    except BaseException:
+        remove_quietly(temp_filename)
+        raise
+
+
+def remove_quietly(filename):
+    try:
+        os.unlink(filename)
+    except FileNotFoundError:
+        pass
+    except OSError:
+        pass
+
+
+class TempFileRegistry:
+    """The temp files one process created, so it can remove them if orphaned.
+
+    A name that no longer exists was renamed into place or removed by the
+    parent; it is forgotten the next time the registry grows past its bound,
+    so a long-lived downloader does not accumulate names.
+    """
+
+    def __init__(self, prune_at=4096):
+        self._names = set()
+        self._prune_at = prune_at
+
+    def create(self, temp_filename, size=None):
+        self._names.add(temp_filename)
+        create_temp_file(temp_filename, size)
+        if len(self._names) >= self._prune_at:
+            self._names = {n for n in self._names if os.path.lexists(n)}
+            self._prune_at = max(self._prune_at, 2 * len(self._names))
+
+    def remove_all(self):
+        for name in self._names:
+            remove_quietly(name)
+        self._names.clear()
+
+    def __len__(self):
+        return len(self._names)

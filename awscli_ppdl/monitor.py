@@ -1,0 +1,128 @@
+"""The transfer monitor: shared state of in-flight transfers, in a manager.
+
+Workers report each finished job here (one round trip per job); the parent
+takes finished transfers and progress out in batches (one round trip for many
+transfers). A transfer's state exists only while it is in flight: it becomes a
+``TransferOutcome`` when its last job reports, and the outcome is dropped when
+the parent collects it, so the monitor's memory is bounded by the transfers in
+flight, however many a long-lived downloader runs.
+"""
+import collections
+import threading
+from multiprocessing.managers import BaseManager
+
+from awscli_ppdl.records import CollectedEvents, TransferOutcome
+
+
+class _TransferState:
+    __slots__ = ('parts_done', 'bytes_written', 'error')
+
+    def __init__(self):
+        self.parts_done = 0
+        self.bytes_written = 0
+        self.error = None
+
+
+class TransferMonitor:
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._states = {}
+        self._outcomes = collections.deque()
+        self._progress = collections.defaultdict(int)
+        self._cancelled = set()
+        self._cancel_all = False
+
+    def should_run(self, transfer_id):
+        """Whether a job of this transfer is still worth doing."""
+        with self._lock:
+            if self._cancel_all or transfer_id in self._cancelled:
+                return False
+            state = self._states.get(transfer_id)
+            return state is None or state.error is None
+
+    def notify_progress(self, transfer_id, nbytes):
+        with self._lock:
+            self._progress[transfer_id] += nbytes
+            self._changed.notify_all()
+
+    def notify_job_done(self, transfer_id, num_parts, nbytes=0, error=None):
+        """Record one finished (or failed, or skipped) job of a transfer.
+
+        The first error of a transfer is the one reported: later jobs are
+        skipped because of it and their errors would only be noise.
+        """
+        with self._lock:
+            if nbytes:
+                self._progress[transfer_id] += nbytes
+            state = self._states.get(transfer_id)
+            if state is None:
+                state = self._states[transfer_id] = _TransferState()
+            if error is not None and state.error is None:
+                state.error = error
+            state.parts_done += 1
+            state.bytes_written += nbytes
+            if state.parts_done >= num_parts:
+                del self._states[transfer_id]
+                self._outcomes.append(self._outcome_for(transfer_id, state))
+            self._changed.notify_all()
+
+    def notify_request_failed(self, transfer_id, error):
+        """A transfer failed before any job was planned (e.g. HeadObject)."""
+        with self._lock:
+            self._states.pop(transfer_id, None)
+            self._outcomes.append(self._outcome_for(transfer_id, _failed(error)))
+            self._changed.notify_all()
+
+    def cancel(self, transfer_ids):
+        with self._lock:
+            self._cancelled.update(transfer_ids)
+
+    def cancel_all(self):
+        with self._lock:
+            self._cancel_all = True
+
+    def collect(self, timeout, forget_cancelled=()):
+        """Wait up to ``timeout`` for news; hand over and drop what is done.
+
+        ``forget_cancelled`` names cancelled transfers whose outcome the parent
+        has received, so the cancelled set stays as small as the in-flight set.
+        """
+        with self._lock:
+            self._cancelled.difference_update(forget_cancelled)
+            if not self._outcomes and not self._progress:
+                self._changed.wait(timeout)
+            outcomes = list(self._outcomes)
+            self._outcomes.clear()
+            progress = list(self._progress.items())
+            self._progress.clear()
+            return CollectedEvents(outcomes, progress)
+
+    def wake(self):
+        """Let a waiting ``collect`` return now (the parent is shutting down)."""
+        with self._lock:
+            self._changed.notify_all()
+
+    def state_size(self):
+        """How many entries the monitor holds: for tests of its bound."""
+        with self._lock:
+            return (len(self._states) + len(self._outcomes)
+                    + len(self._progress) + len(self._cancelled))
+
+    def _outcome_for(self, transfer_id, state):
+        cancelled = self._cancel_all or transfer_id in self._cancelled
+        return TransferOutcome(transfer_id, state.error, cancelled,
+                               state.bytes_written)
+
+
+def _failed(error):
+    state = _TransferState()
+    state.error = error
+    return state
+
+
+class TransferMonitorManager(BaseManager):
+    pass
+
+
+TransferMonitorManager.register('TransferMonitor', TransferMonitor)

@@ -1,0 +1,497 @@
+"""ProcessPoolDownloader: the seed design's public API, supervised.
+
+The parent keeps, for each transfer in flight, its future, temp file name and
+subscribers. One collector thread takes finished transfers and progress from
+the monitor in batches, renames complete temp files into place (only the
+parent ever renames, so nothing appears at a destination after the parent is
+gone) and resolves futures. The same thread supervises the children the way
+``concurrent.futures.ProcessPoolExecutor`` does: if the submitter, a worker or
+the monitor's manager dies, the pool is broken, every transfer in flight fails
+with an error that names what died, its temp file is removed, and no
+``result()`` waits for ever.
+
+Futures speak s3transfer's subscriber protocol (``on_queued``,
+``on_progress``, ``on_done``), so the AWS CLI's own subscribers (directory
+creation, mtime, result lines, progress) work on them unchanged.
+"""
+import itertools
+import logging
+import multiprocessing
+import signal
+import threading
+
+from s3transfer.exceptions import CancelledError, FatalError
+from s3transfer.futures import TransferMeta
+from s3transfer.utils import CallArgs
+
+from awscli_ppdl import fileio
+from awscli_ppdl.clientfactory import ClientFactory
+from awscli_ppdl.monitor import TransferMonitorManager
+from awscli_ppdl.records import SHUTDOWN, DownloadRequest
+from awscli_ppdl.children import prepare_child
+from awscli_ppdl.submitter import run_submitter
+from awscli_ppdl.worker import run_worker
+
+logger = logging.getLogger(__name__)
+
+MB = 1024 * 1024
+ALLOWED_DOWNLOAD_ARGS = (
+    'ChecksumMode', 'VersionId', 'SSECustomerAlgorithm', 'SSECustomerKey',
+    'SSECustomerKeyMD5', 'RequestPayer', 'ExpectedBucketOwner',
+)
+# How long the collector waits for news before it looks at the children.
+SUPERVISION_INTERVAL = 0.2
+# How long a child gets to exit after SIGTERM before SIGKILL.
+TERMINATE_GRACE = 2.0
+# How long shutdown waits for children that were asked to exit.
+JOIN_TIMEOUT = 10.0
+
+
+class ProcessPoolBrokenError(Exception):
+    """A child process died; the transfers in flight could not complete."""
+
+
+class ProcessTransferConfig:
+    def __init__(self, multipart_threshold=8 * MB, multipart_chunksize=8 * MB,
+                 max_request_processes=10, start_method=None):
+        """Configuration for the ProcessPoolDownloader.
+
+        :param multipart_threshold: objects of this size or larger are fetched
+            as ranged GETs of ``multipart_chunksize`` bytes.
+        :param max_request_processes: the most worker processes making GETs
+            at once; fewer are started when there are fewer jobs.
+        :param start_method: ``fork``, ``forkserver`` or ``spawn``; None picks
+            ``fork`` where the platform has it (cheapest start-up: children do
+            not import botocore again) and the platform default elsewhere.
+        """
+        if multipart_chunksize <= 0 or max_request_processes <= 0:
+            raise ValueError('multipart_chunksize and max_request_processes '
+                             'must be positive')
+        self.multipart_threshold = multipart_threshold
+        self.multipart_chunksize = multipart_chunksize
+        self.max_request_processes = max_request_processes
+        if start_method is None:
+            methods = multiprocessing.get_all_start_methods()
+            start_method = 'fork' if 'fork' in methods else None
+        self.start_method = start_method
+
+
+class ProcessPoolTransferFuture:
+    """The future of one download; ``result()`` never waits for ever."""
+
+    def __init__(self, meta, downloader):
+        self._meta = meta
+        self._downloader = downloader
+        self._done = threading.Event()
+        self._exception = None
+
+    @property
+    def meta(self):
+        return self._meta
+
+    def done(self):
+        return self._done.is_set()
+
+    def result(self, timeout=None):
+        if not self._done.wait(timeout):
+            raise TimeoutError('The download has not finished yet.')
+        if self._exception is not None:
+            raise self._exception
+
+    def exception(self):
+        self._done.wait()
+        return self._exception
+
+    def cancel(self):
+        self._downloader._cancel_transfer(self._meta.transfer_id)
+
+    def _resolve(self, exception):
+        self._exception = exception
+        self._done.set()
+
+
+class _PendingTransfer:
+    __slots__ = ('future', 'subscribers', 'temp_filename', 'parts',
+                 'cancel_exception')
+
+    def __init__(self, future, subscribers, temp_filename, parts):
+        self.future = future
+        self.subscribers = subscribers
+        self.temp_filename = temp_filename
+        self.parts = parts
+        self.cancel_exception = None
+
+
+class ProcessPoolDownloader:
+    def __init__(self, client_kwargs=None, config=None, client_factory=None):
+        """Downloads S3 objects with a pool of processes.
+
+        :param client_kwargs: keyword arguments of
+            ``botocore.session.Session.create_client()`` for the children's
+            clients (the seed's API).
+        :param config: a ``ProcessTransferConfig``.
+        :param client_factory: a ``ClientFactory``, instead of client_kwargs
+            (the CLI builds one from its session).
+        """
+        if client_factory is None:
+            client_factory = ClientFactory.from_client_kwargs(client_kwargs)
+        self._client_factory = client_factory
+        self._config = config or ProcessTransferConfig()
+        self._context = multiprocessing.get_context(self._config.start_method)
+        self._lock = threading.RLock()
+        self._ids = itertools.count()
+        self._pending = {}
+        self._planned_parts = 0
+        self._started = False
+        self._closing = False
+        self._broken = None
+        self._manager = None
+        self._monitor = None
+        self._submitter = None
+        self._workers = []
+        self._collector = None
+
+    # -- public API ---------------------------------------------------------
+
+    def download_file(self, bucket, key, filename, extra_args=None,
+                      expected_size=None, subscribers=None):
+        """Download an object to a file; returns a future.
+
+        :param expected_size: the object's size, if known (from a listing):
+            it saves a HeadObject and decides single or ranged GETs.
+        :param subscribers: s3transfer-style subscribers (``on_queued``,
+            ``on_progress``, ``on_done``), called in the parent.
+        """
+        extra_args = dict(extra_args or {})
+        _validate_extra_args(extra_args)
+        subscribers = list(subscribers or [])
+        with self._lock:
+            self._raise_if_unusable()
+            self._start_if_needed()
+            transfer_id = next(self._ids)
+        meta = TransferMeta(
+            CallArgs(bucket=bucket, key=key, filename=filename,
+                     fileobj=filename, extra_args=extra_args,
+                     expected_size=expected_size, subscribers=subscribers),
+            transfer_id=transfer_id,
+        )
+        future = ProcessPoolTransferFuture(meta, self)
+        if expected_size is not None:
+            meta.provide_transfer_size(expected_size)
+        pending = _PendingTransfer(future, subscribers,
+                                   fileio.temp_filename_for(filename), 0)
+        try:
+            for subscriber in subscribers:
+                subscriber.on_queued(future=future)
+        except Exception as e:
+            # As in s3transfer: a failing on_queued fails this transfer only.
+            self._resolve(pending, e)
+            return future
+        request = DownloadRequest(
+            transfer_id=transfer_id, bucket=bucket, key=key,
+            temp_filename=pending.temp_filename, extra_args=extra_args,
+            expected_size=meta.size, etag=meta.etag,
+        )
+        with self._lock:
+            self._raise_if_unusable()
+            pending.parts = self._estimate_parts(meta.size)
+            self._pending[transfer_id] = pending
+            self._planned_parts += pending.parts
+            self._start_workers_for(self._planned_parts)
+            self._request_queue.put(request)
+        return future
+
+    def start(self):
+        """Start the processes now rather than at the first download.
+
+        Under ``fork`` this lets a caller fork before it starts threads of
+        its own.
+        """
+        with self._lock:
+            self._raise_if_unusable()
+            self._start_if_needed()
+
+    def shutdown(self, cancel=False, cancel_msg=''):
+        """Wait for every download to finish, then stop the processes.
+
+        With ``cancel``, downloads in flight are cancelled instead.
+        """
+        self._shutdown(cancel, cancel_msg, CancelledError)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc_value, *args):
+        cancel, cancel_msg, cancel_exc_type = False, '', FatalError
+        if exc_type:
+            cancel = True
+            cancel_msg = str(exc_value) or repr(exc_value)
+            if isinstance(exc_value, KeyboardInterrupt):
+                cancel_exc_type = CancelledError
+        self._shutdown(cancel, cancel_msg, cancel_exc_type)
+
+    # -- start-up -----------------------------------------------------------
+
+    def _start_if_needed(self):
+        if self._started:
+            return
+        ctx = self._context
+        self._manager = TransferMonitorManager(ctx=ctx)
+        self._manager.start(prepare_child)
+        self._monitor = self._manager.TransferMonitor()
+        self._request_queue = ctx.Queue()
+        self._job_queue = ctx.Queue()
+        self._cancel_event = ctx.Event()
+        self._submitter = self._start_process(
+            'ppcp-submitter', run_submitter,
+            (self._client_factory, self._config, self._request_queue,
+             self._job_queue, self._monitor, self._cancel_event))
+        self._collector = threading.Thread(
+            target=self._collect_and_supervise, name='ppcp-collector',
+            daemon=True)
+        self._collector.start()
+        self._started = True
+
+    def _start_process(self, name, target, args):
+        process = self._context.Process(target=target, args=args, name=name,
+                                        daemon=True)
+        process.start()
+        return process
+
+    def _estimate_parts(self, size):
+        if size is None:
+            return self._config.max_request_processes
+        if size < self._config.multipart_threshold:
+            return 1
+        return -(-size // self._config.multipart_chunksize)
+
+    def _start_workers_for(self, planned_parts):
+        """Only as many workers as there are jobs: a single small download
+        does not pay for ten process start-ups."""
+        wanted = min(self._config.max_request_processes, planned_parts)
+        while len(self._workers) < wanted:
+            self._workers.append(self._start_process(
+                f'ppcp-worker-{len(self._workers)}', run_worker,
+                (self._client_factory, self._job_queue, self._monitor,
+                 self._cancel_event)))
+
+    def _raise_if_unusable(self):
+        if self._broken is not None:
+            raise self._broken
+        if self._closing:
+            raise RuntimeError('The downloader has been shut down.')
+
+    # -- the collector thread -----------------------------------------------
+
+    def _collect_and_supervise(self):
+        forget_cancelled = []
+        while True:
+            try:
+                events = self._monitor.collect(SUPERVISION_INTERVAL,
+                                               forget_cancelled)
+            except Exception as e:
+                if not self._closing:
+                    self._break(self._describe_monitor_failure(e))
+                return
+            forget_cancelled = []
+            for transfer_id, nbytes in events.progress:
+                self._notify_progress(transfer_id, nbytes)
+            for outcome in events.outcomes:
+                if outcome.cancelled:
+                    forget_cancelled.append(outcome.transfer_id)
+                self._finish(outcome)
+            dead = self._find_dead_child()
+            if dead is not None:
+                self._break(dead)
+                return
+            if self._closing and not self._pending:
+                return
+
+    def _notify_progress(self, transfer_id, nbytes):
+        pending = self._pending.get(transfer_id)
+        if pending is not None:
+            _call_subscribers(pending, 'on_progress', bytes_transferred=nbytes)
+
+    def _finish(self, outcome):
+        with self._lock:
+            pending = self._pending.pop(outcome.transfer_id, None)
+            if pending is None:
+                return
+            self._planned_parts -= pending.parts
+        if pending.cancel_exception is not None or outcome.cancelled:
+            fileio.remove_quietly(pending.temp_filename)
+            exception = pending.cancel_exception or CancelledError(
+                'The download was cancelled.')
+        elif outcome.error is not None:
+            fileio.remove_quietly(pending.temp_filename)
+            exception = outcome.error.to_exception()
+        else:
+            try:
+                fileio.finalize(pending.temp_filename,
+                                pending.future.meta.call_args.filename,
+                                outcome.bytes_written)
+                exception = None
+            except Exception as e:
+                exception = e
+        self._resolve(pending, exception)
+
+    def _resolve(self, pending, exception):
+        pending.future._resolve(exception)
+        _call_subscribers(pending, 'on_done')
+
+    def _find_dead_child(self):
+        children = [('the submitter process', self._submitter)]
+        children += [(f'worker process {i}', w)
+                     for i, w in enumerate(self._workers)]
+        children.append(('the transfer monitor process',
+                         self._manager._process))
+        for description, process in children:
+            if process.exitcode is not None:
+                return (f'{description} (pid {process.pid}) '
+                        f'{_describe_exit(process.exitcode)}')
+        return None
+
+    def _describe_monitor_failure(self, error):
+        process = self._manager._process
+        process.join(SUPERVISION_INTERVAL)
+        if process.exitcode is not None:
+            return (f'the transfer monitor process (pid {process.pid}) '
+                    f'{_describe_exit(process.exitcode)}')
+        return f'the transfer monitor stopped answering ({error!r})'
+
+    # -- failure, cancellation and shutdown ---------------------------------
+
+    def _break(self, what_died):
+        self._broken = ProcessPoolBrokenError(
+            f'Download aborted: {what_died}; the downloads in progress were '
+            'stopped and their temporary files removed.')
+        logger.debug('Process pool broken: %s', what_died)
+        self._terminate_children()
+        self._abandon_pending(self._broken)
+
+    def _cancel_transfer(self, transfer_id):
+        with self._lock:
+            pending = self._pending.get(transfer_id)
+            if pending is None or pending.cancel_exception is not None:
+                return
+            pending.cancel_exception = CancelledError(
+                'The download was cancelled.')
+        try:
+            self._monitor.cancel([transfer_id])
+        except Exception:
+            logger.debug('Could not tell the monitor about a cancel',
+                         exc_info=True)
+
+    def _shutdown(self, cancel, cancel_msg, cancel_exc_type):
+        with self._lock:
+            if not self._started or self._closing:
+                self._closing = True
+                return
+            self._closing = True
+        try:
+            if cancel:
+                self._cancel_everything(cancel_exc_type(cancel_msg))
+            else:
+                self._wait_for_pending()
+        except KeyboardInterrupt:
+            self._cancel_everything(CancelledError('KeyboardInterrupt()'))
+            raise
+        finally:
+            self._stop_children()
+
+    def _wait_for_pending(self):
+        while True:
+            with self._lock:
+                futures = [p.future for p in self._pending.values()]
+            if not futures:
+                return
+            for future in futures:
+                future._done.wait()
+
+    def _cancel_everything(self, exception):
+        """Stop now: a cancelled download's bytes are not worth waiting for.
+
+        The children are stopped first, so that no process is still creating
+        or writing a temp file when the parent removes it.
+        """
+        self._cancel_event.set()
+        self._terminate_children()
+        self._abandon_pending(exception)
+
+    def _abandon_pending(self, exception):
+        with self._lock:
+            abandoned = list(self._pending.values())
+            self._pending.clear()
+            self._planned_parts = 0
+        for pending in abandoned:
+            fileio.remove_quietly(pending.temp_filename)
+            self._resolve(pending, exception)
+
+    def _terminate_children(self):
+        self._closing = True
+        processes = [self._submitter, *self._workers, self._manager._process]
+        for process in processes:
+            if process.exitcode is None:
+                process.terminate()
+        for process in processes:
+            process.join(TERMINATE_GRACE)
+            if process.exitcode is None:
+                process.kill()
+                process.join()
+        for queue in (self._request_queue, self._job_queue):
+            queue.cancel_join_thread()
+            queue.close()
+
+    def _stop_children(self):
+        if self._broken is not None or self._cancel_event.is_set():
+            self._join_collector()
+            return
+        self._request_queue.put(SHUTDOWN)
+        for _ in self._workers:
+            self._job_queue.put(SHUTDOWN)
+        for process in [self._submitter, *self._workers]:
+            process.join(JOIN_TIMEOUT)
+        if any(p.exitcode is None for p in [self._submitter, *self._workers]):
+            self._terminate_children()
+        self._join_collector()
+        self._manager.shutdown()
+        for queue in (self._request_queue, self._job_queue):
+            queue.close()
+            queue.join_thread()
+
+    def _join_collector(self):
+        try:
+            self._monitor.wake()
+        except Exception:
+            pass
+        if self._collector is not threading.current_thread():
+            self._collector.join()
+
+
+def _call_subscribers(pending, method_name, **kwargs):
+    for subscriber in pending.subscribers:
+        method = getattr(subscriber, method_name, None)
+        if method is None:
+            continue
+        try:
+            method(future=pending.future, **kwargs)
+        except Exception:
+            logger.debug('Subscriber %s.%s failed', subscriber, method_name,
+                         exc_info=True)
+
+
+def _describe_exit(exitcode):
+    if exitcode < 0:
+        try:
+            return f'was killed by {signal.Signals(-exitcode).name}'
+        except ValueError:
+            return f'was killed by signal {-exitcode}'
+    return f'exited unexpectedly with code {exitcode}'
+
+
+def _validate_extra_args(extra_args):
+    for name in extra_args:
+        if name not in ALLOWED_DOWNLOAD_ARGS:
+            raise ValueError(
+                f"Invalid extra_args key '{name}', must be one of: "
+                f"{', '.join(ALLOWED_DOWNLOAD_ARGS)}")

@@ -1,0 +1,126 @@
+"""The small values that cross process boundaries.
+
+Everything a queue or the monitor carries is one of these: plain tuples of
+str/int/bytes/dict, so they pickle cheaply and identically under ``fork``,
+``forkserver`` and ``spawn``. No botocore object, client, response or exception
+instance ever crosses; exceptions travel as an ``ErrorSummary`` and are rebuilt
+on the parent's side.
+"""
+import errno as errno_module
+from typing import NamedTuple, Optional
+
+SHUTDOWN = 'SHUTDOWN'
+
+
+class DownloadRequest(NamedTuple):
+    """One object to download, sent from the parent to the submitter."""
+
+    transfer_id: int
+    bucket: str
+    key: str
+    temp_filename: str
+    extra_args: dict
+    expected_size: Optional[int]
+    etag: Optional[str]
+
+
+class GetObjectJob(NamedTuple):
+    """One GET (whole object or one range) for a worker to write at ``offset``.
+
+    ``length`` is what the worker must receive: a short or long body is an
+    error, never a silently wrong file. ``num_parts`` lets the monitor tell
+    when a transfer is complete without a separate "expect N jobs" round trip.
+    """
+
+    transfer_id: int
+    bucket: str
+    key: str
+    temp_filename: str
+    extra_args: dict
+    offset: int
+    length: Optional[int]
+    part_index: int
+    num_parts: int
+
+
+class ErrorSummary(NamedTuple):
+    """An exception reduced to what the parent needs to rebuild and print it."""
+
+    type_name: str
+    message: str
+    error_code: Optional[str] = None
+    http_status: Optional[int] = None
+    operation_name: Optional[str] = None
+    errno: Optional[int] = None
+    filename: Optional[str] = None
+
+    @classmethod
+    def from_exception(cls, exc):
+        response = getattr(exc, 'response', None)
+        if isinstance(response, dict) and 'Error' in response:
+            error = response.get('Error') or {}
+            metadata = response.get('ResponseMetadata') or {}
+            return cls(
+                type_name=type(exc).__name__,
+                message=str(error.get('Message') or ''),
+                error_code=str(error.get('Code') or ''),
+                http_status=metadata.get('HTTPStatusCode'),
+                operation_name=getattr(exc, 'operation_name', None),
+            )
+        if isinstance(exc, OSError) and exc.errno is not None:
+            return cls(
+                type_name=type(exc).__name__,
+                message=exc.strerror or str(exc),
+                errno=exc.errno,
+                filename=None if exc.filename is None else str(exc.filename),
+            )
+        return cls(type_name=type(exc).__name__, message=str(exc))
+
+    def to_exception(self):
+        """Rebuild an exception whose ``str()`` reads like the original's."""
+        if self.error_code is not None:
+            from botocore.exceptions import ClientError
+
+            return ClientError(
+                {
+                    'Error': {'Code': self.error_code, 'Message': self.message},
+                    'ResponseMetadata': {'HTTPStatusCode': self.http_status},
+                },
+                self.operation_name or 'GetObject',
+            )
+        if self.errno is not None:
+            if self.filename is None:
+                return OSError(self.errno, self.message)
+            return OSError(self.errno, self.message, self.filename)
+        return RemoteError(self.type_name, self.message)
+
+    def describe_errno(self):
+        return errno_module.errorcode.get(self.errno, str(self.errno))
+
+
+class RemoteError(Exception):
+    """An exception raised in a child whose type is not rebuilt as such."""
+
+    def __init__(self, type_name, message):
+        super().__init__(message or type_name)
+        self.type_name = type_name
+
+
+class TransferOutcome(NamedTuple):
+    """How a transfer ended, as the monitor hands it to the parent.
+
+    ``bytes_written`` is what the workers wrote: the temp file must be exactly
+    that long before it is renamed into place.
+    """
+
+    transfer_id: int
+    error: Optional[ErrorSummary]
+    cancelled: bool
+    bytes_written: int
+
+
+class CollectedEvents(NamedTuple):
+    """What the parent takes from the monitor in one round trip."""
+
+    outcomes: list
+    progress: list  # [(transfer_id, bytes_since_last_collect)]

@@ -1,0 +1,113 @@
+"""The submitter process: turns download requests into GET jobs.
+
+It plans each request (one GET below the multipart threshold, ranged GETs
+carrying ``IfMatch`` at or above it), creates the temp file and queues the
+jobs. It is the only process that creates temp files, so it is the one that
+removes the orphaned ones if the parent dies. It builds an S3 client only if a
+request comes without a size (library use without ``expected_size``): the CLI
+always knows sizes from its listing, so no HeadObject is made per file.
+"""
+import logging
+import threading
+
+from awscli_ppdl.children import exit_child, prepare_child
+from awscli_ppdl.fileio import TempFileRegistry
+from awscli_ppdl.records import SHUTDOWN, ErrorSummary, GetObjectJob
+
+logger = logging.getLogger(__name__)
+
+HEAD_OBJECT_ARGS = ('SSECustomerAlgorithm', 'SSECustomerKey',
+                    'SSECustomerKeyMD5', 'RequestPayer', 'VersionId',
+                    'ExpectedBucketOwner')
+
+
+class Submitter:
+    def __init__(self, client_factory, transfer_config, request_queue,
+                 job_queue, monitor, cancel_event):
+        self._client_factory = client_factory
+        self._config = transfer_config
+        self._request_queue = request_queue
+        self._job_queue = job_queue
+        self._monitor = monitor
+        self._cancel_event = cancel_event
+        self._client = None
+        self._temp_files = TempFileRegistry()
+        # Held while a temp file is created, and taken for good when the
+        # parent dies: no file can be created after the orphan clean-up.
+        self._create_lock = threading.Lock()
+
+    def run(self):
+        while True:
+            request = self._request_queue.get()
+            if request == SHUTDOWN:
+                break
+            if self._cancel_event.is_set():
+                self._monitor.notify_request_failed(request.transfer_id, None)
+                continue
+            try:
+                self._submit(request)
+            except Exception as e:
+                logger.debug('Could not plan %s', request, exc_info=True)
+                self._monitor.notify_request_failed(
+                    request.transfer_id, ErrorSummary.from_exception(e))
+        self._job_queue.close()
+        self._job_queue.join_thread()
+
+    def remove_orphaned_temp_files(self):
+        self._create_lock.acquire()
+        self._temp_files.remove_all()
+
+    def _submit(self, request):
+        size, etag = request.expected_size, request.etag
+        if size is None:
+            size, etag = self._head_object(request)
+        if size < self._config.multipart_threshold:
+            jobs = [self._job(request, request.extra_args, 0, None, 0, 1)]
+            preallocate = None
+        else:
+            jobs = list(self._ranged_jobs(request, size, etag))
+            preallocate = size
+        with self._create_lock:
+            self._temp_files.create(request.temp_filename, preallocate)
+        for job in jobs:
+            self._job_queue.put(job)
+
+    def _ranged_jobs(self, request, size, etag):
+        part_size = self._config.multipart_chunksize
+        num_parts = -(-size // part_size)
+        for index in range(num_parts):
+            start = index * part_size
+            end = min(start + part_size, size) - 1
+            extra_args = dict(request.extra_args, Range=f'bytes={start}-{end}')
+            if etag is not None:
+                extra_args['IfMatch'] = etag
+            yield self._job(request, extra_args, start, end - start + 1,
+                            index, num_parts)
+
+    @staticmethod
+    def _job(request, extra_args, offset, length, index, num_parts):
+        return GetObjectJob(
+            transfer_id=request.transfer_id, bucket=request.bucket,
+            key=request.key, temp_filename=request.temp_filename,
+            extra_args=extra_args, offset=offset, length=length,
+            part_index=index, num_parts=num_parts,
+        )
+
+    def _head_object(self, request):
+        if self._client is None:
+            self._client = self._client_factory.create_client()
+        head_args = {k: v for k, v in request.extra_args.items()
+                     if k in HEAD_OBJECT_ARGS}
+        response = self._client.head_object(
+            Bucket=request.bucket, Key=request.key, **head_args)
+        return response['ContentLength'], response.get('ETag')
+
+
+def run_submitter(client_factory, transfer_config, request_queue, job_queue,
+                  monitor, cancel_event):
+    """Body of the submitter process (a module-level function: picklable)."""
+    submitter = Submitter(client_factory, transfer_config, request_queue,
+                          job_queue, monitor, cancel_event)
+    prepare_child(on_parent_death=submitter.remove_orphaned_temp_files)
+    submitter.run()
+    exit_child(0)

@@ -1,0 +1,153 @@
+"""The worker process: performs GET jobs and writes the bytes at their offset.
+
+A worker never trusts a response to be what it asked for: a ranged GET must
+come back as that range with that length, a whole-object GET must deliver its
+Content-Length, or the part is fetched again (whole). It reports each job to
+the monitor exactly once, success or failure, in one round trip.
+"""
+import logging
+import os
+
+from botocore.exceptions import ClientError
+
+from awscli_ppdl import fileio
+from awscli_ppdl.children import exit_child, prepare_child
+from awscli_ppdl.records import SHUTDOWN, ErrorSummary
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+IO_CHUNKSIZE = 256 * 1024
+
+
+class RetryableBodyError(Exception):
+    """The response was not the requested bytes; the part is fetched again."""
+
+
+class ObjectChangedError(Exception):
+    """The object was replaced during a ranged download (IfMatch failed)."""
+
+
+def _retryable_errors():
+    from s3transfer.utils import S3_RETRYABLE_DOWNLOAD_ERRORS
+
+    return S3_RETRYABLE_DOWNLOAD_ERRORS + (RetryableBodyError,)
+
+
+class Worker:
+    def __init__(self, client, monitor, cancel_event):
+        self._client = client
+        self._monitor = monitor
+        self._cancel_event = cancel_event
+        self._retryable = _retryable_errors()
+
+    def run(self, job_queue):
+        while True:
+            job = job_queue.get()
+            if job == SHUTDOWN:
+                return
+            self.run_job(job)
+
+    def run_job(self, job):
+        nbytes, error = 0, None
+        if self._should_run(job):
+            try:
+                nbytes = self._download_with_retries(job)
+            except Exception as e:
+                logger.debug('Job %s failed', job, exc_info=True)
+                error = _summarize(e)
+        self._monitor.notify_job_done(
+            job.transfer_id, job.num_parts, nbytes, error)
+
+    def _should_run(self, job):
+        if self._cancel_event.is_set():
+            return False
+        # A part of a transfer that already failed is not worth a GET; a
+        # single-part transfer cannot have failed before its only job.
+        return job.num_parts == 1 or self._monitor.should_run(job.transfer_id)
+
+    def _download_with_retries(self, job):
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                return self._download(job)
+            except self._retryable as e:
+                if attempt == MAX_ATTEMPTS:
+                    raise
+                logger.debug('Retrying %s after: %r', job, e)
+            except ClientError as e:
+                if _is_precondition_failure(e) and 'IfMatch' in job.extra_args:
+                    raise ObjectChangedError(
+                        f's3://{job.bucket}/{job.key} changed during the '
+                        'download (its ETag is no longer '
+                        f'{job.extra_args["IfMatch"]}); the file was not '
+                        'written.') from e
+                raise
+
+    def _download(self, job):
+        response = self._client.get_object(
+            Bucket=job.bucket, Key=job.key, **job.extra_args)
+        body = response['Body']
+        try:
+            expected = self._expected_length(job, response)
+            fd = fileio.open_for_writing(job.temp_filename)
+            try:
+                received = self._copy_body(body, fd, job.offset, expected)
+            finally:
+                os.close(fd)
+        finally:
+            body.close()
+        if received != expected:
+            raise RetryableBodyError(
+                f'Expected {expected} bytes from s3://{job.bucket}/{job.key} '
+                f'at offset {job.offset}, received {received}.')
+        return received
+
+    @staticmethod
+    def _expected_length(job, response):
+        length = response.get('ContentLength')
+        if job.length is None:
+            return length
+        start, end = job.offset, job.offset + job.length - 1
+        content_range = response.get('ContentRange') or ''
+        if (not content_range.startswith(f'bytes {start}-{end}/')
+                or length != job.length):
+            raise RetryableBodyError(
+                f'Asked for bytes {start}-{end} of s3://{job.bucket}/'
+                f'{job.key}, got Content-Range {content_range!r} with '
+                f'{length} bytes.')
+        return length
+
+    def _copy_body(self, body, fd, offset, expected):
+        received = 0
+        while True:
+            chunk = body.read(IO_CHUNKSIZE)
+            if not chunk:
+                return received
+            fileio.pwrite_all(fd, chunk, offset + received)
+            received += len(chunk)
+            if received > expected:
+                return received
+
+
+def _is_precondition_failure(error):
+    response = error.response or {}
+    code = str(response.get('Error', {}).get('Code', ''))
+    status = response.get('ResponseMetadata', {}).get('HTTPStatusCode')
+    return code == 'PreconditionFailed' or status == 412
+
+
+def _summarize(exc):
+    """Never let an odd exception (unprintable, unpicklable) escape a child."""
+    try:
+        return ErrorSummary.from_exception(exc)
+    except Exception:
+        return ErrorSummary(type_name=type(exc).__name__,
+                            message='(the error could not be described)')
+
+
+def run_worker(client_factory, job_queue, monitor, cancel_event):
+    """Body of a worker process (a module-level function: picklable)."""
+    prepare_child()
+    client = client_factory.create_client()
+    Worker(client, monitor, cancel_event).run(job_queue)
+    exit_child(0)
