@@ -201,6 +201,16 @@ class ProcessPoolDownloader:
             self._request_queue.put(request)
         return future
 
+    def download(self, bucket, key, fileobj, extra_args=None,
+                 subscribers=None):
+        """``s3transfer.manager.TransferManager.download``'s signature.
+
+        It lets the AWS CLI's own ``S3TransferHandler`` drive this downloader
+        in place of its thread-based transfer manager.
+        """
+        return self.download_file(bucket, key, fileobj, extra_args,
+                                  subscribers=subscribers)
+
     def start(self):
         """Start the processes now rather than at the first download.
 

@@ -1,0 +1,204 @@
+"""``aws s3 ppcp``: ``aws s3 cp`` for downloads, on a process pool.
+
+Only the transfer engine is replaced. The arguments are ``cp``'s own table;
+listing, include/exclude filters, case-conflict handling, Glacier and
+parent-directory warnings, dry runs, result lines, progress and exit codes are
+the CLI's own code (``FileGenerator``, ``create_filter``, ``Comparator``,
+``S3TransferHandler`` and its ``DownloadRequestSubmitter``), fed to a
+``ProcessPoolDownloader`` that stands in for s3transfer's ``TransferManager``.
+"""
+import os
+import queue
+
+from awscli.customizations.s3 import transferconfig
+from awscli.customizations.s3.comparator import Comparator
+from awscli.customizations.s3.fileformat import FileFormat
+from awscli.customizations.s3.filegenerator import FileGenerator
+from awscli.customizations.s3.filters import create_filter
+from awscli.customizations.s3.fileinfobuilder import FileInfoBuilder
+from awscli.customizations.s3.results import (
+    CommandResultRecorder, ResultProcessor, ResultRecorder)
+from awscli.customizations.s3.s3handler import (
+    S3TransferHandler, S3TransferHandlerFactory)
+from awscli.customizations.s3.subcommands import (
+    CpCommand, S3TransferCommand)
+from awscli.customizations.s3.syncstrategy.caseconflict import (
+    CaseConflictSync)
+from awscli.customizations.s3.syncstrategy.base import (
+    AlwaysSync, NeverSync)
+from awscli.customizations.s3.utils import (
+    RequestParamsMapper, find_bucket_key)
+
+from awscli_ppdl.clientfactory import ClientFactory
+from awscli_ppdl.processpool import (
+    ProcessPoolDownloader, ProcessTransferConfig)
+
+PROCESSES = {
+    'name': 'processes', 'cli_type_name': 'integer',
+    'help_text': (
+        'The number of worker processes that download in parallel. Defaults '
+        'to the ``max_concurrent_requests`` setting of the profile\'s ``s3`` '
+        'configuration (10 if unset). Fewer are started when there are '
+        'fewer parts to download.'),
+}
+
+USAGE = '<S3Uri> <LocalPath>'
+NOT_A_DOWNLOAD = (
+    'aws s3 ppcp only downloads: it takes <S3Uri> <LocalPath>. '
+    'Use aws s3 cp for uploads and copies between S3 locations.')
+
+
+class PpcpCommand(S3TransferCommand):
+    NAME = 'ppcp'
+    DESCRIPTION = (
+        'Downloads an S3 object, or every object under a prefix with '
+        '``--recursive``, to a local path, like ``aws s3 cp`` does, with a '
+        'pool of processes instead of threads so that large and many-object '
+        'downloads are not limited by the Python GIL. It accepts the '
+        'arguments of ``aws s3 cp``; arguments that only apply to uploads '
+        'or copies are accepted and ignored, as ``aws s3 cp`` ignores them '
+        'for downloads.')
+    USAGE = USAGE
+    ARG_TABLE = ([{'name': 'paths', 'nargs': 2, 'positional_arg': True,
+                   'synopsis': USAGE}]
+                 + [arg for arg in CpCommand.ARG_TABLE
+                    if arg['name'] != 'paths']
+                 + [PROCESSES])
+
+    def _run_main(self, parsed_args, parsed_globals):
+        # S3Command._run_main: the CLI's client (profile, region, endpoint,
+        # TLS), used here for listing and as the model for the children's.
+        super(S3TransferCommand, self)._run_main(parsed_args, parsed_globals)
+        self._convert_path_args(parsed_args)
+        params = self._build_call_parameters(parsed_args, {})
+        params.update(_download_paths(parsed_args.paths))
+        params.update(is_stream=False, is_move=False, follow_symlinks=True)
+        _validate_sse_c(params)
+        runtime_config = transferconfig.RuntimeConfig().build_config(
+            **self._session.get_scoped_config().get('s3', {}))
+        return DownloadCommand(
+            params, self.client, self._build_downloader(
+                params, runtime_config, parsed_globals)).run()
+
+    def _build_downloader(self, params, runtime_config, parsed_globals):
+        processes = params.get('processes')
+        if processes is None:
+            processes = runtime_config['max_concurrent_requests']
+        if processes < 1:
+            raise ValueError('--processes must be a positive integer, '
+                             f'got {processes}.')
+        config = ProcessTransferConfig(
+            multipart_threshold=runtime_config['multipart_threshold'],
+            multipart_chunksize=runtime_config['multipart_chunksize'],
+            max_request_processes=processes,
+        )
+        factory = ClientFactory.from_cli_session(
+            self._session, region=self.client.meta.region_name,
+            endpoint_url=parsed_globals.endpoint_url,
+            verify=parsed_globals.verify_ssl)
+        return ProcessPoolDownloader(client_factory=factory, config=config)
+
+
+class DownloadCommand:
+    """Wires the CLI's listing and result pipeline to the process pool."""
+
+    def __init__(self, params, client, downloader):
+        self._params = params
+        self._client = client
+        self._downloader = downloader
+
+    def run(self):
+        if self._params['dir_op'] and not os.path.exists(self._params['dest']):
+            # As aws s3 cp does for a recursive download.
+            os.makedirs(self._params['dest'])
+        result_queue = queue.Queue()
+        fileinfos = self._list_fileinfos(result_queue)
+        handler = _TransferHandlerFactory(self._params, self._downloader)(
+            self._client, result_queue)
+        result = handler.call(fileinfos)
+        if result.num_tasks_failed > 0:
+            return 1
+        if result.num_tasks_warned > 0:
+            return 2
+        return 0
+
+    def _list_fileinfos(self, result_queue):
+        params = self._params
+        files = FileFormat().format(params['src'], params['dest'], params)
+        request_parameters = {'HeadObject': {}, 'ListObjects': {},
+                              'ListObjectsV2': {}}
+        RequestParamsMapper.map_head_object_params(
+            request_parameters['HeadObject'], params)
+        RequestParamsMapper.map_list_objects_v2_params(
+            request_parameters['ListObjectsV2'], params)
+        generator = FileGenerator(
+            self._client, 'download', page_size=params['page_size'],
+            result_queue=result_queue, request_parameters=request_parameters)
+        listed = create_filter(params).call(generator.call(files))
+        if self._handles_case_conflicts():
+            listed = self._compare_for_case_conflicts(listed, result_queue)
+        return FileInfoBuilder(self._client, parameters=params).call(listed)
+
+    def _handles_case_conflicts(self):
+        return (self._params.get('dir_op')
+                and self._params['case_conflict'] != 'ignore')
+
+    def _compare_for_case_conflicts(self, listed, result_queue):
+        """The CLI's recursive-download case-conflict check (sync-style)."""
+        params = self._params
+        local_files = FileFormat().format(params['dest'], params['src'],
+                                          params)
+        local_generator = FileGenerator(
+            self._client, '', page_size=params['page_size'],
+            result_queue=result_queue)
+        local_listed = create_filter(params).call(
+            local_generator.call(local_files))
+        comparator = Comparator(
+            file_at_src_and_dest_sync_strategy=AlwaysSync(),
+            file_not_at_dest_sync_strategy=CaseConflictSync(
+                on_case_conflict=params['case_conflict']),
+            file_not_at_src_sync_strategy=NeverSync(),
+        )
+        return comparator.call(listed, local_listed)
+
+
+class _TransferHandlerFactory(S3TransferHandlerFactory):
+    """``S3TransferHandlerFactory`` with the process pool as its manager."""
+
+    def __init__(self, cli_params, downloader):
+        super().__init__(cli_params, runtime_config=None)
+        self._downloader = downloader
+
+    def __call__(self, client, result_queue):
+        result_recorder = ResultRecorder()
+        handlers = [result_recorder]
+        self._add_result_printer(result_recorder, handlers)
+        command_result_recorder = CommandResultRecorder(
+            result_queue, result_recorder,
+            ResultProcessor(result_queue, handlers))
+        return S3TransferHandler(self._downloader, self._cli_params,
+                                 command_result_recorder)
+
+
+def _download_paths(paths):
+    """Check that the paths say "download" and normalise them as cp does."""
+    src, dest = paths
+    if not src.startswith('s3://') or dest.startswith('s3://'):
+        raise ValueError(NOT_A_DOWNLOAD)
+    if dest == '-':
+        raise ValueError('aws s3 ppcp cannot write to standard output yet; '
+                         'use aws s3 cp for streaming.')
+    bucket, key = find_bucket_key(src[5:])
+    if not bucket:
+        raise ValueError(f'Invalid S3 URI: {src}. Expected s3://bucket/key.')
+    if not key and not src.endswith('/'):
+        src += '/'
+    return {'src': src, 'dest': dest, 'paths_type': 's3local'}
+
+
+def _validate_sse_c(params):
+    for flag, partner in (('sse_c', 'sse_c_key'), ('sse_c_key', 'sse_c')):
+        if params.get(flag) and not params.get(partner):
+            raise ValueError(
+                f'It --{flag.replace("_", "-")} is specified, '
+                f'--{partner.replace("_", "-")} must be specified as well.')
