@@ -1,0 +1,81 @@
+"""Shared fixtures: a moto S3 server subprocess, clients, buckets, an
+isolated ``aws`` environment and the fault-injecting proxy.
+
+``import awscli`` must come before any botocore import so every test module
+gets the CLI's vendored botocore (see awscli_ppdl/__init__.py).
+"""
+import uuid
+
+import awscli  # noqa: F401  (must stay first, see module docstring)
+import pytest
+
+from tests.faults.proxy import FaultProxy, Rule  # noqa: F401  (re-export)
+from tests.s3server import (  # noqa: F401  (re-export for tests)
+    AwsEnv,
+    MotoServer,
+    empty_and_delete_bucket,
+    make_aws_env,
+    make_s3_client,
+    run_aws,
+)
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        'markers', 'slow: takes more than a few seconds')
+    config.addinivalue_line(
+        'markers', 'faults: uses the fault-injecting proxy in front of moto')
+
+
+@pytest.fixture(scope='session')
+def s3_server():
+    """The moto S3 server subprocess (a :class:`tests.s3server.MotoServer`):
+    ``.endpoint_url``, ``.pid``, ``.port``, ``.reset()``, ``.read_log()``."""
+    server = MotoServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        if not server.is_running():
+            server.remove_log()
+
+
+@pytest.fixture(scope='session')
+def s3_client(s3_server):
+    """botocore S3 client talking straight to ``s3_server`` (no proxy)."""
+    client = make_s3_client(s3_server.endpoint_url)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def bucket(s3_client):
+    """A fresh, empty bucket ``ppcp-test-<uuid8>``; emptied and deleted after."""
+    name = 'ppcp-test-%s' % uuid.uuid4().hex[:8]
+    s3_client.create_bucket(Bucket=name)
+    yield name
+    empty_and_delete_bucket(s3_client, name)
+
+
+@pytest.fixture
+def aws_env(tmp_path):
+    """Environment dict (an :class:`tests.s3server.AwsEnv`) for ``run_aws``:
+    temp HOME, AWS_CONFIG_FILE with the ppcp plugin enabled, credentials file
+    with testing/testing, venv bin first on PATH, repo root on PYTHONPATH.
+    ``.config_file`` / ``.append_config(text)`` to add settings."""
+    return make_aws_env(tmp_path / 'aws')
+
+
+@pytest.fixture
+def fault_proxy(s3_server):
+    """A started :class:`tests.faults.proxy.FaultProxy` in front of
+    ``s3_server`` (``.endpoint_url``, ``.add_rule()``, ``.requests``...)."""
+    proxy = FaultProxy(s3_server.endpoint_url)
+    proxy.start()
+    try:
+        yield proxy
+    finally:
+        proxy.stop()
+    leaked = proxy.alive_threads
+    assert not leaked, 'fault proxy threads still alive after stop(): %r' % leaked

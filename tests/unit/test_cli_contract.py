@@ -1,0 +1,79 @@
+"""The AWS CLI internals the plugin reuses, pinned by setup.cfg's range.
+
+They are not a public API: if an awscli release renames or reshapes one,
+this test fails first and names it, before any user sees a traceback.
+"""
+import importlib
+import inspect
+
+import pytest
+
+REUSED = {
+    'awscli.customizations.s3.subcommands': [
+        'CpCommand', 'S3TransferCommand', 'S3Command'],
+    'awscli.customizations.s3.s3handler': [
+        'S3TransferHandler', 'S3TransferHandlerFactory',
+        'DownloadRequestSubmitter'],
+    'awscli.customizations.s3.results': [
+        'CommandResultRecorder', 'ResultProcessor', 'ResultRecorder'],
+    'awscli.customizations.s3.transferconfig': ['RuntimeConfig'],
+    'awscli.customizations.s3.comparator': ['Comparator'],
+    'awscli.customizations.s3.fileformat': ['FileFormat'],
+    'awscli.customizations.s3.filegenerator': ['FileGenerator'],
+    'awscli.customizations.s3.filters': ['create_filter'],
+    'awscli.customizations.s3.fileinfobuilder': ['FileInfoBuilder'],
+    'awscli.customizations.s3.syncstrategy.caseconflict': [
+        'CaseConflictSync'],
+    'awscli.customizations.s3.syncstrategy.base': ['AlwaysSync', 'NeverSync'],
+    'awscli.customizations.s3.utils': [
+        'RequestParamsMapper', 'find_bucket_key'],
+    's3transfer.exceptions': ['CancelledError', 'FatalError'],
+    's3transfer.futures': ['TransferMeta'],
+    's3transfer.utils': ['CallArgs', 'S3_RETRYABLE_DOWNLOAD_ERRORS'],
+}
+
+
+@pytest.mark.parametrize('module_name, names', sorted(REUSED.items()))
+def test_reused_names_exist(module_name, names):
+    module = importlib.import_module(module_name)
+    missing = [name for name in names if not hasattr(module, name)]
+    assert missing == []
+
+
+def test_cp_argument_table_still_has_the_download_flags():
+    from awscli.customizations.s3.subcommands import CpCommand
+
+    names = {arg['name'] for arg in CpCommand.ARG_TABLE}
+    assert {'paths', 'recursive', 'include', 'exclude', 'dryrun', 'quiet',
+            'only-show-errors', 'no-progress', 'page-size', 'request-payer',
+            'expected-size', 'sse-c', 'sse-c-key', 'case-conflict',
+            'checksum-mode', 'ignore-glacier-warnings',
+            'force-glacier-transfer'} <= names
+
+
+def test_transfer_handler_drives_a_manager_through_download():
+    """S3TransferHandler calls ``download(fileobj=, bucket=, key=,
+    extra_args=, subscribers=)`` on the manager it is given."""
+    from awscli.customizations.s3.s3handler import DownloadRequestSubmitter
+
+    source = inspect.getsource(
+        DownloadRequestSubmitter._submit_transfer_request)
+    assert '_transfer_manager.download(' in source
+    for keyword in ('fileobj=', 'bucket=', 'key=', 'extra_args=',
+                    'subscribers='):
+        assert keyword in source
+
+
+def test_factory_result_printer_hook():
+    from awscli.customizations.s3.s3handler import S3TransferHandlerFactory
+
+    assert callable(getattr(S3TransferHandlerFactory, '_add_result_printer'))
+
+
+def test_vendored_botocore_is_the_one_in_use():
+    import awscli
+    import botocore
+    import os
+
+    assert os.path.dirname(botocore.__file__) == os.path.join(
+        os.path.dirname(awscli.__file__), 'botocore')
