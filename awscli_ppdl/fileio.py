@@ -104,8 +104,8 @@ class TempFileRegistry:
         self._prune_at = prune_at
 
     def create(self, temp_filename, size=None):
-        self._names.add(temp_filename)
         create_temp_file(temp_filename, size)
+        self._names.add(temp_filename)
         if len(self._names) >= self._prune_at:
             self._names = {n for n in self._names if os.path.lexists(n)}
             self._prune_at = max(self._prune_at, 2 * len(self._names))

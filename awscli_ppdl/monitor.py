@@ -15,12 +15,13 @@ from awscli_ppdl.records import CollectedEvents, TransferOutcome
 
 
 class _TransferState:
-    __slots__ = ('parts_done', 'bytes_written', 'error')
+    __slots__ = ('parts_done', 'bytes_written', 'error', 'cancelled')
 
     def __init__(self):
         self.parts_done = 0
         self.bytes_written = 0
         self.error = None
+        self.cancelled = False
 
 
 class TransferMonitor:
@@ -46,11 +47,14 @@ class TransferMonitor:
             self._progress[transfer_id] += nbytes
             self._changed.notify_all()
 
-    def notify_job_done(self, transfer_id, num_parts, nbytes=0, error=None):
+    def notify_job_done(self, transfer_id, num_parts, nbytes=0, error=None,
+                        cancelled=False):
         """Record one finished (or failed, or skipped) job of a transfer.
 
         The first error of a transfer is the one reported: later jobs are
-        skipped because of it and their errors would only be noise.
+        skipped because of it and their errors would only be noise. A job
+        skipped because everything is being cancelled marks its transfer
+        cancelled, so a skipped part is never mistaken for a complete one.
         """
         with self._lock:
             if nbytes:
@@ -60,6 +64,7 @@ class TransferMonitor:
                 state = self._states[transfer_id] = _TransferState()
             if error is not None and state.error is None:
                 state.error = error
+            state.cancelled = state.cancelled or cancelled
             state.parts_done += 1
             state.bytes_written += nbytes
             if state.parts_done >= num_parts:
@@ -110,7 +115,8 @@ class TransferMonitor:
                     + len(self._progress) + len(self._cancelled))
 
     def _outcome_for(self, transfer_id, state):
-        cancelled = self._cancel_all or transfer_id in self._cancelled
+        cancelled = (self._cancel_all or state.cancelled
+                     or transfer_id in self._cancelled)
         return TransferOutcome(transfer_id, state.error, cancelled,
                                state.bytes_written)
 

@@ -47,12 +47,16 @@ class ErrorSummary(NamedTuple):
     """An exception reduced to what the parent needs to rebuild and print it."""
 
     type_name: str
-    message: str
+    message: Optional[str]
     error_code: Optional[str] = None
     http_status: Optional[int] = None
     operation_name: Optional[str] = None
     errno: Optional[int] = None
     filename: Optional[str] = None
+    # botocore's retry note: '(reached max retries: N)' names the cause of a
+    # lasting fault as precisely in the parent as in the child.
+    retry_attempts: Optional[int] = None
+    max_attempts_reached: bool = False
 
     @classmethod
     def from_exception(cls, exc):
@@ -60,12 +64,16 @@ class ErrorSummary(NamedTuple):
         if isinstance(response, dict) and 'Error' in response:
             error = response.get('Error') or {}
             metadata = response.get('ResponseMetadata') or {}
+            message = error.get('Message')
             return cls(
                 type_name=type(exc).__name__,
-                message=str(error.get('Message') or ''),
+                message=None if message is None else str(message),
                 error_code=str(error.get('Code') or ''),
                 http_status=metadata.get('HTTPStatusCode'),
                 operation_name=getattr(exc, 'operation_name', None),
+                retry_attempts=metadata.get('RetryAttempts'),
+                max_attempts_reached=bool(
+                    metadata.get('MaxAttemptsReached')),
             )
         if isinstance(exc, OSError) and exc.errno is not None:
             return cls(
@@ -81,13 +89,16 @@ class ErrorSummary(NamedTuple):
         if self.error_code is not None:
             from botocore.exceptions import ClientError
 
-            return ClientError(
-                {
-                    'Error': {'Code': self.error_code, 'Message': self.message},
-                    'ResponseMetadata': {'HTTPStatusCode': self.http_status},
-                },
-                self.operation_name or 'GetObject',
-            )
+            error = {'Code': self.error_code}
+            if self.message is not None:
+                error['Message'] = self.message
+            metadata = {'HTTPStatusCode': self.http_status}
+            if self.retry_attempts is not None:
+                metadata['RetryAttempts'] = self.retry_attempts
+            if self.max_attempts_reached:
+                metadata['MaxAttemptsReached'] = True
+            return ClientError({'Error': error, 'ResponseMetadata': metadata},
+                               self.operation_name or 'GetObject')
         if self.errno is not None:
             if self.filename is None:
                 return OSError(self.errno, self.message)
@@ -104,6 +115,10 @@ class RemoteError(Exception):
     def __init__(self, type_name, message):
         super().__init__(message or type_name)
         self.type_name = type_name
+        self._message = message
+
+    def __reduce__(self):
+        return RemoteError, (self.type_name, self._message)
 
 
 class TransferOutcome(NamedTuple):

@@ -7,6 +7,8 @@ the monitor exactly once, success or failure, in one round trip.
 """
 import logging
 import os
+import random
+import time
 
 from botocore.exceptions import ClientError
 
@@ -18,6 +20,10 @@ logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
 IO_CHUNKSIZE = 256 * 1024
+# Backoff between attempts at a part whose body failed: full jitter,
+# doubling from this base, capped (botocore retries the request itself).
+RETRY_BASE_DELAY = 0.1
+RETRY_MAX_DELAY = 2.0
 
 
 class RetryableBodyError(Exception):
@@ -49,19 +55,19 @@ class Worker:
             self.run_job(job)
 
     def run_job(self, job):
-        nbytes, error = 0, None
-        if self._should_run(job):
+        nbytes, error, cancelled = 0, None, False
+        if self._cancel_event.is_set():
+            cancelled = True
+        elif self._should_run(job):
             try:
                 nbytes = self._download_with_retries(job)
             except Exception as e:
                 logger.debug('Job %s failed', job, exc_info=True)
                 error = _summarize(e)
         self._monitor.notify_job_done(
-            job.transfer_id, job.num_parts, nbytes, error)
+            job.transfer_id, job.num_parts, nbytes, error, cancelled)
 
     def _should_run(self, job):
-        if self._cancel_event.is_set():
-            return False
         # A part of a transfer that already failed is not worth a GET; a
         # single-part transfer cannot have failed before its only job.
         return job.num_parts == 1 or self._monitor.should_run(job.transfer_id)
@@ -74,6 +80,8 @@ class Worker:
                 if attempt == MAX_ATTEMPTS:
                     raise
                 logger.debug('Retrying %s after: %r', job, e)
+                time.sleep(random.uniform(0, min(
+                    RETRY_MAX_DELAY, RETRY_BASE_DELAY * 2 ** attempt)))
             except ClientError as e:
                 if _is_precondition_failure(e) and 'IfMatch' in job.extra_args:
                     raise ObjectChangedError(

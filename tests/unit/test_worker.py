@@ -1,0 +1,393 @@
+"""Worker.run_job in-process: a stubbed client, a real temp file, a plain
+TransferMonitor and a threading.Event, as s3transfer tests processpool.py."""
+import awscli  # noqa: F401  (before botocore: selects the vendored copy)
+
+import io
+import queue
+import threading
+
+import botocore.session
+import pytest
+from botocore.response import StreamingBody
+from botocore.stub import Stubber
+
+from awscli_ppdl import fileio
+from awscli_ppdl.monitor import TransferMonitor
+from awscli_ppdl.records import (
+    SHUTDOWN,
+    ErrorSummary,
+    GetObjectJob,
+    TransferOutcome,
+)
+from awscli_ppdl.worker import MAX_ATTEMPTS, Worker
+
+BUCKET = 'bucket'
+KEY = 'dir/key.bin'
+DATA = b'0123456789abcdefghij'  # 20 bytes
+ETAG = '"0123456789abcdef0123456789abcdef"'
+
+
+class Harness:
+    def __init__(self, tmp_path):
+        self.client = botocore.session.get_session().create_client(
+            's3', region_name='us-east-1', aws_access_key_id='a',
+            aws_secret_access_key='b')
+        self.stubber = Stubber(self.client)
+        self.stubber.activate()
+        self.monitor = TransferMonitor()
+        self.cancel_event = threading.Event()
+        self.worker = Worker(self.client, self.monitor, self.cancel_event)
+        self.target = str(tmp_path / 'key.bin')
+        self.temp = fileio.temp_filename_for(self.target)
+        self.get_calls = []
+        self.client.meta.events.register(
+            'before-parameter-build.s3.GetObject',
+            lambda params, **kwargs: self.get_calls.append(dict(params)))
+
+    def create_temp(self, size=None):
+        fileio.create_temp_file(self.temp, size)
+
+    def contents(self):
+        with open(self.temp, 'rb') as f:
+            return f.read()
+
+    def add_get(self, data, expected_params=None, content_length=None,
+                **fields):
+        length = len(data) if content_length is None else content_length
+        response = {
+            'Body': StreamingBody(io.BytesIO(data), length),
+            'ContentLength': length,
+            'ETag': ETAG,
+        }
+        response.update(fields)
+        self.stubber.add_response('get_object', response, expected_params)
+
+    def add_range(self, data, start, total=len(DATA), content_range=None,
+                  expected_params=None):
+        if content_range is None:
+            content_range = 'bytes %d-%d/%d' % (
+                start, start + len(data) - 1, total)
+        self.add_get(data, expected_params, ContentRange=content_range)
+
+    def job(self, offset=0, length=None, part_index=0, num_parts=1,
+            transfer_id=1, **extra_args):
+        return GetObjectJob(
+            transfer_id=transfer_id, bucket=BUCKET, key=KEY,
+            temp_filename=self.temp, extra_args=extra_args, offset=offset,
+            length=length, part_index=part_index, num_parts=num_parts)
+
+    def ranged_job(self, start, end, part_index=0, num_parts=1, **extra):
+        return self.job(offset=start, length=end - start + 1,
+                        part_index=part_index, num_parts=num_parts,
+                        Range='bytes=%d-%d' % (start, end), **extra)
+
+    def outcomes(self):
+        return self.monitor.collect(0).outcomes
+
+
+@pytest.fixture
+def h(tmp_path):
+    harness = Harness(tmp_path)
+    yield harness
+    harness.stubber.deactivate()
+    harness.client.close()
+
+
+def only_outcome(h):
+    outcomes = h.outcomes()
+    assert len(outcomes) == 1, outcomes
+    return outcomes[0]
+
+
+# -- successful jobs ---------------------------------------------------------
+
+def test_single_part_job_writes_the_bytes_and_reports_them(h):
+    h.create_temp()
+    h.add_get(DATA, expected_params={'Bucket': BUCKET, 'Key': KEY})
+    h.worker.run_job(h.job())
+    h.stubber.assert_no_pending_responses()
+    assert h.contents() == DATA
+    events = h.monitor.collect(0)
+    assert events.outcomes == [TransferOutcome(1, None, False, len(DATA))]
+    assert events.progress == [(1, len(DATA))]
+
+
+def test_single_part_job_passes_extra_args(h):
+    h.create_temp()
+    h.add_get(DATA, expected_params={'Bucket': BUCKET, 'Key': KEY,
+                                     'VersionId': 'v1',
+                                     'RequestPayer': 'requester'})
+    h.worker.run_job(h.job(VersionId='v1', RequestPayer='requester'))
+    h.stubber.assert_no_pending_responses()
+    assert h.contents() == DATA
+
+
+def test_empty_object(h):
+    h.create_temp()
+    h.add_get(b'')
+    h.worker.run_job(h.job())
+    assert h.contents() == b''
+    assert only_outcome(h) == TransferOutcome(1, None, False, 0)
+
+
+def test_larger_than_one_io_chunk(h, monkeypatch):
+    monkeypatch.setattr('awscli_ppdl.worker.IO_CHUNKSIZE', 7)
+    h.create_temp()
+    h.add_get(DATA * 3)
+    h.worker.run_job(h.job())
+    assert h.contents() == DATA * 3
+    assert only_outcome(h).bytes_written == 60
+
+
+def test_ranged_job_writes_at_its_offset(h):
+    h.create_temp(len(DATA))
+    h.add_range(DATA[8:16], 8, expected_params={
+        'Bucket': BUCKET, 'Key': KEY, 'Range': 'bytes=8-15',
+        'IfMatch': ETAG})
+    h.worker.run_job(h.ranged_job(8, 15, part_index=1, num_parts=3,
+                                  IfMatch=ETAG))
+    h.stubber.assert_no_pending_responses()
+    assert h.contents() == b'\0' * 8 + DATA[8:16] + b'\0' * 4
+    events = h.monitor.collect(0)
+    assert events.outcomes == []  # 1 of 3 parts
+    assert events.progress == [(1, 8)]
+
+
+def test_three_ranged_jobs_assemble_the_object(h):
+    h.create_temp(len(DATA))
+    jobs = [h.ranged_job(0, 7, 0, 3), h.ranged_job(8, 15, 1, 3),
+            h.ranged_job(16, 19, 2, 3)]
+    for job in reversed(jobs):
+        start = job.offset
+        h.add_range(DATA[start:start + job.length], start)
+    for job in reversed(jobs):
+        h.worker.run_job(job)
+    h.stubber.assert_no_pending_responses()
+    assert h.contents() == DATA
+    assert only_outcome(h) == TransferOutcome(1, None, False, 20)
+
+
+def test_run_processes_jobs_until_shutdown(h):
+    h.create_temp()
+    h.add_get(DATA)
+    jobs = queue.Queue()
+    jobs.put(h.job())
+    jobs.put(SHUTDOWN)
+    h.worker.run(jobs)
+    assert jobs.empty()
+    assert h.contents() == DATA
+    assert only_outcome(h) == TransferOutcome(1, None, False, 20)
+
+
+# -- responses that are not what was asked for --------------------------------
+
+def test_wrong_content_range_is_retried(h):
+    h.create_temp(len(DATA))
+    h.add_range(DATA[0:8], 0)  # asked for 8-15, got 0-7
+    h.add_range(DATA[8:16], 8)
+    h.worker.run_job(h.ranged_job(8, 15, 1, 2))
+    h.stubber.assert_no_pending_responses()
+    assert len(h.get_calls) == 2
+    assert all(c['Range'] == 'bytes=8-15' for c in h.get_calls)
+    assert h.contents() == b'\0' * 8 + DATA[8:16] + b'\0' * 4
+    assert h.outcomes() == []
+    assert h.monitor.should_run(1) is True
+
+
+def test_whole_object_200_for_a_ranged_request_is_retried(h):
+    h.create_temp(len(DATA))
+    h.add_get(DATA)  # the server ignored Range: 200, no Content-Range
+    h.add_range(DATA[0:8], 0)
+    h.worker.run_job(h.ranged_job(0, 7, 0, 1))
+    h.stubber.assert_no_pending_responses()
+    assert len(h.get_calls) == 2
+    assert h.contents() == DATA[0:8] + b'\0' * 12
+    assert only_outcome(h) == TransferOutcome(1, None, False, 8)
+
+
+def test_right_content_range_with_wrong_length_is_retried(h):
+    h.create_temp(len(DATA))
+    h.add_get(DATA[0:8], content_length=9, ContentRange='bytes 0-7/20')
+    h.add_range(DATA[0:8], 0)
+    h.worker.run_job(h.ranged_job(0, 7))
+    h.stubber.assert_no_pending_responses()
+    assert h.contents() == DATA[0:8] + b'\0' * 12
+    assert only_outcome(h).bytes_written == 8
+
+
+def test_short_body_is_retried(h):
+    h.create_temp()
+    h.add_get(DATA[:5], content_length=len(DATA))  # connection cut short
+    h.add_get(DATA)
+    h.worker.run_job(h.job())
+    h.stubber.assert_no_pending_responses()
+    assert h.contents() == DATA
+    assert only_outcome(h) == TransferOutcome(1, None, False, 20)
+
+
+def test_wrong_range_every_time_fails_after_max_attempts(h):
+    h.create_temp(len(DATA))
+    for _ in range(MAX_ATTEMPTS):
+        h.add_range(DATA[0:8], 0)
+    h.worker.run_job(h.ranged_job(8, 15, 1, 2))
+    h.stubber.assert_no_pending_responses()
+    assert len(h.get_calls) == MAX_ATTEMPTS == 5
+    assert h.contents() == b'\0' * 20  # nothing written
+    assert h.monitor.should_run(1) is False
+    h.worker.run_job(h.ranged_job(0, 7, 0, 2))  # skipped: no GET left
+    outcome = only_outcome(h)
+    assert outcome.bytes_written == 0
+    assert outcome.error.type_name == 'RetryableBodyError'
+    assert outcome.error.message == (
+        "Asked for bytes 8-15 of s3://bucket/dir/key.bin, got Content-Range "
+        "'bytes 0-7/20' with 8 bytes.")
+
+
+# -- errors ------------------------------------------------------------------
+
+def test_precondition_failed_with_if_match_is_object_changed(h):
+    h.create_temp(len(DATA))
+    h.stubber.add_client_error(
+        'get_object', service_error_code='PreconditionFailed',
+        service_message='At least one of the pre-conditions you specified '
+                        'did not hold', http_status_code=412)
+    h.worker.run_job(h.ranged_job(0, 7, 0, 1, IfMatch=ETAG))
+    h.stubber.assert_no_pending_responses()
+    assert len(h.get_calls) == 1
+    outcome = only_outcome(h)
+    assert outcome.bytes_written == 0
+    assert outcome.error.type_name == 'ObjectChangedError'
+    assert outcome.error.error_code is None
+    assert outcome.error.message == (
+        's3://bucket/dir/key.bin changed during the download (its ETag is no '
+        'longer %s); the file was not written.' % ETAG)
+    assert 'changed during the download' in str(outcome.error.to_exception())
+
+
+def test_precondition_failed_without_if_match_stays_a_client_error(h):
+    h.create_temp()
+    h.stubber.add_client_error(
+        'get_object', service_error_code='PreconditionFailed',
+        service_message='pre-condition failed', http_status_code=412)
+    h.worker.run_job(h.job())
+    outcome = only_outcome(h)
+    assert outcome.error.error_code == 'PreconditionFailed'
+    assert outcome.error.http_status == 412
+
+
+def test_no_such_key_is_reported_and_not_retried(h):
+    h.create_temp()
+    h.stubber.add_client_error(
+        'get_object', service_error_code='NoSuchKey',
+        service_message='The specified key does not exist.',
+        http_status_code=404)
+    h.worker.run_job(h.job())
+    h.stubber.assert_no_pending_responses()
+    assert len(h.get_calls) == 1
+    outcome = only_outcome(h)
+    assert outcome.transfer_id == 1
+    assert outcome.cancelled is False
+    assert outcome.bytes_written == 0
+    assert outcome.error.error_code == 'NoSuchKey'
+    assert outcome.error.http_status == 404
+    assert outcome.error.operation_name == 'GetObject'
+    assert str(outcome.error.to_exception()) == (
+        'An error occurred (NoSuchKey) when calling the GetObject operation: '
+        'The specified key does not exist.')
+
+
+def test_vanished_temp_file_is_reported(h):
+    # The parent removed the temp file (cancel): the worker must not recreate
+    # it.
+    h.add_get(DATA)
+    h.worker.run_job(h.job())
+    outcome = only_outcome(h)
+    assert outcome.error.type_name == 'FileNotFoundError'
+    assert outcome.error.filename == h.temp
+    assert isinstance(outcome.error.to_exception(), FileNotFoundError)
+    with pytest.raises(FileNotFoundError):
+        open(h.temp, 'rb')
+
+
+def test_unpicklable_error_is_still_reported(h, monkeypatch):
+    class Weird(Exception):
+        def __init__(self):
+            super().__init__('weird failure')
+            self.hook = lambda: None
+
+    def explode(**kwargs):
+        raise Weird()
+
+    monkeypatch.setattr(h.client, 'get_object', explode)
+    h.create_temp()
+    h.worker.run_job(h.job())
+    outcome = only_outcome(h)
+    assert outcome.error == ErrorSummary('Weird', 'weird failure')
+
+
+# -- skipped jobs ------------------------------------------------------------
+
+def test_job_of_a_failed_transfer_is_skipped_but_counted(h):
+    h.create_temp(len(DATA))
+    h.add_get(DATA)  # must stay unused
+    first_error = ErrorSummary('NoSuchKey', 'gone', error_code='NoSuchKey')
+    h.monitor.notify_job_done(1, 3, 0, first_error)
+    h.worker.run_job(h.ranged_job(8, 15, 1, 3))
+    assert h.outcomes() == []
+    h.worker.run_job(h.ranged_job(16, 19, 2, 3))
+    assert h.get_calls == []
+    with pytest.raises(AssertionError):
+        h.stubber.assert_no_pending_responses()
+    assert h.contents() == b'\0' * 20
+    assert only_outcome(h) == TransferOutcome(1, first_error, False, 0)
+
+
+def test_job_of_a_cancelled_transfer_is_skipped_but_counted(h):
+    h.create_temp(len(DATA))
+    h.add_get(DATA)  # must stay unused
+    h.monitor.cancel([1])
+    h.worker.run_job(h.ranged_job(0, 9, 0, 2))
+    h.worker.run_job(h.ranged_job(10, 19, 1, 2))
+    assert h.get_calls == []
+    assert h.contents() == b'\0' * 20
+    assert only_outcome(h) == TransferOutcome(1, None, True, 0)
+
+
+def test_jobs_are_skipped_after_cancel_all(h):
+    h.create_temp(len(DATA))
+    h.monitor.cancel_all()
+    h.worker.run_job(h.ranged_job(0, 9, 0, 2))
+    h.worker.run_job(h.ranged_job(10, 19, 1, 2))
+    assert h.get_calls == []
+    assert only_outcome(h) == TransferOutcome(1, None, True, 0)
+
+
+def test_other_transfers_still_run_after_one_failed(h):
+    h.create_temp()
+    h.monitor.notify_job_done(2, 3, 0, ErrorSummary('X', 'x'))
+    h.add_get(DATA)
+    h.worker.run_job(h.job(transfer_id=1))
+    assert h.contents() == DATA
+    assert only_outcome(h) == TransferOutcome(1, None, False, 20)
+
+
+def test_cancel_event_skips_the_job_without_a_get(h):
+    h.create_temp(len(DATA))
+    h.add_get(DATA)  # must stay unused
+    h.cancel_event.set()
+    h.worker.run_job(h.ranged_job(0, 9, 0, 2))
+    h.worker.run_job(h.ranged_job(10, 19, 1, 2))
+    assert h.get_calls == []
+    assert h.contents() == b'\0' * 20
+    (outcome,) = h.outcomes()
+    assert outcome.transfer_id == 1
+    assert outcome.bytes_written == 0
+
+
+def test_job_skipped_by_cancel_event_is_not_reported_as_a_success(h):
+    h.create_temp()  # single part: the submitter creates it empty
+    h.cancel_event.set()
+    h.worker.run_job(h.job())
+    assert h.get_calls == []
+    (outcome,) = h.outcomes()
+    assert outcome.cancelled or outcome.error is not None, outcome
