@@ -5,21 +5,36 @@ children ignore SIGINT that the terminal sends to the whole process group.
 SIGXFSZ is ignored so that a write past ``RLIMIT_FSIZE`` fails with EFBIG and
 is reported, instead of killing the process.
 
+Children get an OS-level name (``ppcp-worker-3`` in ``ps`` and ``top``), so
+a user can tell what they are, and start with the default SIGTERM action and
+no inherited log handlers (under ``fork`` they would otherwise run the
+parent's handlers and write to its streams).
+
 A child whose parent dies must not go on: ``parent_process().sentinel`` becomes
 readable when the parent exits, under every start method, so one daemon thread
 waits on it, runs the child's clean-up and ends the process at once.
 """
+import ctypes
+import ctypes.util
+import logging
 import multiprocessing
 import multiprocessing.connection
 import os
 import signal
 import threading
 
+_PR_SET_NAME = 15
+_INHERITED_LOGGERS = ('', 'awscli', 'botocore', 's3transfer', 'urllib3')
 
-def prepare_child(on_parent_death=None):
+
+def prepare_child(on_parent_death=None, name=None):
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if hasattr(signal, 'SIGXFSZ'):
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    _set_os_process_name(name or multiprocessing.current_process().name)
+    for name in _INHERITED_LOGGERS:
+        logging.getLogger(name).handlers.clear()
     parent = multiprocessing.parent_process()
     if parent is None:
         return
@@ -29,6 +44,15 @@ def prepare_child(on_parent_death=None):
         name='ppcp-parent-watch', daemon=True,
     )
     watcher.start()
+
+
+def _set_os_process_name(name):
+    """Best effort: Linux ``prctl(PR_SET_NAME)``, 15 characters at most."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library('c'), use_errno=True)
+        libc.prctl(_PR_SET_NAME, name.encode()[:15], 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _exit_when_parent_dies(sentinel, on_parent_death):

@@ -12,6 +12,9 @@ from typing import Optional
 
 PROCESS_USER_AGENT = 'ppcp'
 
+# What botocore itself defaults to per retry mode when max_attempts is unset.
+DEFAULT_TOTAL_ATTEMPTS = {'legacy': 5, 'standard': 3, 'adaptive': 3}
+
 _S3_PROFILE_KEYS = ('addressing_style', 'use_accelerate_endpoint',
                     'use_dualstack_endpoint', 'payload_signing_enabled',
                     'us_east_1_regional_endpoint')
@@ -58,11 +61,7 @@ class ClientFactory:
         if default_config is not None:
             # --no-sign-request, --cli-read-timeout, --cli-connect-timeout
             options.update(default_config._user_provided_options)
-        options['retries'] = {
-            'mode': session.get_config_variable('retry_mode') or 'standard',
-            'max_attempts': int(
-                session.get_config_variable('max_attempts') or 3),
-        }
+        options['retries'] = retries_from_session(session)
         s3_profile_config = session.get_scoped_config().get('s3', {})
         if isinstance(s3_profile_config, dict):
             s3_options = {k: v for k, v in s3_profile_config.items()
@@ -109,6 +108,21 @@ class ClientFactory:
 
             options['signature_version'] = UNSIGNED
         return session.create_client('s3', config=Config(**options), **kwargs)
+
+
+def retries_from_session(session):
+    """The CLI's retry mode and attempts, made explicit for the children.
+
+    The CLI's defaults (its vendored botocore) differ from a standalone
+    botocore's, so nothing is left to a child's own defaults. The profile's
+    ``max_attempts`` counts attempts, as Config's ``total_max_attempts`` does
+    (Config's ``max_attempts`` would count retries).
+    """
+    mode = session.get_config_variable('retry_mode') or 'legacy'
+    attempts = session.get_config_variable('max_attempts')
+    if attempts is None:
+        attempts = DEFAULT_TOTAL_ATTEMPTS.get(mode, 3)
+    return {'mode': mode, 'total_max_attempts': int(attempts)}
 
 
 def _is_unsigned(options):

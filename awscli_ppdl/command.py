@@ -7,8 +7,14 @@ the CLI's own code (``FileGenerator``, ``create_filter``, ``Comparator``,
 ``S3TransferHandler`` and its ``DownloadRequestSubmitter``), fed to a
 ``ProcessPoolDownloader`` that stands in for s3transfer's ``TransferManager``.
 """
+import contextlib
 import os
 import queue
+import signal
+import threading
+
+from botocore.exceptions import ClientError
+from botocore.handlers import VALID_BUCKET, VALID_S3_ARN
 
 from awscli.customizations.s3 import transferconfig
 from awscli.customizations.s3.comparator import Comparator
@@ -31,7 +37,10 @@ from awscli.customizations.s3.utils import (
 
 from awscli_ppdl.clientfactory import ClientFactory
 from awscli_ppdl.processpool import (
-    ProcessPoolDownloader, ProcessTransferConfig)
+    ProcessPoolDownloader, ProcessTransferConfig, Terminated)
+
+# The shell's convention for "ended by SIGTERM": 128 + 15.
+SIGTERM_EXIT_CODE = 128 + signal.SIGTERM
 
 PROCESSES = {
     'name': 'processes', 'cli_type_name': 'integer',
@@ -76,9 +85,11 @@ class PpcpCommand(S3TransferCommand):
         _validate_sse_c(params)
         runtime_config = transferconfig.RuntimeConfig().build_config(
             **self._session.get_scoped_config().get('s3', {}))
-        return DownloadCommand(
-            params, self.client, self._build_downloader(
-                params, runtime_config, parsed_globals)).run()
+        command = DownloadCommand(params, self.client, self._build_downloader(
+            params, runtime_config, parsed_globals))
+        with _sigterm_stops_the_download() as sigterm:
+            returncode = command.run()
+        return SIGTERM_EXIT_CODE if sigterm.received else returncode
 
     def _build_downloader(self, params, runtime_config, parsed_globals):
         processes = params.get('processes')
@@ -131,7 +142,7 @@ class DownloadCommand:
             request_parameters['HeadObject'], params)
         RequestParamsMapper.map_list_objects_v2_params(
             request_parameters['ListObjectsV2'], params)
-        generator = FileGenerator(
+        generator = _DownloadFileGenerator(
             self._client, 'download', page_size=params['page_size'],
             result_queue=result_queue, request_parameters=request_parameters)
         listed = create_filter(params).call(generator.call(files))
@@ -160,6 +171,36 @@ class DownloadCommand:
             file_not_at_src_sync_strategy=NeverSync(),
         )
         return comparator.call(listed, local_listed)
+
+
+class _DownloadFileGenerator(FileGenerator):
+    """The CLI's FileGenerator, telling a missing bucket from a missing key.
+
+    For a single object the CLI makes a HeadObject, whose 404 carries no body,
+    and reports 'Key "k" does not exist' even when the bucket is missing.
+    """
+
+    def _list_single_object(self, s3_path):
+        try:
+            return super()._list_single_object(s3_path)
+        except ClientError as error:
+            if (error.response['Error'].get('Code') != '404'
+                    or not self._bucket_is_missing(s3_path)):
+                raise
+            raise ClientError({
+                'Error': {'Code': 'NoSuchBucket',
+                          'Message': 'The specified bucket does not exist'},
+                'ResponseMetadata': error.response.get('ResponseMetadata'),
+            }, 'HeadObject') from None
+
+    def _bucket_is_missing(self, s3_path):
+        bucket, _ = find_bucket_key(s3_path)
+        try:
+            self._client.head_bucket(Bucket=bucket)
+        except ClientError as error:
+            return error.response['Error'].get('Code') in ('404',
+                                                           'NoSuchBucket')
+        return False
 
 
 class _TransferHandlerFactory(S3TransferHandlerFactory):
@@ -191,9 +232,43 @@ def _download_paths(paths):
     bucket, key = find_bucket_key(src[5:])
     if not bucket:
         raise ValueError(f'Invalid S3 URI: {src}. Expected s3://bucket/key.')
+    if not (VALID_BUCKET.search(bucket) or VALID_S3_ARN.search(bucket)):
+        raise ValueError(
+            f'Invalid bucket name "{bucket}": a bucket name has only letters, '
+            'digits, ".", "-" and "_", or is an access point ARN.')
     if not key and not src.endswith('/'):
         src += '/'
     return {'src': src, 'dest': dest, 'paths_type': 's3local'}
+
+
+class _SigtermState:
+    received = False
+
+
+@contextlib.contextmanager
+def _sigterm_stops_the_download():
+    """Turn SIGTERM into the Ctrl-C path: cancel, stop children, clean up.
+
+    Only the first SIGTERM interrupts; later ones are ignored so that the
+    clean-up itself runs to the end.
+    """
+    state = _SigtermState()
+    if threading.current_thread() is not threading.main_thread():
+        yield state
+        return
+
+    def on_sigterm(signum, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        state.received = True
+        raise Terminated('terminated by SIGTERM')
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        yield state
+    except Terminated:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _validate_sse_c(params):

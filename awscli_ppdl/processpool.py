@@ -14,9 +14,11 @@ Futures speak s3transfer's subscriber protocol (``on_queued``,
 ``on_progress``, ``on_done``), so the AWS CLI's own subscribers (directory
 creation, mtime, result lines, progress) work on them unchanged.
 """
+import contextlib
 import itertools
 import logging
 import multiprocessing
+import queue
 import signal
 import threading
 
@@ -41,6 +43,9 @@ ALLOWED_DOWNLOAD_ARGS = (
 )
 # How long the collector waits for news before it looks at the children.
 SUPERVISION_INTERVAL = 0.2
+# Requests waiting for the submitter: enough to keep it busy, bounded so a
+# listing of millions of keys does not sit in memory (the seed's bound).
+REQUEST_QUEUE_SIZE = 1000
 # How long a child gets to exit after SIGTERM before SIGKILL.
 TERMINATE_GRACE = 2.0
 # How long shutdown waits for children that were asked to exit.
@@ -49,6 +54,12 @@ JOIN_TIMEOUT = 10.0
 
 class ProcessPoolBrokenError(Exception):
     """A child process died; the transfers in flight could not complete."""
+
+
+class Terminated(KeyboardInterrupt):
+    """Raised in the main thread on SIGTERM: stop as for Ctrl-C (a
+    KeyboardInterrupt, so no ``except Exception`` swallows it), but report
+    the downloads in flight as failed rather than cancelled by the user."""
 
 
 class ProcessTransferConfig:
@@ -180,12 +191,9 @@ class ProcessPoolDownloader:
             meta.provide_transfer_size(expected_size)
         pending = _PendingTransfer(future, subscribers,
                                    fileio.temp_filename_for(filename), 0)
-        try:
-            for subscriber in subscribers:
-                subscriber.on_queued(future=future)
-        except Exception as e:
-            # As in s3transfer: a failing on_queued fails this transfer only.
-            self._resolve(pending, e)
+        queue_error = _call_on_queued(subscribers, future)
+        if queue_error is not None:
+            self._resolve(pending, queue_error)
             return future
         request = DownloadRequest(
             transfer_id=transfer_id, bucket=bucket, key=key,
@@ -198,7 +206,7 @@ class ProcessPoolDownloader:
             self._pending[transfer_id] = pending
             self._planned_parts += pending.parts
             self._start_workers_for(self._planned_parts)
-            self._request_queue.put(request)
+        self._put_request(request)
         return future
 
     def download(self, bucket, key, fileobj, extra_args=None,
@@ -210,6 +218,16 @@ class ProcessPoolDownloader:
         """
         return self.download_file(bucket, key, fileobj, extra_args,
                                   subscribers=subscribers)
+
+    def _put_request(self, request):
+        """Wait for room in the bounded queue, but not on a broken pool."""
+        while True:
+            self._raise_if_unusable()
+            try:
+                self._request_queue.put(request, timeout=SUPERVISION_INTERVAL)
+                return
+            except queue.Full:
+                continue
 
     def start(self):
         """Start the processes now rather than at the first download.
@@ -232,13 +250,11 @@ class ProcessPoolDownloader:
         return self
 
     def __exit__(self, exc_type, exc_value, *args):
-        cancel, cancel_msg, cancel_exc_type = False, '', FatalError
-        if exc_type:
-            cancel = True
-            cancel_msg = str(exc_value) or repr(exc_value)
-            if isinstance(exc_value, KeyboardInterrupt):
-                cancel_exc_type = CancelledError
-        self._shutdown(cancel, cancel_msg, cancel_exc_type)
+        if exc_type is None:
+            self._shutdown(False, '', CancelledError)
+        else:
+            self._shutdown(True, str(exc_value) or repr(exc_value),
+                           _cancel_exception_type(exc_value))
 
     # -- start-up -----------------------------------------------------------
 
@@ -247,9 +263,9 @@ class ProcessPoolDownloader:
             return
         ctx = self._context
         self._manager = TransferMonitorManager(ctx=ctx)
-        self._manager.start(prepare_child)
+        self._manager.start(prepare_child, (None, 'ppcp-monitor'))
         self._monitor = self._manager.TransferMonitor()
-        self._request_queue = ctx.Queue()
+        self._request_queue = ctx.Queue(REQUEST_QUEUE_SIZE)
         self._job_queue = ctx.Queue()
         self._cancel_event = ctx.Event()
         self._submitter = self._start_process(
@@ -403,8 +419,9 @@ class ProcessPoolDownloader:
                 self._cancel_everything(cancel_exc_type(cancel_msg))
             else:
                 self._wait_for_pending()
-        except KeyboardInterrupt:
-            self._cancel_everything(CancelledError('KeyboardInterrupt()'))
+        except KeyboardInterrupt as interrupt:
+            self._cancel_everything(_cancel_exception_type(interrupt)(
+                str(interrupt) or repr(interrupt)))
             raise
         finally:
             self._stop_children()
@@ -422,11 +439,13 @@ class ProcessPoolDownloader:
         """Stop now: a cancelled download's bytes are not worth waiting for.
 
         The children are stopped first, so that no process is still creating
-        or writing a temp file when the parent removes it.
+        or writing a temp file when the parent removes it; a second Ctrl-C
+        does not cut this short.
         """
-        self._cancel_event.set()
-        self._terminate_children()
-        self._abandon_pending(exception)
+        with _interrupts_deferred():
+            self._cancel_event.set()
+            self._terminate_children()
+            self._abandon_pending(exception)
 
     def _abandon_pending(self, exception):
         with self._lock:
@@ -476,6 +495,45 @@ class ProcessPoolDownloader:
             pass
         if self._collector is not threading.current_thread():
             self._collector.join()
+
+
+@contextlib.contextmanager
+def _interrupts_deferred():
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _cancel_exception_type(exc_value):
+    """As s3transfer decides: Ctrl-C cancels, anything else is fatal."""
+    if isinstance(exc_value, KeyboardInterrupt) and not isinstance(
+            exc_value, Terminated):
+        return CancelledError
+    return FatalError
+
+
+def _call_on_queued(subscribers, future):
+    """Run every ``on_queued`` hook; the first failure fails the transfer.
+
+    s3transfer stops at the first failing hook, which can leave the CLI's
+    result subscriber (the last hook) unaware of the transfer, so the failure
+    is never printed: ``aws s3 cp`` to a path below an existing *file* prints
+    nothing and exits 0. Running them all lets the failure be reported.
+    """
+    first_error = None
+    for subscriber in subscribers:
+        try:
+            subscriber.on_queued(future=future)
+        except Exception as e:
+            logger.debug('on_queued of %s failed', subscriber, exc_info=True)
+            if first_error is None:
+                first_error = e
+    return first_error
 
 
 def _call_subscribers(pending, method_name, **kwargs):

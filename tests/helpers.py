@@ -32,3 +32,52 @@ def output_lines(text):
     """Lines of CLI output without the progress line's carriage returns."""
     return [line.rsplit('\r', 1)[-1].rstrip()
             for line in text.splitlines() if line.strip()]
+
+
+def wait_until(predicate, timeout, message):
+    """Poll until ``predicate()`` is true; fail after ``timeout`` seconds.
+
+    A deadline against hangs, not a speed measurement: passing tests return
+    as soon as the condition holds.
+    """
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, message
+        time.sleep(0.02)
+
+
+def descendant_pids(pid):
+    """Every live descendant of ``pid``, from /proc (children first seen)."""
+    parents = {}
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f'/proc/{entry}/stat') as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat.rsplit(')', 1)[1].split()
+        if fields[0] != 'Z':
+            parents.setdefault(int(fields[1]), []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def pid_alive(pid):
+    try:
+        with open(f'/proc/{pid}/stat') as f:
+            return f.read().rsplit(')', 1)[1].split()[0] != 'Z'
+    except OSError:
+        return False
+
+
+def process_name(pid):
+    with open(f'/proc/{pid}/comm') as f:
+        return f.read().strip()

@@ -1,0 +1,109 @@
+"""A child process dies mid-download: the library API fails, never hangs."""
+import multiprocessing
+import os
+import signal
+import threading
+
+import pytest
+
+from awscli_ppdl.processpool import (
+    ProcessPoolBrokenError, ProcessPoolDownloader, ProcessTransferConfig)
+from tests.faults.proxy import Rule
+from tests.helpers import assert_no_temp_files, files_under
+from tests.s3server import TEST_ACCESS_KEY, TEST_REGION, TEST_SECRET_KEY
+
+MiB = 1024 * 1024
+
+
+def downloader_for(endpoint_url, start_method='fork'):
+    return ProcessPoolDownloader(
+        client_kwargs=dict(region_name=TEST_REGION, endpoint_url=endpoint_url,
+                           aws_access_key_id=TEST_ACCESS_KEY,
+                           aws_secret_access_key=TEST_SECRET_KEY),
+        config=ProcessTransferConfig(
+            multipart_threshold=MiB, multipart_chunksize=MiB,
+            max_request_processes=2, start_method=start_method))
+
+
+def child_named(prefix):
+    matches = [p for p in multiprocessing.active_children()
+               if p.name.startswith(prefix)]
+    assert matches, [p.name for p in multiprocessing.active_children()]
+    return matches[0]
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize('start_method', ['fork', 'spawn'])
+@pytest.mark.parametrize('victim, description', [
+    ('ppcp-worker-0', 'worker process 0'),
+    ('ppcp-submitter', 'the submitter process'),
+    ('TransferMonitorManager', 'the transfer monitor process'),
+])
+def test_a_dead_child_fails_the_downloads_in_flight(
+        victim, description, start_method, s3_client, bucket, fault_proxy,
+        tmp_path):
+    s3_client.put_object(Bucket=bucket, Key='slow', Body=os.urandom(4 * MiB))
+    get_started = threading.Event()
+    fault_proxy.add_rule(Rule(method='GET', key='slow',
+                              callback=lambda record: get_started.set(),
+                              throttle_bytes_per_second=256 * 1024))
+    downloader = downloader_for(fault_proxy.endpoint_url, start_method)
+    future = downloader.download_file(bucket, 'slow', str(tmp_path / 'slow'),
+                                      expected_size=4 * MiB)
+    assert get_started.wait(30), 'the download never started'
+    dead = child_named(victim)
+    os.kill(dead.pid, signal.SIGKILL)
+
+    with pytest.raises(ProcessPoolBrokenError) as error:
+        future.result(timeout=30)
+    assert str(error.value) == (
+        f'Download aborted: {description} (pid {dead.pid}) was killed by '
+        'SIGKILL; the downloads in progress were stopped and their '
+        'temporary files removed.')
+    with pytest.raises(ProcessPoolBrokenError):
+        downloader.download_file(bucket, 'slow', str(tmp_path / 'again'))
+    downloader.shutdown()
+    assert files_under(tmp_path) == set()
+    assert multiprocessing.active_children() == []
+
+
+@pytest.mark.timeout(60)
+def test_shutdown_with_cancel_stops_at_once(s3_client, bucket, fault_proxy,
+                                            tmp_path):
+    s3_client.put_object(Bucket=bucket, Key='slow', Body=os.urandom(4 * MiB))
+    get_started = threading.Event()
+    fault_proxy.add_rule(Rule(method='GET', key='slow',
+                              callback=lambda record: get_started.set(),
+                              throttle_bytes_per_second=64 * 1024))
+    downloader = downloader_for(fault_proxy.endpoint_url)
+    future = downloader.download_file(bucket, 'slow', str(tmp_path / 'slow'))
+    assert get_started.wait(30)
+    downloader.shutdown(cancel=True, cancel_msg='stop now')
+    assert future.done()
+    with pytest.raises(Exception) as error:
+        future.result()
+    assert type(error.value).__name__ == 'CancelledError'
+    assert str(error.value) == 'stop now'
+    assert_no_temp_files(tmp_path)
+    assert files_under(tmp_path) == set()
+    assert multiprocessing.active_children() == []
+
+
+@pytest.mark.timeout(60)
+def test_cancel_one_future(s3_client, bucket, fault_proxy, tmp_path):
+    s3_client.put_object(Bucket=bucket, Key='slow', Body=os.urandom(3 * MiB))
+    s3_client.put_object(Bucket=bucket, Key='fine', Body=b'fine')
+    get_started = threading.Event()
+    fault_proxy.add_rule(Rule(method='GET', key='slow',
+                              callback=lambda record: get_started.set(),
+                              throttle_bytes_per_second=1 * MiB))
+    with downloader_for(fault_proxy.endpoint_url) as downloader:
+        slow = downloader.download_file(bucket, 'slow', str(tmp_path / 'slow'))
+        assert get_started.wait(30)
+        slow.cancel()
+        fine = downloader.download_file(bucket, 'fine', str(tmp_path / 'fine'))
+    fine.result()
+    with pytest.raises(Exception) as error:
+        slow.result()
+    assert type(error.value).__name__ == 'CancelledError'
+    assert files_under(tmp_path) == {'fine'}
