@@ -15,6 +15,13 @@ PROCESS_USER_AGENT = 'ppcp'
 # What botocore itself defaults to per retry mode when max_attempts is unset.
 DEFAULT_TOTAL_ATTEMPTS = {'legacy': 5, 'standard': 3, 'adaptive': 3}
 
+# The botocore loader (parsed service models, endpoint rules) and sessions
+# that clients built in this process share. Under ``fork`` a child inherits
+# them ready and builds its client in ~10 ms instead of ~100 ms of CPU;
+# under ``spawn``/``forkserver`` they start empty in each child.
+_shared_loader = None
+_sessions = {}
+
 _S3_PROFILE_KEYS = ('addressing_style', 'use_accelerate_endpoint',
                     'use_dualstack_endpoint', 'payload_signing_enabled',
                     'us_east_1_regional_endpoint')
@@ -68,6 +75,7 @@ class ClientFactory:
                           if k in _S3_PROFILE_KEYS}
             if s3_options:
                 options['s3'] = s3_options
+        share_loader(session.get_component('data_loader'))
         credentials = None
         if not _is_unsigned(options):
             resolved = session.get_credentials()
@@ -88,13 +96,9 @@ class ClientFactory:
 
     def create_client(self):
         """Build the client; called once per child process."""
-        import botocore.session
         from botocore.config import Config
 
-        session = botocore.session.Session(profile=self.profile)
-        if self.user_agent is not None:
-            (session.user_agent_name, session.user_agent_version,
-             session.user_agent_extra) = self.user_agent
+        session = self._session()
         kwargs = dict(self.client_kwargs)
         if self.credentials is not None:
             kwargs.update(
@@ -108,6 +112,39 @@ class ClientFactory:
 
             options['signature_version'] = UNSIGNED
         return session.create_client('s3', config=Config(**options), **kwargs)
+
+    def prepare_for_fork(self):
+        """Build the session and parse the S3 model once, in the parent, so
+        that forked children inherit them instead of each doing it."""
+        self._session()
+        _shared_loader.load_service_model('s3', 'service-2')
+        _shared_loader.load_service_model('s3', 'endpoint-rule-set-1')
+        _shared_loader.load_data('partitions')
+
+    def _session(self):
+        global _shared_loader
+        key = (self.profile, self.user_agent)
+        session = _sessions.get(key)
+        if session is None:
+            import botocore.session
+
+            session = botocore.session.Session(profile=self.profile)
+            if _shared_loader is None:
+                _shared_loader = session.get_component('data_loader')
+            else:
+                session.register_component('data_loader', _shared_loader)
+            if self.user_agent is not None:
+                (session.user_agent_name, session.user_agent_version,
+                 session.user_agent_extra) = self.user_agent
+            _sessions[key] = session
+        return session
+
+
+def share_loader(loader):
+    """Let the clients of this process (and of children forked from it)
+    reuse ``loader``, e.g. the CLI's, whose S3 model is already parsed."""
+    global _shared_loader
+    _shared_loader = loader
 
 
 def retries_from_session(session):

@@ -48,17 +48,20 @@ class TransferMonitor:
             self._changed.notify_all()
 
     def notify_job_done(self, transfer_id, num_parts, nbytes=0, error=None,
-                        cancelled=False):
+                        cancelled=False, progress=None):
         """Record one finished (or failed, or skipped) job of a transfer.
 
         The first error of a transfer is the one reported: later jobs are
         skipped because of it and their errors would only be noise. A job
         skipped because everything is being cancelled marks its transfer
         cancelled, so a skipped part is never mistaken for a complete one.
+        ``progress`` is the part of ``nbytes`` not yet reported by
+        ``notify_progress`` (all of it when None).
         """
         with self._lock:
-            if nbytes:
-                self._progress[transfer_id] += nbytes
+            progress = nbytes if progress is None else progress
+            if progress:
+                self._progress[transfer_id] += progress
             state = self._states.get(transfer_id)
             if state is None:
                 state = self._states[transfer_id] = _TransferState()

@@ -262,6 +262,8 @@ class ProcessPoolDownloader:
         if self._started:
             return
         ctx = self._context
+        if ctx.get_start_method() == 'fork':
+            self._client_factory.prepare_for_fork()
         self._manager = TransferMonitorManager(ctx=ctx)
         self._manager.start(prepare_child, (None, 'ppcp-monitor'))
         self._monitor = self._manager.TransferMonitor()

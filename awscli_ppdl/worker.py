@@ -9,8 +9,10 @@ import logging
 import os
 import random
 import time
+from http.client import IncompleteRead
 
 from botocore.exceptions import ClientError
+from botocore.response import StreamingBody
 
 from awscli_ppdl import fileio
 from awscli_ppdl.children import exit_child, prepare_child
@@ -19,7 +21,13 @@ from awscli_ppdl.records import SHUTDOWN, ErrorSummary
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
-IO_CHUNKSIZE = 256 * 1024
+# Bytes received before each pwrite: one reused buffer per worker, filled
+# straight from the socket, so each byte is copied once on its way to the
+# file (kernel to buffer) and written with one system call per MiB.
+BUFFER_SIZE = 1024 * 1024
+# How often a worker tells the monitor how far a part has come: a few
+# messages a second, however fast the bytes arrive.
+PROGRESS_INTERVAL = 0.25
 # Backoff between attempts at a part whose body failed: full jitter,
 # doubling from this base, capped (botocore retries the request itself).
 RETRY_BASE_DELAY = 0.1
@@ -34,10 +42,16 @@ class ObjectChangedError(Exception):
     """The object was replaced during a ranged download (IfMatch failed)."""
 
 
+class LocalWriteError(Exception):
+    """Writing the temp file failed (disk full, file too large): fetching
+    the part again would not help, so it escapes the retries with its
+    ``OSError`` as the cause."""
+
+
 def _retryable_errors():
     from s3transfer.utils import S3_RETRYABLE_DOWNLOAD_ERRORS
 
-    return S3_RETRYABLE_DOWNLOAD_ERRORS + (RetryableBodyError,)
+    return S3_RETRYABLE_DOWNLOAD_ERRORS + (RetryableBodyError, IncompleteRead)
 
 
 class Worker:
@@ -46,6 +60,8 @@ class Worker:
         self._monitor = monitor
         self._cancel_event = cancel_event
         self._retryable = _retryable_errors()
+        self._buffer = memoryview(bytearray(BUFFER_SIZE))
+        self._progress = None
 
     def run(self, job_queue):
         while True:
@@ -56,6 +72,7 @@ class Worker:
 
     def run_job(self, job):
         nbytes, error, cancelled = 0, None, False
+        self._progress = _ProgressReporter(self._monitor, job.transfer_id)
         if self._cancel_event.is_set():
             cancelled = True
         elif self._should_run(job):
@@ -65,7 +82,8 @@ class Worker:
                 logger.debug('Job %s failed', job, exc_info=True)
                 error = _summarize(e)
         self._monitor.notify_job_done(
-            job.transfer_id, job.num_parts, nbytes, error, cancelled)
+            job.transfer_id, job.num_parts, nbytes, error, cancelled,
+            self._progress.remainder(nbytes))
 
     def _should_run(self, job):
         # A part of a transfer that already failed is not worth a GET; a
@@ -76,7 +94,10 @@ class Worker:
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
                 return self._download(job)
+            except LocalWriteError as e:
+                raise e.__cause__
             except self._retryable as e:
+                self._progress.discard_attempt()
                 if attempt == MAX_ATTEMPTS:
                     raise
                 logger.debug('Retrying %s after: %r', job, e)
@@ -95,16 +116,19 @@ class Worker:
         response = self._client.get_object(
             Bucket=job.bucket, Key=job.key, **job.extra_args)
         body = response['Body']
+        complete = False
         try:
             expected = self._expected_length(job, response)
             fd = fileio.open_for_writing(job.temp_filename)
             try:
-                received = self._copy_body(body, fd, job.offset, expected)
+                received = self._copy_body(
+                    _fastest_readinto(body), fd, job.offset, expected)
             finally:
                 os.close(fd)
+            complete = received == expected
         finally:
-            body.close()
-        if received != expected:
+            _release_or_close(body, complete)
+        if not complete:
             raise RetryableBodyError(
                 f'Expected {expected} bytes from s3://{job.bucket}/{job.key} '
                 f'at offset {job.offset}, received {received}.')
@@ -125,16 +149,83 @@ class Worker:
                 f'{length} bytes.')
         return length
 
-    def _copy_body(self, body, fd, offset, expected):
-        received = 0
+    def _copy_body(self, readinto, fd, offset, expected):
+        """Fill the buffer from the socket, write it at its offset, repeat."""
+        buffer, received = self._buffer, 0
+        size = len(buffer)
         while True:
-            chunk = body.read(IO_CHUNKSIZE)
-            if not chunk:
+            filled = 0
+            while filled < size:
+                count = readinto(buffer[filled:])
+                if not count:
+                    break
+                filled += count
+            if filled:
+                try:
+                    fileio.pwrite_all(fd, buffer[:filled], offset + received)
+                except OSError as e:
+                    raise LocalWriteError() from e
+                received += filled
+                self._progress.add(filled)
+            if filled < size or received > expected:
                 return received
-            fileio.pwrite_all(fd, chunk, offset + received)
-            received += len(chunk)
-            if received > expected:
-                return received
+
+
+class _ProgressReporter:
+    """Byte counts of one job for the monitor, a few times a second.
+
+    Bytes of an attempt that failed are taken back (negative progress, as
+    s3transfer does when it retries a GET), so the total never overshoots.
+    """
+
+    def __init__(self, monitor, transfer_id):
+        self._monitor = monitor
+        self._transfer_id = transfer_id
+        self._reported = 0
+        self._unreported = 0
+        self._attempt_bytes = 0
+        self._next_report = time.monotonic() + PROGRESS_INTERVAL
+
+    def add(self, nbytes):
+        self._unreported += nbytes
+        self._attempt_bytes += nbytes
+        now = time.monotonic()
+        if now >= self._next_report:
+            self._monitor.notify_progress(self._transfer_id, self._unreported)
+            self._reported += self._unreported
+            self._unreported = 0
+            self._next_report = now + PROGRESS_INTERVAL
+
+    def discard_attempt(self):
+        self._unreported -= self._attempt_bytes
+        self._attempt_bytes = 0
+
+    def remainder(self, nbytes_kept):
+        """What the final report must add so the total is ``nbytes_kept``."""
+        return nbytes_kept - self._reported
+
+
+def _fastest_readinto(body):
+    """Read a plain body straight from ``http.client``, skipping urllib3's
+    ``readinto`` (which reads into a new bytes object, then copies). A body
+    that botocore checks as it is read (a checksum under ``--checksum-mode``)
+    keeps its own ``readinto``, so the check still happens."""
+    if type(body) is StreamingBody:
+        fp = getattr(getattr(body, '_raw_stream', None), '_fp', None)
+        if fp is not None and hasattr(fp, 'readinto'):
+            return fp.readinto
+    return body.readinto
+
+
+def _release_or_close(body, complete):
+    """Give a fully read connection back to the pool; drop any other."""
+    raw = getattr(body, '_raw_stream', None)
+    fp = getattr(raw, '_fp', None)
+    if complete and fp is not None and fp.isclosed() and hasattr(
+            raw, 'release_conn'):
+        raw.release_conn()
+    else:
+        body.close()
 
 
 def _is_precondition_failure(error):

@@ -130,13 +130,55 @@ def test_empty_object(h):
     assert only_outcome(h) == TransferOutcome(1, None, False, 0)
 
 
-def test_larger_than_one_io_chunk(h, monkeypatch):
-    monkeypatch.setattr('awscli_ppdl.worker.IO_CHUNKSIZE', 7)
+def test_larger_than_one_buffer(h, monkeypatch):
+    h.worker._buffer = memoryview(bytearray(7))
     h.create_temp()
     h.add_get(DATA * 3)
     h.worker.run_job(h.job())
     assert h.contents() == DATA * 3
     assert only_outcome(h).bytes_written == 60
+
+
+def test_progress_is_reported_while_the_body_is_read(h, monkeypatch):
+    """Progress arrives per buffer (here 7 bytes, reported at once), not
+    only when the part ends, and adds up to the bytes written."""
+    monkeypatch.setattr('awscli_ppdl.worker.PROGRESS_INTERVAL', 0)
+    h.worker._buffer = memoryview(bytearray(7))
+    reports = []
+    notify_progress = h.monitor.notify_progress
+    monkeypatch.setattr(h.monitor, 'notify_progress', lambda tid, n: (
+        reports.append(n), notify_progress(tid, n)))
+    h.create_temp()
+    h.add_get(DATA * 3)
+    h.worker.run_job(h.job())
+    assert reports == [7] * 8 + [4]
+    events = h.monitor.collect(0)
+    assert events.progress == [(1, 60)]
+
+
+def test_a_failed_attempt_takes_its_progress_back(h, monkeypatch):
+    monkeypatch.setattr('awscli_ppdl.worker.PROGRESS_INTERVAL', 0)
+    monkeypatch.setattr('awscli_ppdl.worker.RETRY_MAX_DELAY', 0)
+    h.worker._buffer = memoryview(bytearray(7))
+    h.create_temp()
+    h.add_get(DATA[:10], content_length=20)   # short body: retried
+    h.add_get(DATA)
+    h.worker.run_job(h.job())
+    assert h.contents() == DATA
+    assert h.monitor.collect(0).progress == [(1, 20)]
+
+
+def test_a_write_error_is_not_retried(h, monkeypatch):
+    def disk_full(fd, data, offset):
+        raise OSError(28, 'No space left on device')
+    monkeypatch.setattr('awscli_ppdl.fileio.pwrite_all', disk_full)
+    h.create_temp()
+    h.add_get(DATA)
+    h.worker.run_job(h.job())
+    outcome = only_outcome(h)
+    assert outcome.error.errno == 28
+    assert outcome.error.message == 'No space left on device'
+    assert len(h.get_calls) == 1
 
 
 def test_ranged_job_writes_at_its_offset(h):
