@@ -3,7 +3,7 @@
 The rules that keep a failed or interrupted download from leaving anything
 behind:
 
-* the bytes go to ``<destination>.<8 random chars>.ppcp-tmp`` in the same
+* the bytes go to ``<destination>.<8 random hex digits>.ppcp-tmp`` in the same
   directory, so the final ``os.replace`` is atomic and a leftover is easy to
   recognise;
 * exactly one process creates temp files (the submitter) and it remembers
@@ -14,10 +14,8 @@ behind:
 import errno
 import os
 import secrets
-import string
 
 TEMP_SUFFIX = '.ppcp-tmp'
-_RANDOM_ALPHABET = string.ascii_letters + string.digits
 
 
 class SizeMismatchError(Exception):
@@ -25,8 +23,7 @@ class SizeMismatchError(Exception):
 
 
 def temp_filename_for(filename):
-    token = ''.join(secrets.choice(_RANDOM_ALPHABET) for _ in range(8))
-    return f'{filename}.{token}{TEMP_SUFFIX}'
+    return f'{filename}.{secrets.token_hex(4)}{TEMP_SUFFIX}'
 
 
 def create_temp_file(temp_filename, size=None):

@@ -15,6 +15,7 @@ Futures speak s3transfer's subscriber protocol (``on_queued``,
 creation, mtime, result lines, progress) work on them unchanged.
 """
 import contextlib
+import gc
 import itertools
 import logging
 import multiprocessing
@@ -265,7 +266,8 @@ class ProcessPoolDownloader:
         if ctx.get_start_method() == 'fork':
             self._client_factory.prepare_for_fork()
         self._manager = TransferMonitorManager(ctx=ctx)
-        self._manager.start(prepare_child, (None, 'ppcp-monitor'))
+        with _gc_frozen_for_fork():
+            self._manager.start(prepare_child, (None, 'ppcp-monitor'))
         self._monitor = self._manager.TransferMonitor()
         self._request_queue = ctx.Queue(REQUEST_QUEUE_SIZE)
         self._job_queue = ctx.Queue()
@@ -283,7 +285,8 @@ class ProcessPoolDownloader:
     def _start_process(self, name, target, args):
         process = self._context.Process(target=target, args=args, name=name,
                                         daemon=True)
-        process.start()
+        with _gc_frozen_for_fork():
+            process.start()
         return process
 
     def _estimate_parts(self, size):
@@ -497,6 +500,18 @@ class ProcessPoolDownloader:
             pass
         if self._collector is not threading.current_thread():
             self._collector.join()
+
+
+@contextlib.contextmanager
+def _gc_frozen_for_fork():
+    """A forked child never collects the objects it inherited, so its garbage
+    collector does not write to (and so copy) the pages it shares with the
+    parent; the parent collects them as before."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 @contextlib.contextmanager

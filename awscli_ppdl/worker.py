@@ -24,7 +24,7 @@ MAX_ATTEMPTS = 5
 # Bytes received before each pwrite: one reused buffer per worker, filled
 # straight from the socket, so each byte is copied once on its way to the
 # file (kernel to buffer) and written with one system call per MiB.
-BUFFER_SIZE = 1024 * 1024
+BUFFER_SIZE = 256 * 1024
 # How often a worker tells the monitor how far a part has come: a few
 # messages a second, however fast the bytes arrive.
 PROGRESS_INTERVAL = 0.25

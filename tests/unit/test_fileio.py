@@ -31,7 +31,7 @@ def test_temp_filename_is_beside_the_target_with_random_token(tmp_path):
     name = temp_filename_for(target)
     assert TEMP_SUFFIX == '.ppcp-tmp'
     assert os.path.dirname(name) == os.path.dirname(target)
-    match = re.fullmatch(re.escape(target) + r'\.([A-Za-z0-9]{8})\.ppcp-tmp',
+    match = re.fullmatch(re.escape(target) + r'\.([0-9a-f]{8})\.ppcp-tmp',
                          name)
     assert match is not None, name
 
