@@ -8,7 +8,8 @@ is reported, instead of killing the process.
 Children get an OS-level name (``ppcp-worker-3`` in ``ps`` and ``top``), so
 a user can tell what they are, and start with the default SIGTERM action and
 no inherited log handlers (under ``fork`` they would otherwise run the
-parent's handlers and write to its streams).
+parent's handlers and write to its streams): their records go to the parent
+through ``childlogs``.
 
 A child whose parent dies must not go on: ``parent_process().sentinel`` becomes
 readable when the parent exits, under every start method, so one daemon thread
@@ -17,24 +18,29 @@ waits on it, runs the child's clean-up and ends the process at once.
 import ctypes
 import ctypes.util
 import logging
+import logging.handlers
 import multiprocessing
 import multiprocessing.connection
 import os
 import signal
 import threading
 
+from awscli_ppdl.childlogs import send_records_to_parent
+
 _PR_SET_NAME = 15
 _INHERITED_LOGGERS = ('', 'awscli', 'botocore', 's3transfer', 'urllib3')
 
 
-def prepare_child(on_parent_death=None, name=None):
+def prepare_child(on_parent_death=None, name=None, child_logging=None):
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if hasattr(signal, 'SIGXFSZ'):
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     _set_os_process_name(name or multiprocessing.current_process().name)
-    for name in _INHERITED_LOGGERS:
-        logging.getLogger(name).handlers.clear()
+    for logger_name in _INHERITED_LOGGERS:
+        logging.getLogger(logger_name).handlers.clear()
+    if child_logging is not None:
+        send_records_to_parent(child_logging)
     parent = multiprocessing.parent_process()
     if parent is None:
         return
@@ -69,6 +75,11 @@ def exit_child(code=0):
 
     Under ``fork`` a child inherits the parent's stdout/stderr buffers (and
     their locks, possibly held by a parent thread at fork time); the children
-    never write to them, so they leave without flushing.
+    never write to them, so they leave without flushing, except for the log
+    records still on their way to the parent.
     """
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.handlers.QueueHandler):
+            handler.queue.close()
+            handler.queue.join_thread()
     os._exit(code)

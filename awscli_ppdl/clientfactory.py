@@ -32,6 +32,7 @@ class FrozenCredentials:
     access_key: str
     secret_key: str
     token: Optional[str] = None
+    expiry_time: Optional[float] = None  # seconds since the epoch
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,9 +81,9 @@ class ClientFactory:
         if not _is_unsigned(options):
             resolved = session.get_credentials()
             if resolved is not None:
-                frozen = resolved.get_frozen_credentials()
-                credentials = FrozenCredentials(
-                    frozen.access_key, frozen.secret_key, frozen.token)
+                from awscli_ppdl.credentials import freeze
+
+                credentials = freeze(resolved)
         return cls(
             client_kwargs={'region_name': region,
                            'endpoint_url': endpoint_url,
@@ -94,13 +95,27 @@ class ClientFactory:
                         session.user_agent_extra),
         )
 
-    def create_client(self):
-        """Build the client; called once per child process."""
+    def create_client(self, current_credentials=None):
+        """Build the client; called once per child process.
+
+        :param current_credentials: a callable returning the parent's latest
+            ``FrozenCredentials``; credentials that expire are refreshed
+            through it.
+        """
         from botocore.config import Config
 
-        session = self._session()
         kwargs = dict(self.client_kwargs)
-        if self.credentials is not None:
+        expiring = (self.credentials is not None
+                    and self.credentials.expiry_time is not None
+                    and current_credentials is not None)
+        if expiring:
+            session = self._new_session()
+            session.register_component(
+                'credential_provider', _parent_credential_resolver(
+                    self.credentials, current_credentials))
+        else:
+            session = self._session()
+        if self.credentials is not None and not expiring:
             kwargs.update(
                 aws_access_key_id=self.credentials.access_key,
                 aws_secret_access_key=self.credentials.secret_key,
@@ -122,27 +137,44 @@ class ClientFactory:
         _shared_loader.load_data('partitions')
 
     def _session(self):
-        global _shared_loader
         key = (self.profile, self.user_agent)
         session = _sessions.get(key)
         if session is None:
-            import botocore.session
-
-            session = botocore.session.Session(profile=self.profile)
-            if _shared_loader is None:
-                _shared_loader = session.get_component('data_loader')
-            else:
-                session.register_component('data_loader', _shared_loader)
-            if self.user_agent is not None:
-                (session.user_agent_name, session.user_agent_version,
-                 session.user_agent_extra) = self.user_agent
-            # The children read lengths, ranges and ETags from responses,
-            # never dates: leaving timestamps unparsed saves a dateutil
-            # parse (~0.3 ms of CPU) per GET.
-            session.get_component('response_parser_factory') \
-                .set_parser_defaults(timestamp_parser=str)
-            _sessions[key] = session
+            session = _sessions[key] = self._new_session()
         return session
+
+    def _new_session(self):
+        global _shared_loader
+        import botocore.session
+
+        session = botocore.session.Session(profile=self.profile)
+        if _shared_loader is None:
+            _shared_loader = session.get_component('data_loader')
+        else:
+            session.register_component('data_loader', _shared_loader)
+        if self.user_agent is not None:
+            (session.user_agent_name, session.user_agent_version,
+             session.user_agent_extra) = self.user_agent
+        # The children read lengths, ranges and ETags from responses, never
+        # dates: leaving timestamps unparsed saves a dateutil parse (~0.3 ms
+        # of CPU) per GET.
+        session.get_component('response_parser_factory') \
+            .set_parser_defaults(timestamp_parser=str)
+        return session
+
+
+def _parent_credential_resolver(initial, current_credentials):
+    from botocore.credentials import CredentialProvider, CredentialResolver
+
+    from awscli_ppdl.credentials import refreshable_from_parent
+
+    class ParentCredentialProvider(CredentialProvider):
+        METHOD = 'ppcp-parent'
+
+        def load(self):
+            return refreshable_from_parent(initial, current_credentials)
+
+    return CredentialResolver([ParentCredentialProvider()])
 
 
 def share_loader(loader):

@@ -8,6 +8,7 @@ the CLI's own code (``FileGenerator``, ``create_filter``, ``Comparator``,
 ``ProcessPoolDownloader`` that stands in for s3transfer's ``TransferManager``.
 """
 import contextlib
+import logging
 import os
 import queue
 import signal
@@ -16,6 +17,7 @@ import threading
 from botocore.exceptions import ClientError
 from botocore.handlers import VALID_BUCKET, VALID_S3_ARN
 
+from awscli.clidriver import LOG_FORMAT
 from awscli.customizations.s3 import transferconfig
 from awscli.customizations.s3.comparator import Comparator
 from awscli.customizations.s3.fileformat import FileFormat
@@ -78,6 +80,11 @@ class PpcpCommand(S3TransferCommand):
         # S3Command._run_main: the CLI's client (profile, region, endpoint,
         # TLS), used here for listing and as the model for the children's.
         super(S3TransferCommand, self)._run_main(parsed_args, parsed_globals)
+        if parsed_globals.debug:
+            # As the CLI does for botocore and s3transfer: the engine's own
+            # records, and those the children forward, reach stderr.
+            self._session.set_stream_logger('awscli_ppdl', logging.DEBUG,
+                                            format_string=LOG_FORMAT)
         self._convert_path_args(parsed_args)
         params = self._build_call_parameters(parsed_args, {})
         params.update(_download_paths(parsed_args.paths))
@@ -107,7 +114,8 @@ class PpcpCommand(S3TransferCommand):
             self._session, region=self.client.meta.region_name,
             endpoint_url=parsed_globals.endpoint_url,
             verify=parsed_globals.verify_ssl)
-        return ProcessPoolDownloader(client_factory=factory, config=config)
+        return ProcessPoolDownloader(client_factory=factory, config=config,
+                                     credentials=self._session.get_credentials())
 
 
 class DownloadCommand:

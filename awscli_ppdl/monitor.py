@@ -33,6 +33,7 @@ class TransferMonitor:
         self._progress = collections.defaultdict(int)
         self._cancelled = set()
         self._cancel_all = False
+        self._credentials = None
 
     def should_run(self, transfer_id):
         """Whether a job of this transfer is still worth doing."""
@@ -110,6 +111,13 @@ class TransferMonitor:
         """Let a waiting ``collect`` return now (the parent is shutting down)."""
         with self._lock:
             self._changed.notify_all()
+
+    def publish_credentials(self, credentials):
+        """The parent's latest ``FrozenCredentials``, for the children."""
+        self._credentials = credentials
+
+    def current_credentials(self):
+        return self._credentials
 
     def state_size(self):
         """How many entries the monitor holds: for tests of its bound."""

@@ -31,7 +31,9 @@ from awscli_ppdl import fileio
 from awscli_ppdl.clientfactory import ClientFactory
 from awscli_ppdl.monitor import TransferMonitorManager
 from awscli_ppdl.records import SHUTDOWN, DownloadRequest
+from awscli_ppdl.childlogs import ChildLogReceiver
 from awscli_ppdl.children import prepare_child
+from awscli_ppdl.credentials import CredentialRefresher
 from awscli_ppdl.submitter import run_submitter
 from awscli_ppdl.worker import run_worker
 
@@ -135,7 +137,8 @@ class _PendingTransfer:
 
 
 class ProcessPoolDownloader:
-    def __init__(self, client_kwargs=None, config=None, client_factory=None):
+    def __init__(self, client_kwargs=None, config=None, client_factory=None,
+                 credentials=None):
         """Downloads S3 objects with a pool of processes.
 
         :param client_kwargs: keyword arguments of
@@ -144,6 +147,9 @@ class ProcessPoolDownloader:
         :param config: a ``ProcessTransferConfig``.
         :param client_factory: a ``ClientFactory``, instead of client_kwargs
             (the CLI builds one from its session).
+        :param credentials: the botocore credentials the client factory's
+            were frozen from; when they expire, the parent refreshes them
+            and the children use the new ones.
         """
         if client_factory is None:
             client_factory = ClientFactory.from_client_kwargs(client_kwargs)
@@ -162,6 +168,9 @@ class ProcessPoolDownloader:
         self._submitter = None
         self._workers = []
         self._collector = None
+        self._credentials = credentials
+        self._credential_refresher = None
+        self._child_logs = None
 
     # -- public API ---------------------------------------------------------
 
@@ -174,6 +183,22 @@ class ProcessPoolDownloader:
         :param subscribers: s3transfer-style subscribers (``on_queued``,
             ``on_progress``, ``on_done``), called in the parent.
         """
+        return self._submit(bucket, key, filename, extra_args, expected_size,
+                            subscribers)
+
+    def download_range(self, bucket, key, filename, start, length, etag=None,
+                       extra_args=None, subscribers=None):
+        """Download ``length`` bytes of an object from ``start`` to a file.
+
+        It is one ranged GET, checked like a part of a download (the exact
+        range, ``IfMatch`` ``etag`` when given); a stream is made of these.
+        """
+        return self._submit(bucket, key, filename, extra_args, length,
+                            subscribers, byte_range=(start, length),
+                            etag=etag)
+
+    def _submit(self, bucket, key, filename, extra_args, expected_size,
+                subscribers, byte_range=None, etag=None):
         extra_args = dict(extra_args or {})
         _validate_extra_args(extra_args)
         subscribers = list(subscribers or [])
@@ -199,11 +224,13 @@ class ProcessPoolDownloader:
         request = DownloadRequest(
             transfer_id=transfer_id, bucket=bucket, key=key,
             temp_filename=pending.temp_filename, extra_args=extra_args,
-            expected_size=meta.size, etag=meta.etag,
+            expected_size=meta.size, etag=etag or meta.etag,
+            byte_range=byte_range,
         )
         with self._lock:
             self._raise_if_unusable()
-            pending.parts = self._estimate_parts(meta.size)
+            pending.parts = (1 if byte_range is not None
+                             else self._estimate_parts(meta.size))
             self._pending[transfer_id] = pending
             self._planned_parts += pending.parts
             self._start_workers_for(self._planned_parts)
@@ -265,17 +292,25 @@ class ProcessPoolDownloader:
         ctx = self._context
         if ctx.get_start_method() == 'fork':
             self._client_factory.prepare_for_fork()
+        self._child_logs = ChildLogReceiver(ctx)
         self._manager = TransferMonitorManager(ctx=ctx)
         with _gc_frozen_for_fork():
-            self._manager.start(prepare_child, (None, 'ppcp-monitor'))
+            self._manager.start(prepare_child, (None, 'ppcp-monitor',
+                                                self._child_logs.config))
         self._monitor = self._manager.TransferMonitor()
+        if (self._credentials is not None
+                and self._client_factory.credentials is not None
+                and self._client_factory.credentials.expiry_time is not None):
+            self._credential_refresher = CredentialRefresher(
+                self._credentials, self._monitor.publish_credentials)
         self._request_queue = ctx.Queue(REQUEST_QUEUE_SIZE)
         self._job_queue = ctx.Queue()
         self._cancel_event = ctx.Event()
         self._submitter = self._start_process(
             'ppcp-submitter', run_submitter,
             (self._client_factory, self._config, self._request_queue,
-             self._job_queue, self._monitor, self._cancel_event))
+             self._job_queue, self._monitor, self._cancel_event,
+             self._child_logs.config))
         self._collector = threading.Thread(
             target=self._collect_and_supervise, name='ppcp-collector',
             daemon=True)
@@ -287,6 +322,8 @@ class ProcessPoolDownloader:
                                         daemon=True)
         with _gc_frozen_for_fork():
             process.start()
+        logger.debug('Started %s (pid %d, %s)', name, process.pid,
+                     self._context.get_start_method())
         return process
 
     def _estimate_parts(self, size):
@@ -304,7 +341,7 @@ class ProcessPoolDownloader:
             self._workers.append(self._start_process(
                 f'ppcp-worker-{len(self._workers)}', run_worker,
                 (self._client_factory, self._job_queue, self._monitor,
-                 self._cancel_event)))
+                 self._cancel_event, self._child_logs.config)))
 
     def _raise_if_unusable(self):
         if self._broken is not None:
@@ -335,8 +372,19 @@ class ProcessPoolDownloader:
             if dead is not None:
                 self._break(dead)
                 return
+            self._refresh_credentials()
             if self._closing and not self._pending:
                 return
+
+    def _refresh_credentials(self):
+        if self._credential_refresher is None:
+            return
+        try:
+            self._credential_refresher.refresh_if_due()
+        except Exception:
+            # The children go on with what they have; if that expires, their
+            # requests fail with the server's ExpiredToken, which is printed.
+            logger.warning('Could not refresh the credentials', exc_info=True)
 
     def _notify_progress(self, transfer_id, nbytes):
         pending = self._pending.get(transfer_id)
@@ -477,6 +525,12 @@ class ProcessPoolDownloader:
             queue.close()
 
     def _stop_children(self):
+        try:
+            self._stop_processes()
+        finally:
+            self._child_logs.stop()
+
+    def _stop_processes(self):
         if self._broken is not None or self._cancel_event.is_set():
             self._join_collector()
             return
@@ -544,8 +598,11 @@ def _call_on_queued(subscribers, future):
     """
     first_error = None
     for subscriber in subscribers:
+        on_queued = getattr(subscriber, 'on_queued', None)
+        if on_queued is None:
+            continue
         try:
-            subscriber.on_queued(future=future)
+            on_queued(future=future)
         except Exception as e:
             logger.debug('on_queued of %s failed', subscriber, exc_info=True)
             if first_error is None:

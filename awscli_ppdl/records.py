@@ -22,6 +22,8 @@ class DownloadRequest(NamedTuple):
     extra_args: dict
     expected_size: Optional[int]
     etag: Optional[str]
+    # (first byte, length): fetch only this range, into a file of that size.
+    byte_range: Optional[tuple] = None
 
 
 class GetObjectJob(NamedTuple):

@@ -58,31 +58,44 @@ class Submitter:
         self._temp_files.remove_all()
 
     def _submit(self, request):
-        size, etag = request.expected_size, request.etag
-        if size is None:
-            size, etag = self._head_object(request)
-        if size < self._config.multipart_threshold:
-            jobs = [self._job(request, request.extra_args, 0, None, 0, 1)]
-            preallocate = None
-        else:
-            jobs = list(self._ranged_jobs(request, size, etag))
-            preallocate = size
+        jobs, preallocate = self._plan(request)
         with self._create_lock:
             self._temp_files.create(request.temp_filename, preallocate)
         for job in jobs:
             self._job_queue.put(job)
+
+    def _plan(self, request):
+        """The jobs of a request, and how many bytes to reserve for them."""
+        if request.byte_range is not None:
+            start, length = request.byte_range
+            return [self._ranged_job(request, request.etag, start, length,
+                                     offset=0, index=0, num_parts=1)], length
+        size, etag = request.expected_size, request.etag
+        if size is None:
+            size, etag = self._head_object(request)
+        if size < self._config.multipart_threshold:
+            return [self._job(request, request.extra_args, 0, None, 0, 1)], None
+        return list(self._ranged_jobs(request, size, etag)), size
 
     def _ranged_jobs(self, request, size, etag):
         part_size = self._config.multipart_chunksize
         num_parts = -(-size // part_size)
         for index in range(num_parts):
             start = index * part_size
-            end = min(start + part_size, size) - 1
-            extra_args = dict(request.extra_args, Range=f'bytes={start}-{end}')
-            if etag is not None:
-                extra_args['IfMatch'] = etag
-            yield self._job(request, extra_args, start, end - start + 1,
-                            index, num_parts)
+            length = min(part_size, size - start)
+            yield self._ranged_job(request, etag, start, length, offset=start,
+                                   index=index, num_parts=num_parts)
+
+    def _ranged_job(self, request, etag, start, length, offset, index,
+                    num_parts):
+        """A GET of ``length`` bytes from ``start``, written at ``offset``;
+        ``IfMatch`` makes S3 refuse it if the object has changed since."""
+        extra_args = dict(request.extra_args,
+                          Range=f'bytes={start}-{start + length - 1}')
+        if etag is not None:
+            extra_args['IfMatch'] = etag
+        return self._job(request, extra_args, offset, length, index,
+                         num_parts)
 
     @staticmethod
     def _job(request, extra_args, offset, length, index, num_parts):
@@ -95,7 +108,8 @@ class Submitter:
 
     def _head_object(self, request):
         if self._client is None:
-            self._client = self._client_factory.create_client()
+            self._client = self._client_factory.create_client(
+                self._monitor.current_credentials)
         head_args = {k: v for k, v in request.extra_args.items()
                      if k in HEAD_OBJECT_ARGS}
         response = self._client.head_object(
@@ -104,10 +118,11 @@ class Submitter:
 
 
 def run_submitter(client_factory, transfer_config, request_queue, job_queue,
-                  monitor, cancel_event):
+                  monitor, cancel_event, child_logging=None):
     """Body of the submitter process (a module-level function: picklable)."""
     submitter = Submitter(client_factory, transfer_config, request_queue,
                           job_queue, monitor, cancel_event)
-    prepare_child(on_parent_death=submitter.remove_orphaned_temp_files)
+    prepare_child(on_parent_death=submitter.remove_orphaned_temp_files,
+                  child_logging=child_logging)
     submitter.run()
     exit_child(0)

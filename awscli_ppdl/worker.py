@@ -139,7 +139,8 @@ class Worker:
         length = response.get('ContentLength')
         if job.length is None:
             return length
-        start, end = job.offset, job.offset + job.length - 1
+        start = int(job.extra_args['Range'][len('bytes='):].split('-')[0])
+        end = start + job.length - 1
         content_range = response.get('ContentRange') or ''
         if (not content_range.startswith(f'bytes {start}-{end}/')
                 or length != job.length):
@@ -244,9 +245,10 @@ def _summarize(exc):
                             message='(the error could not be described)')
 
 
-def run_worker(client_factory, job_queue, monitor, cancel_event):
+def run_worker(client_factory, job_queue, monitor, cancel_event,
+               child_logging=None):
     """Body of a worker process (a module-level function: picklable)."""
-    prepare_child()
-    client = client_factory.create_client()
+    prepare_child(child_logging=child_logging)
+    client = client_factory.create_client(monitor.current_credentials)
     Worker(client, monitor, cancel_event).run(job_queue)
     exit_child(0)

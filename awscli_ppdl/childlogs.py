@@ -1,0 +1,72 @@
+"""The children's log records, shown by the parent as its own.
+
+A child's botocore, urllib3 and engine loggers write to a queue; a thread in
+the parent hands each record to the parent's logger of the same name, so
+``--debug`` shows every process's requests on the parent's stderr, in the
+CLI's format, with the process name in front of the thread name
+(``ppcp-worker-3/MainThread``). Records below the parent's level are not
+even sent.
+"""
+import logging
+import logging.handlers
+import threading
+from typing import Any, NamedTuple
+
+FORWARDED_LOGGERS = ('', 'awscli_ppdl', 'botocore', 'awscli', 's3transfer',
+                     'urllib3')
+# How long shutdown waits for the last records before it leaves them.
+STOP_TIMEOUT = 1.0
+
+
+class ChildLogging(NamedTuple):
+    """What a child needs to send its records to the parent."""
+
+    queue: Any
+    level: int
+
+
+def parent_log_level():
+    """The most verbose level any of the parent's relevant loggers logs at."""
+    return min(logging.getLogger(name).getEffectiveLevel()
+               for name in FORWARDED_LOGGERS)
+
+
+def send_records_to_parent(child_logging):
+    """In a child: every record at the parent's level goes to the queue."""
+    root = logging.getLogger()
+    root.addHandler(logging.handlers.QueueHandler(child_logging.queue))
+    root.setLevel(child_logging.level)
+
+
+class ChildLogReceiver:
+    """In the parent: a daemon thread that logs what the children send.
+
+    It is not a ``QueueListener`` because that one joins its thread without
+    a timeout, and a child killed in the middle of a record can leave the
+    queue unreadable; here the thread is abandoned after ``STOP_TIMEOUT``.
+    """
+
+    def __init__(self, context):
+        self.config = ChildLogging(context.Queue(), parent_log_level())
+        self._thread = threading.Thread(target=self._receive,
+                                        name='ppcp-child-logs', daemon=True)
+        self._thread.start()
+
+    def stop(self):
+        self.config.queue.put(None)
+        self._thread.join(STOP_TIMEOUT)
+        self.config.queue.cancel_join_thread()
+        self.config.queue.close()
+
+    def _receive(self):
+        while True:
+            try:
+                record = self.config.queue.get()
+            except (EOFError, OSError):
+                return
+            if record is None:
+                return
+            record.threadName = f'{record.processName}/{record.threadName}'
+            logger = logging.getLogger(record.name)
+            if logger.isEnabledFor(record.levelno):
+                logger.handle(record)
