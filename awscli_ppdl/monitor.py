@@ -15,13 +15,15 @@ from awscli_ppdl.records import CollectedEvents, TransferOutcome
 
 
 class _TransferState:
-    __slots__ = ('parts_done', 'bytes_written', 'error', 'cancelled')
+    __slots__ = ('parts_done', 'bytes_written', 'error', 'cancelled',
+                 'checksum')
 
     def __init__(self):
         self.parts_done = 0
         self.bytes_written = 0
         self.error = None
         self.cancelled = False
+        self.checksum = None
 
 
 class TransferMonitor:
@@ -76,6 +78,15 @@ class TransferMonitor:
                 self._outcomes.append(self._outcome_for(transfer_id, state))
             self._changed.notify_all()
 
+    def expect_checksum(self, transfer_id, checksum):
+        """The submitter found the object's full-object checksum; it is
+        handed to the parent with the transfer's outcome."""
+        with self._lock:
+            state = self._states.get(transfer_id)
+            if state is None:
+                state = self._states[transfer_id] = _TransferState()
+            state.checksum = checksum
+
     def notify_request_failed(self, transfer_id, error):
         """A transfer failed before any job was planned (e.g. HeadObject)."""
         with self._lock:
@@ -129,7 +140,7 @@ class TransferMonitor:
         cancelled = (self._cancel_all or state.cancelled
                      or transfer_id in self._cancelled)
         return TransferOutcome(transfer_id, state.error, cancelled,
-                               state.bytes_written)
+                               state.bytes_written, state.checksum)
 
 
 def _failed(error):

@@ -27,7 +27,7 @@ from s3transfer.exceptions import CancelledError, FatalError
 from s3transfer.futures import TransferMeta
 from s3transfer.utils import CallArgs
 
-from awscli_ppdl import fileio
+from awscli_ppdl import checksums, fileio
 from awscli_ppdl.clientfactory import ClientFactory
 from awscli_ppdl.monitor import TransferMonitorManager
 from awscli_ppdl.records import SHUTDOWN, DownloadRequest
@@ -406,6 +406,8 @@ class ProcessPoolDownloader:
             exception = outcome.error.to_exception()
         else:
             try:
+                if outcome.checksum is not None:
+                    _verify_checksum(pending.temp_filename, outcome.checksum)
                 fileio.finalize(pending.temp_filename,
                                 pending.future.meta.call_args.filename,
                                 outcome.bytes_written)
@@ -620,6 +622,14 @@ def _call_subscribers(pending, method_name, **kwargs):
         except Exception:
             logger.debug('Subscriber %s.%s failed', subscriber, method_name,
                          exc_info=True)
+
+
+def _verify_checksum(temp_filename, checksum):
+    try:
+        checksums.verify_file(temp_filename, *checksum)
+    except BaseException:
+        fileio.remove_quietly(temp_filename)
+        raise
 
 
 def _describe_exit(exitcode):

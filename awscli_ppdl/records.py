@@ -134,6 +134,8 @@ class TransferOutcome(NamedTuple):
     error: Optional[ErrorSummary]
     cancelled: bool
     bytes_written: int
+    # (algorithm, base64 value) the assembled file must match, if known.
+    checksum: Optional[tuple] = None
 
 
 class CollectedEvents(NamedTuple):

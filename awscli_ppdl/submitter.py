@@ -10,6 +10,7 @@ always knows sizes from its listing, so no HeadObject is made per file.
 import logging
 import threading
 
+from awscli_ppdl.checksums import full_object_checksum
 from awscli_ppdl.children import exit_child, prepare_child
 from awscli_ppdl.fileio import TempFileRegistry
 from awscli_ppdl.records import SHUTDOWN, ErrorSummary, GetObjectJob
@@ -18,7 +19,7 @@ logger = logging.getLogger(__name__)
 
 HEAD_OBJECT_ARGS = ('SSECustomerAlgorithm', 'SSECustomerKey',
                     'SSECustomerKeyMD5', 'RequestPayer', 'VersionId',
-                    'ExpectedBucketOwner')
+                    'ExpectedBucketOwner', 'ChecksumMode')
 
 
 class Submitter:
@@ -59,6 +60,11 @@ class Submitter:
 
     def _submit(self, request):
         jobs, preallocate = self._plan(request)
+        if len(jobs) > 1 and request.extra_args.get('ChecksumMode') == \
+                'ENABLED':
+            checksum = full_object_checksum(self._head_object(request))
+            if checksum is not None:
+                self._monitor.expect_checksum(request.transfer_id, checksum)
         with self._create_lock:
             self._temp_files.create(request.temp_filename, preallocate)
         for job in jobs:
@@ -72,7 +78,8 @@ class Submitter:
                                      offset=0, index=0, num_parts=1)], length
         size, etag = request.expected_size, request.etag
         if size is None:
-            size, etag = self._head_object(request)
+            response = self._head_object(request)
+            size, etag = response['ContentLength'], response.get('ETag')
         if size < self._config.multipart_threshold:
             return [self._job(request, request.extra_args, 0, None, 0, 1)], None
         return list(self._ranged_jobs(request, size, etag)), size
@@ -112,9 +119,8 @@ class Submitter:
                 self._monitor.current_credentials)
         head_args = {k: v for k, v in request.extra_args.items()
                      if k in HEAD_OBJECT_ARGS}
-        response = self._client.head_object(
+        return self._client.head_object(
             Bucket=request.bucket, Key=request.key, **head_args)
-        return response['ContentLength'], response.get('ETag')
 
 
 def run_submitter(client_factory, transfer_config, request_queue, job_queue,

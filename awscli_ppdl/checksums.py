@@ -1,0 +1,54 @@
+"""Whole-file checksum of a download fetched in ranges (``--checksum-mode``).
+
+botocore checks the checksum of a whole-object GET as it reads the body, but a
+ranged GET carries no checksum, so ``aws s3 cp`` checks nothing for an object
+fetched in parts. When the object has a full-object checksum (not a
+``...-N`` checksum of part checksums), the assembled file is checked against
+it before it is renamed into place, with botocore's own implementations.
+"""
+import base64
+
+# Where S3 reports each algorithm, best first (the cheapest to compute).
+CHECKSUM_FIELDS = (('crc64nvme', 'ChecksumCRC64NVME'),
+                   ('crc32c', 'ChecksumCRC32C'), ('crc32', 'ChecksumCRC32'),
+                   ('sha1', 'ChecksumSHA1'), ('sha256', 'ChecksumSHA256'))
+READ_SIZE = 1024 * 1024
+
+
+def full_object_checksum(response):
+    """``(algorithm, base64 value)`` from a HeadObject response, or None."""
+    for algorithm, field in CHECKSUM_FIELDS:
+        value = response.get(field)
+        if value and '-' not in value:
+            return algorithm, value
+    return None
+
+
+def verify_file(filename, algorithm, expected):
+    """Raise botocore's ``FlexibleChecksumError`` if the file does not match.
+
+    The message is botocore's, as ``aws s3 cp`` prints it for a whole-object
+    GET whose body does not match.
+    """
+    from botocore.exceptions import FlexibleChecksumError
+
+    checksum = _checksum_class(algorithm)()
+    with open(filename, 'rb') as f:
+        for block in iter(lambda: f.read(READ_SIZE), b''):
+            checksum.update(block)
+    if checksum.digest() != base64.b64decode(expected):
+        raise FlexibleChecksumError(error_msg=(
+            f'Expected checksum {expected} did not match calculated '
+            f'checksum: {checksum.b64digest()}'))
+
+
+def _checksum_class(algorithm):
+    from botocore import httpchecksum
+
+    return {
+        'crc32': httpchecksum.CrtCrc32Checksum,
+        'crc32c': httpchecksum.CrtCrc32cChecksum,
+        'crc64nvme': httpchecksum.CrtCrc64NvmeChecksum,
+        'sha1': httpchecksum.Sha1Checksum,
+        'sha256': httpchecksum.Sha256Checksum,
+    }[algorithm]
