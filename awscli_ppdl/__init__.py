@@ -24,3 +24,17 @@ def _add_ppcp_command(command_table, session, **kwargs):
     from awscli_ppdl.command import PpcpCommand
 
     command_table['ppcp'] = PpcpCommand(session)
+
+
+_PUBLIC_API = ('ProcessPoolDownloader', 'ProcessTransferConfig',
+               'ProcessPoolBrokenError')
+
+
+def __getattr__(name):
+    """``awscli_ppdl.ProcessPoolDownloader`` for library users, imported on
+    first use so that registering the plugin stays free."""
+    if name in _PUBLIC_API:
+        from awscli_ppdl import processpool
+
+        return getattr(processpool, name)
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
