@@ -124,6 +124,16 @@ class ProcessPoolTransferFuture:
         self._done.set()
 
 
+class _ProgressCallback:
+    """A plain callable as an ``on_progress`` subscriber."""
+
+    def __init__(self, callback):
+        self._callback = callback
+
+    def on_progress(self, bytes_transferred, **kwargs):
+        self._callback(bytes_transferred)
+
+
 class _PendingTransfer:
     __slots__ = ('future', 'subscribers', 'temp_filename', 'parts',
                  'cancel_exception')
@@ -175,14 +185,21 @@ class ProcessPoolDownloader:
     # -- public API ---------------------------------------------------------
 
     def download_file(self, bucket, key, filename, extra_args=None,
-                      expected_size=None, subscribers=None):
+                      expected_size=None, subscribers=None,
+                      progress_callback=None):
         """Download an object to a file; returns a future.
 
         :param expected_size: the object's size, if known (from a listing):
             it saves a HeadObject and decides single or ranged GETs.
         :param subscribers: s3transfer-style subscribers (``on_queued``,
             ``on_progress``, ``on_done``), called in the parent.
+        :param progress_callback: called in the parent with the number of
+            bytes received since the last call (a few times a second per
+            worker; negative when a failed attempt's bytes are discarded).
         """
+        subscribers = list(subscribers or [])
+        if progress_callback is not None:
+            subscribers.append(_ProgressCallback(progress_callback))
         return self._submit(bucket, key, filename, extra_args, expected_size,
                             subscribers)
 

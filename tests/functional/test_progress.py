@@ -40,15 +40,17 @@ def test_a_single_part_reports_progress_while_it_is_read(
                            aws_access_key_id=TEST_ACCESS_KEY,
                            aws_secret_access_key=TEST_SECRET_KEY),
         config=ProcessTransferConfig(max_request_processes=1))
+    callback_counts = []
     with downloader:
         future = downloader.download_file(
             bucket, 'k', str(tmp_path / 'k'), expected_size=len(body),
-            subscribers=[recorder])
+            subscribers=[recorder], progress_callback=callback_counts.append)
         future.result(timeout=60)
     assert (tmp_path / 'k').read_bytes() == body
     assert sum(n for n, _ in recorder.reports) == len(body)
     before_done = [n for n, done in recorder.reports if not done]
     assert len(before_done) >= 2, recorder.reports
+    assert callback_counts == [n for n, _ in recorder.reports]
 
 
 def test_the_progress_line_on_a_terminal(aws_env, s3_server, s3_client,
