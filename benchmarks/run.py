@@ -1,0 +1,317 @@
+#!/usr/bin/env python3
+"""The benchmark suite: ``aws s3 ppcp`` against its peers, in one command.
+
+    python3 benchmarks/run.py [--scale 0.01] [--server seaweedfs|moto]
+        [--runs 3] [--datasets large,mixed,small,tiny]
+        [--tools ppcp,cp,cp20,seed,s5cmd,curl]
+        [--output benchmarks/RESULTS.md]
+
+It installs what it needs into venvs under ``benchmarks/.work`` (reused on
+later runs), generates the data sets (cached there too), starts a local S3
+server on 127.0.0.1, uploads the data, lets every tool download every data
+set ``--runs`` times with every byte verified, stops the server, and writes
+RESULTS.md plus the raw per-run figures in results.json next to it.
+
+Runs on the system python3 with the standard library only.  Module map:
+toolchain (venvs), server (S3 server), datasets (shapes, bytes, upload),
+tools (how each tool is invoked), measure (wall, CPU, memory of a process
+tree), verify (sha256 of every file), report (Markdown), import_overhead
+(cost of registering the plugin).
+"""
+import argparse
+import json
+import os
+import platform
+import shlex
+import shutil
+import signal
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import datasets  # noqa: E402
+import import_overhead  # noqa: E402
+import measure  # noqa: E402
+import report  # noqa: E402
+import server as s3server  # noqa: E402
+import toolchain  # noqa: E402
+import tools as toolset  # noqa: E402
+import verify  # noqa: E402
+from toolchain import BENCH_DIR, WORK_DIR, log  # noqa: E402
+
+LOG_TAIL_LINES = 3
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(
+        description='Benchmark aws s3 ppcp against its peers.')
+    parser.add_argument('--scale', type=float, default=1.0,
+                        help='multiplies the large object size and the '
+                             'mixed/small object counts (default 1.0)')
+    parser.add_argument('--server', choices=('seaweedfs', 'moto'),
+                        default='seaweedfs')
+    parser.add_argument('--runs', type=int, default=3,
+                        help='measured runs per tool and data set')
+    parser.add_argument('--datasets', default=','.join(datasets.DATASET_NAMES))
+    parser.add_argument('--tools', default=','.join(toolset.TOOL_NAMES))
+    parser.add_argument('--output', default=str(BENCH_DIR / 'RESULTS.md'))
+    parser.add_argument('--json', default=None,
+                        help='raw figures (default: results.json beside '
+                             '--output)')
+    parser.add_argument('--run-timeout', type=float, default=900,
+                        help='seconds before a single run is killed')
+    parser.add_argument('--import-overhead-runs', type=int, default=15,
+                        help='0 skips the plugin import overhead measurement')
+    args = parser.parse_args(argv)
+    args.dataset_names = _choose(parser, '--datasets', args.datasets,
+                                 datasets.DATASET_NAMES)
+    args.tool_names = _choose(parser, '--tools', args.tools,
+                              toolset.TOOL_NAMES)
+    if args.scale <= 0:
+        parser.error('--scale must be positive')
+    if args.runs < 1:
+        parser.error('--runs must be at least 1')
+    if args.json is None:
+        args.json = str(Path(args.output).with_name('results.json'))
+    return args
+
+
+def _choose(parser, option, text, known):
+    names = [name.strip() for name in text.split(',') if name.strip()]
+    unknown = [name for name in names if name not in known]
+    if unknown or not names:
+        parser.error(f'{option}: unknown {unknown}; choose from '
+                     f'{",".join(known)}')
+    return [name for name in known if name in names]  # canonical order
+
+
+def _read_first(path, prefix):
+    try:
+        with open(path) as f:
+            for line in f:
+                if line.startswith(prefix):
+                    return line.split(':', 1)[1].strip()
+    except OSError:
+        pass
+    return 'unknown'
+
+
+def _os_name():
+    try:
+        with open('/etc/os-release') as f:
+            for line in f:
+                if line.startswith('PRETTY_NAME='):
+                    return line.split('=', 1)[1].strip().strip('"')
+    except OSError:
+        pass
+    return platform.system()
+
+
+def machine_facts():
+    mem_kib = int(_read_first('/proc/meminfo', 'MemTotal').split()[0])
+    return {
+        'cores': os.cpu_count(),
+        'cpu_model': _read_first('/proc/cpuinfo', 'model name'),
+        'memory_gib': mem_kib / 1024 / 1024,
+        'os': _os_name(),
+        'kernel': platform.release(),
+        'python': platform.python_version(),
+        'loadavg_start': f'{os.getloadavg()[0]:.2f}',
+    }
+
+
+def _raise_on_signal(signum, _frame):
+    # Turns SIGTERM/SIGHUP into an exception so that every `finally` runs
+    # and the server is stopped.
+    raise SystemExit(128 + signum)
+
+
+def _log_tail(path):
+    try:
+        lines = Path(path).read_text(errors='replace').splitlines()
+    except OSError:
+        return ''
+    tail = [' '.join(line.split()) for line in lines[-LOG_TAIL_LINES:]]
+    return ' | '.join(line for line in tail if line)[-400:]
+
+
+def run_once(ctx, tool, dataset, manifest, run_index, exclude_pids, timeout,
+             logs_dir):
+    """One measured, verified download; returns the raw record."""
+    dest = WORK_DIR / 'downloads' / tool.name
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.mkdir(parents=True)
+    invocation = tool.invocation(ctx, dataset, dest)
+    toolset.write_invocation_files(invocation)
+    log_path = logs_dir / f'{dataset.name}-{tool.name}-run{run_index}.log'
+    os.sync()  # no run pays for the write-back of the one before it
+    result = measure.run_measured(invocation.argv, invocation.env, log_path,
+                                  exclude_pids=exclude_pids, timeout=timeout)
+    checked = verify.verify_download(dest, dataset, manifest)
+    shutil.rmtree(dest, ignore_errors=True)
+
+    problems = []
+    if result.timed_out:
+        problems.append(f'killed after {timeout:.0f} s')
+    elif result.returncode != 0:
+        problems.append(f'exit status {result.returncode}')
+    if not checked.ok:
+        problems.append(checked.summary())
+    failure = None
+    if problems:
+        tail = _log_tail(log_path)
+        failure = '; '.join(problems) + (f' (log: {tail})' if tail else '')
+    return {
+        'dataset': dataset.name, 'tool': tool.name, 'run': run_index,
+        'ok': failure is None, 'failure': failure,
+        'wall_s': result.wall_s, 'cpu_s': result.cpu_s,
+        'cpu_user_s': result.cpu_user_s, 'cpu_sys_s': result.cpu_sys_s,
+        'peak_rss_bytes': result.peak_rss_bytes,
+        'peak_pss_bytes': result.peak_pss_bytes,
+        'peak_processes': result.peak_processes,
+        'memory_samples': result.samples,
+        'returncode': result.returncode, 'timed_out': result.timed_out,
+        'stragglers': result.stragglers,
+        'files_verified': checked.files_checked,
+        'bytes_verified': checked.bytes_checked,
+        'argv': invocation.argv,
+    }
+
+
+def _progress(record, dataset):
+    if not record['ok']:
+        return f'FAILED: {record["failure"]}'
+    wall = record['wall_s']
+    return (f'{wall:8.3f} s {dataset.total_bytes / datasets.MIB / wall:9.1f} '
+            f'MiB/s {len(dataset.objects) / wall:9.1f} obj/s  CPU '
+            f'{record["cpu_s"]:7.2f} s  RSS {record["peak_rss_bytes"] / 2**20:6.0f}'
+            f' MiB  PSS {record["peak_pss_bytes"] / 2**20:6.0f} MiB')
+
+
+def _start_server(args, chain, versions):
+    if args.server == 'moto':
+        return s3server.moto(chain.moto_python, versions.get('moto', ''))
+    return s3server.seaweedfs(chain.weed, versions.get('weed', ''))
+
+
+def benchmark(args):
+    started = time.monotonic()
+    machine = machine_facts()
+    chain = toolchain.ensure_toolchain(
+        need_seed='seed' in args.tool_names, need_moto=args.server == 'moto')
+    versions = toolchain.tool_versions(chain)
+    selected = [datasets.build_dataset(name, args.scale)
+                for name in args.dataset_names]
+    warmup_set = datasets.build_dataset('tiny')
+    to_upload = selected + ([] if 'tiny' in args.dataset_names
+                            else [warmup_set])
+    data_root = WORK_DIR / 'data'
+    local = {}
+    for dataset in to_upload:
+        log(f'preparing data set {dataset.name}: {dataset.description}')
+        local[dataset.name] = datasets.materialize(dataset, data_root)
+
+    scratch = WORK_DIR / 'scratch'
+    logs_dir = WORK_DIR / 'logs'
+    for directory in (scratch, logs_dir):
+        shutil.rmtree(directory, ignore_errors=True)
+        directory.mkdir(parents=True)
+
+    tools = [tool for tool in toolset.all_tools()
+             if tool.name in args.tool_names]
+    runs = []
+    dataset_records = []
+    with _start_server(args, chain, versions) as server:
+        log(f'starting {server.name}')
+        server.start()
+        log(f'{server.name} answers on {server.endpoint_url} (pid {server.pid})')
+        ctx = toolset.BenchContext(chain, server.endpoint_url, datasets.BUCKET,
+                                   scratch, server.name)
+        upload_env = toolset.client_env(ctx, toolset.BASE_CONFIG, 'upload')
+        datasets.create_bucket(chain.s5cmd, server.endpoint_url, upload_env)
+        upload_seconds = {}
+        for dataset in to_upload:
+            log(f'uploading {dataset.name}')
+            upload_seconds[dataset.name] = datasets.upload(
+                dataset, local[dataset.name][0], chain.s5cmd,
+                server.endpoint_url, upload_env)
+
+        skipped = {tool.name: tool.unavailable_reason(ctx) for tool in tools}
+        for name, reason in skipped.items():
+            if reason:
+                log(f'skipping {name}: {reason}')
+        active = [tool for tool in tools if not skipped[tool.name]]
+        exclude = {server.pid}
+
+        log('warm-up: every tool downloads the tiny object once, untimed')
+        for tool in active:
+            record = run_once(ctx, tool, warmup_set,
+                              local[warmup_set.name][1], 0, exclude,
+                              args.run_timeout, logs_dir)
+            if not record['ok']:
+                log(f'  warm-up {tool.name}: {record["failure"]}')
+
+        for dataset in selected:
+            manifest = local[dataset.name][1]
+            for run_index in range(1, args.runs + 1):
+                for tool in active:
+                    record = run_once(ctx, tool, dataset, manifest, run_index,
+                                      exclude, args.run_timeout, logs_dir)
+                    runs.append(record)
+                    log(f'{dataset.name:6} run {run_index}/{args.runs} '
+                        f'{tool.name:6} {_progress(record, dataset)}')
+                    if server.process.poll() is not None:
+                        raise RuntimeError(
+                            f'{server.name} died during the run:\n'
+                            f'{server.log_tail()}')
+            dataset_records.append({
+                'name': dataset.name, 'description': dataset.description,
+                'objects': len(dataset.objects),
+                'total_bytes': dataset.total_bytes,
+                'upload_s': upload_seconds[dataset.name]})
+        server_facts = {'name': server.name, 'version': server.version,
+                        'endpoint': server.endpoint_url}
+        log(f'stopping {server.name}')
+
+    overhead = None
+    if args.import_overhead_runs > 0:
+        log('measuring the cost of registering the plugin')
+        overhead = import_overhead.measure(chain.aws,
+                                           runs=args.import_overhead_runs)
+
+    machine['loadavg_end'] = f'{os.getloadavg()[0]:.2f}'
+    return {
+        'generated': time.strftime('%Y-%m-%d %H:%M:%S %z'),
+        'command': 'python3 benchmarks/run.py'
+                   + ''.join(' ' + shlex.quote(a) for a in sys.argv[1:]),
+        'scale': args.scale, 'runs_per_tool': args.runs,
+        'machine': machine, 'versions': versions, 'server': server_facts,
+        'datasets': dataset_records,
+        'tools': [{'name': tool.name, 'description': tool.description,
+                   'skipped': skipped[tool.name]} for tool in tools],
+        'runs': runs,
+        'import_overhead': overhead,
+        'harness_elapsed_s': time.monotonic() - started,
+    }
+
+
+def main(argv=None):
+    args = parse_args(argv if argv is not None else sys.argv[1:])
+    signal.signal(signal.SIGTERM, _raise_on_signal)
+    signal.signal(signal.SIGHUP, _raise_on_signal)
+    if not measure.become_subreaper():
+        log('warning: could not become a child subreaper; CPU of orphaned '
+            'processes may be missed')
+    results = benchmark(args)
+    results['json_name'] = Path(args.json).name
+    Path(args.json).write_text(json.dumps(results, indent=1) + '\n')
+    Path(args.output).write_text(report.render_markdown(results))
+    log(f'wrote {args.output} and {args.json} '
+        f'({results["harness_elapsed_s"] / 60:.1f} min)')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
