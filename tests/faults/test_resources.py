@@ -1,0 +1,143 @@
+"""Bounded state in a long-lived downloader, and errors that cannot cross a
+process boundary as they are."""
+import http.server
+import os
+import threading
+
+import pytest
+
+from awscli_ppdl import worker as worker_module
+from awscli_ppdl.processpool import ProcessPoolDownloader, ProcessTransferConfig
+from awscli_ppdl.records import RemoteError
+from tests.helpers import assert_no_temp_files, files_under
+from tests.s3server import TEST_ACCESS_KEY, TEST_REGION, TEST_SECRET_KEY
+
+BODY = b'tiny object\n'
+TRANSFERS = 20_000
+
+
+class _FixedObjectHandler(http.server.BaseHTTPRequestHandler):
+    """Every GET is answered with the same small object, as S3 would."""
+
+    protocol_version = 'HTTP/1.1'
+    # Headers and body go out in two writes: without this, Nagle's algorithm
+    # and the client's delayed ACK stall every response by ~40 ms.
+    disable_nagle_algorithm = True
+
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header('Content-Length', str(len(BODY)))
+        self.send_header('ETag', '"5d41402abc4b2a76b9719d911017c592"')
+        self.send_header('Last-Modified', 'Wed, 25 Nov 2026 07:00:00 GMT')
+        self.send_header('Content-Type', 'binary/octet-stream')
+        self.end_headers()
+        self.wfile.write(BODY)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def fixed_object_endpoint():
+    """A minimal S3 stand-in on 127.0.0.1: moto's server answers ~100 GETs a
+    second on this machine, too slow for 20,000 transfers in a test."""
+    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0),
+                                             _FixedObjectHandler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f'http://127.0.0.1:{server.server_address[1]}'
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
+
+
+def downloader_for(endpoint_url, processes=2):
+    return ProcessPoolDownloader(
+        client_kwargs=dict(region_name=TEST_REGION, endpoint_url=endpoint_url,
+                           aws_access_key_id=TEST_ACCESS_KEY,
+                           aws_secret_access_key=TEST_SECRET_KEY),
+        config=ProcessTransferConfig(max_request_processes=processes))
+
+
+@pytest.mark.timeout(300)
+def test_monitor_state_stays_bounded_over_20000_transfers(
+        fixed_object_endpoint, tmp_path):
+    sizes = []
+    with downloader_for(fixed_object_endpoint) as downloader:
+        futures = []
+        for i in range(TRANSFERS):
+            futures.append(downloader.download_file(
+                'bucket', f'key-{i}', str(tmp_path / f'file-{i % 100}'),
+                expected_size=len(BODY)))
+            if i % 1000 == 999:
+                sizes.append(downloader._monitor.state_size())
+                # The parent's own records of a finished transfer go too.
+                done = [f for f in futures if f.done()]
+                for future in done:
+                    future.result()
+                futures = [f for f in futures if not f.done()]
+        for future in futures:
+            future.result(timeout=120)
+        final_size = downloader._monitor.state_size()
+        pending = len(downloader._pending)
+    assert len(sizes) == TRANSFERS // 1000
+    # At most what is in flight: the request queue holds 1,000.
+    assert max(sizes) < 1500, sizes
+    assert final_size == 0
+    assert pending == 0
+    assert files_under(tmp_path) == {f'file-{i}' for i in range(100)}
+    assert (tmp_path / 'file-7').read_bytes() == BODY
+
+
+class Unpicklable(Exception):
+    """Holds a lock, and refuses pickling outright."""
+
+    def __init__(self, message):
+        super().__init__(message)
+        self.lock = threading.Lock()
+
+    def __reduce__(self):
+        raise TypeError('cannot pickle this exception')
+
+
+class Undescribable(Exception):
+    def __str__(self):
+        raise RuntimeError('no description either')
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize('exception, expected_type, expected_message', [
+    (Unpicklable('the disk controller said no'), 'Unpicklable',
+     'the disk controller said no'),
+    (Undescribable(), 'Undescribable', '(the error could not be described)'),
+])
+def test_an_exception_that_cannot_cross_arrives_as_a_summary(
+        exception, expected_type, expected_message, monkeypatch,
+        fixed_object_endpoint, tmp_path):
+    """Raised in a (forked) worker for one key only: that download fails
+    with the exception's type and message, the next one works."""
+    original = worker_module.Worker._download
+
+    def fail_for_bad_key(self, job):
+        if job.key == 'bad':
+            raise exception
+        return original(self, job)
+    monkeypatch.setattr(worker_module.Worker, '_download', fail_for_bad_key)
+
+    with downloader_for(fixed_object_endpoint, processes=1) as downloader:
+        bad = downloader.download_file('bucket', 'bad', str(tmp_path / 'bad'),
+                                       expected_size=len(BODY))
+        with pytest.raises(RemoteError) as error:
+            bad.result(timeout=30)
+        good = downloader.download_file('bucket', 'good',
+                                        str(tmp_path / 'good'),
+                                        expected_size=len(BODY))
+        good.result(timeout=30)
+    assert error.value.type_name == expected_type
+    assert str(error.value) == expected_message
+    assert (tmp_path / 'good').read_bytes() == BODY
+    assert files_under(tmp_path) == {'good'}
+    assert_no_temp_files(tmp_path)
