@@ -26,9 +26,30 @@ class ChildLogging(NamedTuple):
 
 
 def parent_log_level():
-    """The most verbose level any of the parent's relevant loggers logs at."""
-    return min(logging.getLogger(name).getEffectiveLevel()
+    """The most verbose level at which the parent would write a record.
+
+    A logger's level alone says too little: without ``--debug`` the CLI sets
+    the ``awscli`` logger to DEBUG with an ERROR handler, and forwarding at
+    DEBUG would make every child build, pickle and send botocore's debug
+    records (most of a worker's CPU time) for the parent to drop.
+    """
+    return min(_emitting_level(logging.getLogger(name))
                for name in FORWARDED_LOGGERS)
+
+
+def _emitting_level(logger):
+    handler_levels = []
+    current = logger
+    while current is not None:
+        handler_levels += [handler.level for handler in current.handlers]
+        if not current.propagate:
+            break
+        current = current.parent
+    if not handler_levels:
+        last_resort = logging.lastResort
+        handler_levels = [logging.CRITICAL + 1 if last_resort is None
+                          else last_resort.level]
+    return max(logger.getEffectiveLevel(), min(handler_levels))
 
 
 def send_records_to_parent(child_logging):

@@ -62,21 +62,33 @@ class TransferMonitor:
         ``notify_progress`` (all of it when None).
         """
         with self._lock:
-            progress = nbytes if progress is None else progress
-            if progress:
-                self._progress[transfer_id] += progress
-            state = self._states.get(transfer_id)
-            if state is None:
-                state = self._states[transfer_id] = _TransferState()
-            if error is not None and state.error is None:
-                state.error = error
-            state.cancelled = state.cancelled or cancelled
-            state.parts_done += 1
-            state.bytes_written += nbytes
-            if state.parts_done >= num_parts:
-                del self._states[transfer_id]
-                self._outcomes.append(self._outcome_for(transfer_id, state))
+            self._record_job_done(transfer_id, num_parts, nbytes, error,
+                                  cancelled, progress)
             self._changed.notify_all()
+
+    def notify_jobs_done(self, reports):
+        """Several ``notify_job_done`` argument tuples in one round trip."""
+        with self._lock:
+            for report in reports:
+                self._record_job_done(*report)
+            self._changed.notify_all()
+
+    def _record_job_done(self, transfer_id, num_parts, nbytes=0, error=None,
+                         cancelled=False, progress=None):
+        progress = nbytes if progress is None else progress
+        if progress:
+            self._progress[transfer_id] += progress
+        state = self._states.get(transfer_id)
+        if state is None:
+            state = self._states[transfer_id] = _TransferState()
+        if error is not None and state.error is None:
+            state.error = error
+        state.cancelled = state.cancelled or cancelled
+        state.parts_done += 1
+        state.bytes_written += nbytes
+        if state.parts_done >= num_parts:
+            del self._states[transfer_id]
+            self._outcomes.append(self._outcome_for(transfer_id, state))
 
     def expect_checksum(self, transfer_id, checksum):
         """The submitter found the object's full-object checksum; it is

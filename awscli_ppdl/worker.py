@@ -3,10 +3,12 @@
 A worker never trusts a response to be what it asked for: a ranged GET must
 come back as that range with that length, a whole-object GET must deliver its
 Content-Length, or the part is fetched again (whole). It reports each job to
-the monitor exactly once, success or failure, in one round trip.
+the monitor exactly once, success or failure; reports of jobs done back to
+back travel together, in one round trip.
 """
 import logging
 import os
+import queue
 import random
 import time
 from http.client import IncompleteRead
@@ -28,6 +30,11 @@ BUFFER_SIZE = 256 * 1024
 # How often a worker tells the monitor how far a part has come: a few
 # messages a second, however fast the bytes arrive.
 PROGRESS_INTERVAL = 0.25
+# While more jobs are waiting, a worker reports finished jobs to the monitor
+# in batches of up to this many (one round trip instead of one per tiny
+# object), and never holds a report longer than REPORT_DELAY seconds.
+REPORT_BATCH = 32
+REPORT_DELAY = 0.05
 # Backoff between attempts at a part whose body failed: full jitter,
 # doubling from this base, capped (botocore retries the request itself).
 RETRY_BASE_DELAY = 0.1
@@ -55,20 +62,39 @@ def _retryable_errors():
 
 
 class Worker:
-    def __init__(self, client, monitor, cancel_event):
+    def __init__(self, client, monitor, cancel_event, batch_reports=False):
         self._client = client
         self._monitor = monitor
         self._cancel_event = cancel_event
         self._retryable = _retryable_errors()
         self._buffer = memoryview(bytearray(BUFFER_SIZE))
         self._progress = None
+        self._batch_reports = batch_reports
+        self._unreported = []
 
     def run(self, job_queue):
         while True:
-            job = job_queue.get()
+            job = self._next_job(job_queue)
             if job == SHUTDOWN:
+                self._flush_reports()
                 return
             self.run_job(job)
+
+    def _next_job(self, job_queue):
+        """The next job; reports wait for it only while it comes at once."""
+        if self._unreported:
+            if len(self._unreported) < REPORT_BATCH:
+                try:
+                    return job_queue.get(timeout=REPORT_DELAY)
+                except queue.Empty:
+                    pass
+            self._flush_reports()
+        return job_queue.get()
+
+    def _flush_reports(self):
+        if self._unreported:
+            self._monitor.notify_jobs_done(self._unreported)
+            self._unreported = []
 
     def run_job(self, job):
         nbytes, error, cancelled = 0, None, False
@@ -81,9 +107,12 @@ class Worker:
             except Exception as e:
                 logger.debug('Job %s failed', job, exc_info=True)
                 error = _summarize(e)
-        self._monitor.notify_job_done(
-            job.transfer_id, job.num_parts, nbytes, error, cancelled,
-            self._progress.remainder(nbytes))
+        report = (job.transfer_id, job.num_parts, nbytes, error, cancelled,
+                  self._progress.remainder(nbytes))
+        if self._batch_reports:
+            self._unreported.append(report)
+        else:
+            self._monitor.notify_job_done(*report)
 
     def _should_run(self, job):
         # A part of a transfer that already failed is not worth a GET; a
@@ -250,5 +279,5 @@ def run_worker(client_factory, job_queue, monitor, cancel_event,
     """Body of a worker process (a module-level function: picklable)."""
     prepare_child(child_logging=child_logging)
     client = client_factory.create_client(monitor.current_credentials)
-    Worker(client, monitor, cancel_event).run(job_queue)
+    Worker(client, monitor, cancel_event, batch_reports=True).run(job_queue)
     exit_child(0)

@@ -140,10 +140,11 @@ def _method_section(results):
   the tool and all its descendants (`getrusage(RUSAGE_CHILDREN)` deltas; the
   harness is a child subreaper, so orphans are reaped and counted too).
   Peak tree RSS: the largest sum of the resident sets of all live processes
-  in the tool's tree, sampled every 50 ms from `/proc`; it counts pages
+  in the tool's tree, sampled every 100 ms from `/proc`; it counts pages
   shared between forked processes once per process. Peak tree PSS: the same
   with proportional set size, which splits shared pages and so is the tree's
-  real footprint. Processes: most processes seen in the tree at once.
+  real footprint (sampled every 500 ms: reading it is costly enough to slow
+  down the tool being measured). Processes: most processes seen in the tree at once.
 - Throughput × `cp`: `cp`'s median wall divided by the tool's median wall.
 - Medians over successful runs; min–max shows the spread.
 """

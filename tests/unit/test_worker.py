@@ -221,6 +221,43 @@ def test_run_processes_jobs_until_shutdown(h):
     assert only_outcome(h) == TransferOutcome(1, None, False, 20)
 
 
+def test_reports_of_back_to_back_jobs_travel_together(h, monkeypatch):
+    """Three jobs waiting in the queue: one round trip reports all three."""
+    worker = Worker(h.client, h.monitor, h.cancel_event, batch_reports=True)
+    batches = []
+    notify_jobs_done = h.monitor.notify_jobs_done
+    monkeypatch.setattr(h.monitor, 'notify_jobs_done', lambda reports: (
+        batches.append(len(reports)), notify_jobs_done(reports)))
+    monkeypatch.setattr(h.monitor, 'notify_job_done', None)  # never used
+    h.create_temp()
+    jobs = queue.Queue()
+    for transfer_id in (1, 2, 3):
+        h.add_get(DATA)
+        jobs.put(h.job(transfer_id=transfer_id))
+    jobs.put(SHUTDOWN)
+    worker.run(jobs)
+    assert batches == [3]
+    assert sorted(o.transfer_id for o in h.outcomes()) == [1, 2, 3]
+
+
+def test_a_report_is_not_held_while_no_job_comes(h, monkeypatch):
+    """One job, then an empty queue: the report goes out after REPORT_DELAY
+    instead of waiting for a next job that may never come."""
+    monkeypatch.setattr('awscli_ppdl.worker.REPORT_DELAY', 0.01)
+    worker = Worker(h.client, h.monitor, h.cancel_event, batch_reports=True)
+    h.create_temp()
+    h.add_get(DATA)
+    jobs = queue.Queue()
+    jobs.put(h.job())
+    thread = threading.Thread(target=worker.run, args=(jobs,), daemon=True)
+    thread.start()
+    events = h.monitor.collect(30)   # returns as soon as the report arrives
+    assert [o.transfer_id for o in events.outcomes] == [1]
+    jobs.put(SHUTDOWN)
+    thread.join(30)
+    assert not thread.is_alive()
+
+
 # -- responses that are not what was asked for --------------------------------
 
 def test_wrong_content_range_is_retried(h):
