@@ -1,7 +1,8 @@
 """What every child process does first: signals and watching its parent.
 
-The parent orchestrates Ctrl-C (it cancels, then stops its children), so the
-children ignore SIGINT that the terminal sends to the whole process group.
+The parent orchestrates Ctrl-C and a closed terminal (it cancels, then stops
+its children), so the children ignore the SIGINT and SIGHUP that the terminal
+sends to the whole process group.
 SIGXFSZ is ignored so that a write past ``RLIMIT_FSIZE`` fails with EFBIG and
 is reported, instead of killing the process.
 
@@ -33,6 +34,7 @@ _INHERITED_LOGGERS = ('', 'awscli', 'botocore', 's3transfer', 'urllib3')
 
 def prepare_child(on_parent_death=None, name=None, child_logging=None):
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if hasattr(signal, 'SIGXFSZ'):
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)

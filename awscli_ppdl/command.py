@@ -21,6 +21,7 @@ from awscli.clidriver import LOG_FORMAT
 from awscli.customizations.s3 import transferconfig
 from awscli.customizations.s3.comparator import Comparator
 from awscli.customizations.s3.fileformat import FileFormat
+from awscli.customizations.s3.fileinfo import FileInfo
 from awscli.customizations.s3.filegenerator import FileGenerator
 from awscli.customizations.s3.filters import create_filter
 from awscli.customizations.s3.fileinfobuilder import FileInfoBuilder
@@ -35,14 +36,13 @@ from awscli.customizations.s3.syncstrategy.caseconflict import (
 from awscli.customizations.s3.syncstrategy.base import (
     AlwaysSync, NeverSync)
 from awscli.customizations.s3.utils import (
-    RequestParamsMapper, find_bucket_key)
+    RequestParamsMapper, find_bucket_key, find_dest_path_comp_key)
 
 from awscli_ppdl.clientfactory import ClientFactory
 from awscli_ppdl.processpool import (
     ProcessPoolDownloader, ProcessTransferConfig, Terminated)
 
 # The shell's convention for "ended by SIGTERM": 128 + 15.
-SIGTERM_EXIT_CODE = 128 + signal.SIGTERM
 
 PROCESSES = {
     'name': 'processes', 'cli_type_name': 'integer',
@@ -89,14 +89,22 @@ class PpcpCommand(S3TransferCommand):
         params = self._build_call_parameters(parsed_args, {})
         params.update(_download_paths(parsed_args.paths))
         params.update(is_stream=False, is_move=False, follow_symlinks=True)
+        if params['dest'] == '-':
+            if params['dir_op']:
+                # aws s3 cp's own words.
+                raise ValueError('Streaming currently is only compatible '
+                                 'with non-recursive cp commands')
+            params.update(is_stream=True, only_show_errors=True)
         _validate_sse_c(params)
         runtime_config = transferconfig.RuntimeConfig().build_config(
             **self._session.get_scoped_config().get('s3', {}))
         command = DownloadCommand(params, self.client, self._build_downloader(
             params, runtime_config, parsed_globals))
-        with _sigterm_stops_the_download() as sigterm:
+        with _signals_stop_the_download() as stopped:
             returncode = command.run()
-        return SIGTERM_EXIT_CODE if sigterm.received else returncode
+        if stopped.signal_number is not None:
+            return 128 + stopped.signal_number
+        return returncode
 
     def _build_downloader(self, params, runtime_config, parsed_globals):
         processes = params.get('processes')
@@ -131,7 +139,10 @@ class DownloadCommand:
             # As aws s3 cp does for a recursive download.
             os.makedirs(self._params['dest'])
         result_queue = queue.Queue()
-        fileinfos = self._list_fileinfos(result_queue)
+        if self._params['is_stream']:
+            fileinfos = [self._stream_fileinfo()]
+        else:
+            fileinfos = self._list_fileinfos(result_queue)
         handler = _TransferHandlerFactory(self._params, self._downloader)(
             self._client, result_queue)
         result = handler.call(fileinfos)
@@ -140,6 +151,17 @@ class DownloadCommand:
         if result.num_tasks_warned > 0:
             return 2
         return 0
+
+    def _stream_fileinfo(self):
+        """What aws s3 cp hands its transfer handler for ``-``: no listing,
+        the size comes from a HeadObject when the stream starts."""
+        params = self._params
+        files = FileFormat().format(params['src'], params['dest'], params)
+        dest_path, compare_key = find_dest_path_comp_key(files)
+        return FileInfo(src=files['src']['path'], dest=dest_path,
+                        compare_key=compare_key, src_type='s3',
+                        dest_type='local', operation_name='download',
+                        client=self._client, is_stream=True)
 
     def _list_fileinfos(self, result_queue):
         params = self._params
@@ -234,9 +256,6 @@ def _download_paths(paths):
     src, dest = paths
     if not src.startswith('s3://') or dest.startswith('s3://'):
         raise ValueError(NOT_A_DOWNLOAD)
-    if dest == '-':
-        raise ValueError('aws s3 ppcp cannot write to standard output yet; '
-                         'use aws s3 cp for streaming.')
     bucket, key = find_bucket_key(src[5:])
     if not bucket:
         raise ValueError(f'Invalid S3 URI: {src}. Expected s3://bucket/key.')
@@ -249,34 +268,45 @@ def _download_paths(paths):
     return {'src': src, 'dest': dest, 'paths_type': 's3local'}
 
 
-class _SigtermState:
-    received = False
+# Signals that end a download as Ctrl-C does, but report it as ended by
+# that signal (exit code 128 + its number, as a shell reports a process it
+# killed): SIGTERM (kill, systemd, CI timeouts) and SIGHUP (the terminal or
+# SSH session closed).
+STOPPING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+class _StopState:
+    signal_number = None
 
 
 @contextlib.contextmanager
-def _sigterm_stops_the_download():
-    """Turn SIGTERM into the Ctrl-C path: cancel, stop children, clean up.
+def _signals_stop_the_download():
+    """Turn SIGTERM and SIGHUP into the Ctrl-C path: cancel, stop children,
+    clean up.
 
-    Only the first SIGTERM interrupts; later ones are ignored so that the
-    clean-up itself runs to the end.
+    Only the first such signal interrupts; later ones are ignored so that
+    the clean-up itself runs to the end.
     """
-    state = _SigtermState()
+    state = _StopState()
     if threading.current_thread() is not threading.main_thread():
         yield state
         return
 
-    def on_sigterm(signum, frame):
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        state.received = True
-        raise Terminated('terminated by SIGTERM')
+    def on_signal(signum, frame):
+        for number in STOPPING_SIGNALS:
+            signal.signal(number, signal.SIG_IGN)
+        state.signal_number = signum
+        raise Terminated(f'terminated by {signal.Signals(signum).name}')
 
-    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    previous = {number: signal.signal(number, on_signal)
+                for number in STOPPING_SIGNALS}
     try:
         yield state
     except Terminated:
         pass
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def _validate_sse_c(params):

@@ -15,12 +15,16 @@ Futures speak s3transfer's subscriber protocol (``on_queued``,
 creation, mtime, result lines, progress) work on them unchanged.
 """
 import contextlib
+import functools
 import gc
 import itertools
 import logging
 import multiprocessing
+import os
 import queue
+import shutil
 import signal
+import tempfile
 import threading
 
 from s3transfer.exceptions import CancelledError, FatalError
@@ -34,6 +38,7 @@ from awscli_ppdl.records import SHUTDOWN, DownloadRequest
 from awscli_ppdl.childlogs import ChildLogReceiver
 from awscli_ppdl.children import prepare_child
 from awscli_ppdl.credentials import CredentialRefresher
+from awscli_ppdl.streaming import StreamingDownload
 from awscli_ppdl.submitter import run_submitter
 from awscli_ppdl.worker import run_worker
 
@@ -53,6 +58,8 @@ REQUEST_QUEUE_SIZE = 1000
 TERMINATE_GRACE = 2.0
 # How long shutdown waits for children that were asked to exit.
 JOIN_TIMEOUT = 10.0
+# How long a cancelled stream gets to clean up.
+STREAM_STOP_TIMEOUT = 5.0
 
 
 class ProcessPoolBrokenError(Exception):
@@ -60,7 +67,7 @@ class ProcessPoolBrokenError(Exception):
 
 
 class Terminated(KeyboardInterrupt):
-    """Raised in the main thread on SIGTERM: stop as for Ctrl-C (a
+    """Raised in the main thread on SIGTERM or SIGHUP: stop as for Ctrl-C (a
     KeyboardInterrupt, so no ``except Exception`` swallows it), but report
     the downloads in flight as failed rather than cancelled by the user."""
 
@@ -124,6 +131,14 @@ class ProcessPoolTransferFuture:
         self._done.set()
 
 
+class _StreamFuture(ProcessPoolTransferFuture):
+    _stream = None
+
+    def cancel(self):
+        if self._stream is not None:
+            self._stream.cancel()
+
+
 class _ProgressCallback:
     """A plain callable as an ``on_progress`` subscriber."""
 
@@ -180,6 +195,7 @@ class ProcessPoolDownloader:
         self._collector = None
         self._credentials = credentials
         self._credential_refresher = None
+        self._streams = set()
         self._child_logs = None
 
     # -- public API ---------------------------------------------------------
@@ -214,13 +230,22 @@ class ProcessPoolDownloader:
                             subscribers, byte_range=(start, length),
                             etag=etag)
 
+    def _download_stream_range(self, filename, start, length, etag,
+                               call_args):
+        """A range of a stream in flight: allowed while a graceful shutdown
+        waits for that stream to end."""
+        return self._submit(call_args.bucket, call_args.key, filename,
+                            call_args.extra_args, length, None,
+                            byte_range=(start, length), etag=etag,
+                            for_stream=True)
+
     def _submit(self, bucket, key, filename, extra_args, expected_size,
-                subscribers, byte_range=None, etag=None):
+                subscribers, byte_range=None, etag=None, for_stream=False):
         extra_args = dict(extra_args or {})
         _validate_extra_args(extra_args)
         subscribers = list(subscribers or [])
         with self._lock:
-            self._raise_if_unusable()
+            self._raise_if_unusable(for_stream)
             self._start_if_needed()
             transfer_id = next(self._ids)
         meta = TransferMeta(
@@ -245,13 +270,13 @@ class ProcessPoolDownloader:
             byte_range=byte_range,
         )
         with self._lock:
-            self._raise_if_unusable()
+            self._raise_if_unusable(for_stream)
             pending.parts = (1 if byte_range is not None
                              else self._estimate_parts(meta.size))
             self._pending[transfer_id] = pending
             self._planned_parts += pending.parts
             self._start_workers_for(self._planned_parts)
-        self._put_request(request)
+        self._put_request(request, for_stream)
         return future
 
     def download(self, bucket, key, fileobj, extra_args=None,
@@ -261,13 +286,58 @@ class ProcessPoolDownloader:
         It lets the AWS CLI's own ``S3TransferHandler`` drive this downloader
         in place of its thread-based transfer manager.
         """
+        if not isinstance(fileobj, (str, os.PathLike)):
+            return self.download_to_fileobj(bucket, key, fileobj, extra_args,
+                                            subscribers)
         return self.download_file(bucket, key, fileobj, extra_args,
                                   subscribers=subscribers)
 
-    def _put_request(self, request):
+    def download_to_fileobj(self, bucket, key, fileobj, extra_args=None,
+                            subscribers=None):
+        """Write an object to a binary file object (stdout), in order.
+
+        The workers fetch its ranges in parallel; at most a few ranges
+        (``max_request_processes + 2``) are held at once, in a temp
+        directory, whatever the object's size. Returns a future.
+        """
+        extra_args = dict(extra_args or {})
+        _validate_extra_args(extra_args)
+        subscribers = list(subscribers or [])
+        with self._lock:
+            self._raise_if_unusable()
+            self._start_if_needed()
+            transfer_id = next(self._ids)
+        meta = TransferMeta(
+            CallArgs(bucket=bucket, key=key, fileobj=fileobj,
+                     extra_args=extra_args, subscribers=subscribers),
+            transfer_id=transfer_id)
+        future = _StreamFuture(meta, self)
+        stream = StreamingDownload(
+            self, future, subscribers, self._config.multipart_chunksize,
+            window=self._config.max_request_processes + 2)
+        future._stream = stream
+        queue_error = _call_on_queued(subscribers, future)
+        if queue_error is not None:
+            self._resolve(stream, queue_error)
+            return future
+        with self._lock:
+            self._raise_if_unusable()
+            self._streams.add(stream)
+        stream.start()
+        return future
+
+    def _finish_stream(self, stream, exception):
+        with self._lock:
+            self._streams.discard(stream)
+        self._resolve(stream, exception)
+
+    def _notify_stream_progress(self, stream, nbytes):
+        _call_subscribers(stream, 'on_progress', bytes_transferred=nbytes)
+
+    def _put_request(self, request, for_stream=False):
         """Wait for room in the bounded queue, but not on a broken pool."""
         while True:
-            self._raise_if_unusable()
+            self._raise_if_unusable(for_stream)
             try:
                 self._request_queue.put(request, timeout=SUPERVISION_INTERVAL)
                 return
@@ -310,10 +380,17 @@ class ProcessPoolDownloader:
         if ctx.get_start_method() == 'fork':
             self._client_factory.prepare_for_fork()
         self._child_logs = ChildLogReceiver(ctx)
-        self._manager = TransferMonitorManager(ctx=ctx)
+        # The manager's socket lives in a directory the parent owns and
+        # removes: left to multiprocessing, it would be created (and only
+        # removed on a clean exit) by the manager process, which a cancel
+        # terminates.
+        self._socket_dir = tempfile.mkdtemp(prefix='ppcp-')
+        self._manager = TransferMonitorManager(
+            address=os.path.join(self._socket_dir, 'monitor'), ctx=ctx)
         with _gc_frozen_for_fork():
-            self._manager.start(prepare_child, (None, 'ppcp-monitor',
-                                                self._child_logs.config))
+            self._manager.start(prepare_child, (
+                functools.partial(shutil.rmtree, self._socket_dir, True),
+                'ppcp-monitor', self._child_logs.config))
         self._monitor = self._manager.TransferMonitor()
         if (self._credentials is not None
                 and self._client_factory.credentials is not None
@@ -360,10 +437,12 @@ class ProcessPoolDownloader:
                 (self._client_factory, self._job_queue, self._monitor,
                  self._cancel_event, self._child_logs.config)))
 
-    def _raise_if_unusable(self):
+    def _raise_if_unusable(self, for_stream=False):
         if self._broken is not None:
             raise self._broken
-        if self._closing:
+        graceful_stream_end = (for_stream and self._started
+                               and not self._cancel_event.is_set())
+        if self._closing and not graceful_stream_end:
             raise RuntimeError('The downloader has been shut down.')
 
     # -- the collector thread -----------------------------------------------
@@ -390,7 +469,7 @@ class ProcessPoolDownloader:
                 self._break(dead)
                 return
             self._refresh_credentials()
-            if self._closing and not self._pending:
+            if self._closing and not self._pending and not self._streams:
                 return
 
     def _refresh_credentials(self):
@@ -502,6 +581,7 @@ class ProcessPoolDownloader:
         while True:
             with self._lock:
                 futures = [p.future for p in self._pending.values()]
+                futures += [s.future for s in self._streams]
             if not futures:
                 return
             for future in futures:
@@ -527,6 +607,13 @@ class ProcessPoolDownloader:
         for pending in abandoned:
             fileio.remove_quietly(pending.temp_filename)
             self._resolve(pending, exception)
+        # A stream fails with its ranges; let it remove its temp directory
+        # (unless its reader has stalled it on a write).
+        with self._lock:
+            streams = list(self._streams)
+        for stream in streams:
+            stream.cancel()
+            stream.join(STREAM_STOP_TIMEOUT)
 
     def _terminate_children(self):
         self._closing = True
@@ -548,10 +635,14 @@ class ProcessPoolDownloader:
             self._stop_processes()
         finally:
             self._child_logs.stop()
+            shutil.rmtree(self._socket_dir, ignore_errors=True)
 
     def _stop_processes(self):
+        # Nothing is in flight any more, so the collector ends now; it must,
+        # before the children are asked to exit, or it would take their
+        # exits for deaths.
+        self._join_collector()
         if self._broken is not None or self._cancel_event.is_set():
-            self._join_collector()
             return
         self._request_queue.put(SHUTDOWN)
         for _ in self._workers:
@@ -560,7 +651,6 @@ class ProcessPoolDownloader:
             process.join(JOIN_TIMEOUT)
         if any(p.exitcode is None for p in [self._submitter, *self._workers]):
             self._terminate_children()
-        self._join_collector()
         self._manager.shutdown()
         for queue in (self._request_queue, self._job_queue):
             queue.close()

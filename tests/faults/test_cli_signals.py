@@ -29,6 +29,8 @@ def slow_download(aws_env, s3_client, bucket, fault_proxy, tmp_path):
                               throttle_bytes_per_second=256 * 1024))
     out = tmp_path / 'out'
     out.mkdir()
+    aws_env['TMPDIR'] = str(tmp_path / 'tmp')
+    os.mkdir(aws_env['TMPDIR'])
     process = subprocess.Popen(
         [AWS_SCRIPT, 's3', 'ppcp', f's3://{bucket}/big.bin', 'big.bin',
          '--endpoint-url', fault_proxy.endpoint_url],
@@ -63,6 +65,7 @@ def test_ctrl_c_cancels_cleans_up_and_exits_1(slow_download):
     assert output_lines(stderr) == ['cancelled: ctrl-c received']
     wait_until(lambda: all_gone(children), 5, 'children still running')
     assert files_under(out) == set()
+    assert files_under(out.parent / 'tmp') == set()
 
 
 def test_sigterm_cleans_up_and_exits_143(slow_download):
@@ -72,6 +75,7 @@ def test_sigterm_cleans_up_and_exits_143(slow_download):
     assert process.returncode == 143
     wait_until(lambda: all_gone(children), 5, 'children still running')
     assert files_under(out) == set()
+    assert files_under(out.parent / 'tmp') == set()
 
 
 def test_the_parent_killed_leaves_nothing_behind(slow_download, fault_proxy):
@@ -87,3 +91,41 @@ def test_the_parent_killed_leaves_nothing_behind(slow_download, fault_proxy):
     wait_until(lambda: len(fault_proxy.alive_threads) <= 1, 30,
                'the proxy still streams to someone')
     assert files_under(out) == set()
+    assert files_under(out.parent / 'tmp') == set()
+
+
+def test_ctrl_c_during_a_stream(aws_env, s3_client, bucket, fault_proxy,
+                                tmp_path):
+    """``aws s3 ppcp s3://b/k -`` interrupted: the same message and exit
+    code, and the stream's temp directory is removed."""
+    aws_env.set_config('s3', {'multipart_threshold': '5MB',
+                              'multipart_chunksize': '5MB'})
+    temp = tmp_path / 'tmp'
+    temp.mkdir()
+    aws_env['TMPDIR'] = str(temp)
+    s3_client.put_object(Bucket=bucket, Key='big.bin',
+                         Body=os.urandom(12 * MiB))
+    fault_proxy.add_rule(Rule(method='GET', key='big.bin', has_range=True,
+                              throttle_bytes_per_second=256 * 1024))
+    process = subprocess.Popen(
+        [AWS_SCRIPT, 's3', 'ppcp', f's3://{bucket}/big.bin', '-',
+         '--endpoint-url', fault_proxy.endpoint_url],
+        env=aws_env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, start_new_session=True)
+    children = []
+    try:
+        wait_until(lambda: len(fault_proxy.find_requests(
+            method='GET', key='big.bin')) == 3, 60, 'the GETs never started')
+        children = descendant_pids(process.pid)
+        assert [n for n in os.listdir(temp) if n.startswith('ppcp-stream-')]
+        os.killpg(process.pid, signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=30)
+        assert process.returncode == 1
+        assert output_lines(stderr.decode()) == ['cancelled: ctrl-c received']
+        wait_until(lambda: all_gone(children), 5, 'children still running')
+        assert os.listdir(temp) == []
+    finally:
+        for pid in [process.pid, *children]:
+            if pid_alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        process.wait(timeout=30)

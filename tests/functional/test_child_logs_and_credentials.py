@@ -87,8 +87,10 @@ def test_expiring_credentials_are_refreshed_by_the_parent_only(
     callers = calls_file.read_text().split()
     # Every call came from one process: the CLI's, never a child's.
     assert len(set(callers)) == 1
-    # At most one call per half-lifetime, plus the CLI's own start-up calls.
-    assert 3 <= len(callers) <= duration / 2 + 3, (len(callers), duration)
+    # At most one call per half-lifetime, plus start-up: credentials this
+    # short-lived are refreshed on every use in the CLI's own code (its
+    # client, HeadObject, freezing them for the children), ~4 calls.
+    assert 3 <= len(callers) <= duration / 2 + 5, (len(callers), duration)
     gets = fault_proxy.find_requests(method='GET', key='big.bin')
     keys_used = {re.search(r'Credential=(\w+)/',
                            r.headers['Authorization']).group(1) for r in gets}

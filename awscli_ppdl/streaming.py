@@ -1,0 +1,98 @@
+"""One object to a file object (``aws s3 ppcp s3://b/k -``), in order.
+
+The workers fetch the object's ranges in parallel, each into its own file in a
+private temp directory; a thread in the parent writes them to the file object
+in order, deleting each as soon as it is written. At most ``window`` ranges
+are in flight or waiting, so the disk and memory a stream takes are bounded
+by ``window × chunk size``, however large the object. Every range carries the
+ETag seen by the HeadObject (``IfMatch``): a stream never mixes two versions.
+"""
+import collections
+import os
+import shutil
+import tempfile
+import threading
+
+from s3transfer.exceptions import CancelledError
+
+from awscli_ppdl.submitter import HEAD_OBJECT_ARGS
+
+# Bytes handed to the file object per write: the copy's memory bound.
+WRITE_SIZE = 1024 * 1024
+TEMP_DIR_PREFIX = 'ppcp-stream-'
+
+
+class StreamingDownload:
+    def __init__(self, downloader, future, subscribers, chunksize, window):
+        self._downloader = downloader
+        self.future = future
+        self.subscribers = subscribers
+        self._chunksize = chunksize
+        self._window = window
+        self._cancelled = threading.Event()
+        self._parts = collections.deque()
+        self._thread = threading.Thread(target=self._run, daemon=True,
+                                        name='ppcp-stream')
+
+    def start(self):
+        self._thread.start()
+
+    def cancel(self):
+        self._cancelled.set()
+        for part in list(self._parts):
+            part.cancel()
+
+    def join(self, timeout=None):
+        self._thread.join(timeout)
+
+    def _run(self):
+        exception = None
+        temp_dir = None
+        try:
+            call_args = self.future.meta.call_args
+            size, etag = self._head_object(call_args)
+            self.future.meta.provide_transfer_size(size)
+            temp_dir = tempfile.mkdtemp(prefix=TEMP_DIR_PREFIX)
+            self._stream(call_args, size, etag, temp_dir)
+        except BaseException as e:
+            exception = e
+        finally:
+            self.cancel()
+            if temp_dir is not None:
+                shutil.rmtree(temp_dir, ignore_errors=True)
+            self._downloader._finish_stream(self, exception)
+
+    def _head_object(self, call_args):
+        client = self._downloader._client_factory.create_client()
+        head_args = {k: v for k, v in call_args.extra_args.items()
+                     if k in HEAD_OBJECT_ARGS}
+        response = client.head_object(Bucket=call_args.bucket,
+                                      Key=call_args.key, **head_args)
+        return response['ContentLength'], response.get('ETag')
+
+    def _stream(self, call_args, size, etag, temp_dir):
+        ranges = ((start, min(self._chunksize, size - start))
+                  for start in range(0, size, self._chunksize))
+        for _ in range(self._window):
+            self._submit_next(ranges, call_args, etag, temp_dir)
+        while self._parts:
+            part = self._parts.popleft()
+            part.result()
+            if self._cancelled.is_set():
+                raise CancelledError('The download was cancelled.')
+            self._write(part.meta.call_args.filename, call_args.fileobj)
+            self._submit_next(ranges, call_args, etag, temp_dir)
+
+    def _submit_next(self, ranges, call_args, etag, temp_dir):
+        for start, length in ranges:
+            self._parts.append(self._downloader._download_stream_range(
+                os.path.join(temp_dir, f'{start}.part'), start, length, etag,
+                call_args))
+            return
+
+    def _write(self, part_filename, fileobj):
+        with open(part_filename, 'rb') as part:
+            os.unlink(part_filename)
+            for block in iter(lambda: part.read(WRITE_SIZE), b''):
+                fileobj.write(block)
+                self._downloader._notify_stream_progress(self, len(block))
