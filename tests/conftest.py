@@ -118,3 +118,13 @@ def ppcp(cli_env, s3_server, capsys):
         out, err = capsys.readouterr()
         return CliResult(returncode, out, err)
     return run
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    """Run from an empty dir, so the CLI prints destinations as ``out/...``
+    and nothing but the download lands in it."""
+    path = tmp_path / 'work'
+    path.mkdir()
+    monkeypatch.chdir(path)
+    return path

@@ -19,14 +19,6 @@ SIZE = 12 * MiB + 12345   # three 5 MiB parts, the last one short
 
 
 @pytest.fixture
-def workdir(tmp_path, monkeypatch):
-    path = tmp_path / 'work'
-    path.mkdir()
-    monkeypatch.chdir(path)
-    return path
-
-
-@pytest.fixture
 def multipart(cli_env, s3_client, bucket):
     """A 3-part object (5 MiB parts) and a profile that fetches it in parts."""
     cli_env.set_config('s3', {'multipart_threshold': '5MB',

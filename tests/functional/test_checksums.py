@@ -14,12 +14,6 @@ ALGORITHMS = ['CRC32', 'CRC32C', 'SHA1', 'SHA256', 'CRC64NVME']
 
 
 @pytest.fixture
-def workdir(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
-@pytest.fixture
 def in_parts(cli_env):
     cli_env.set_config('s3', {'multipart_threshold': '5MB',
                               'multipart_chunksize': '5MB'})

@@ -21,15 +21,6 @@ ppcp = awscli_ppdl
 """
 
 
-@pytest.fixture
-def workdir(tmp_path, monkeypatch):
-    """Run from an empty dir, so the CLI prints destinations as ``out/...``."""
-    path = tmp_path / 'work'
-    path.mkdir()
-    monkeypatch.chdir(path)
-    return path
-
-
 def test_small_object_to_file(ppcp, s3_client, bucket, workdir):
     body = b'hello from ppcp\n' * 100
     s3_client.put_object(Bucket=bucket, Key='dir/hello.txt', Body=body)
