@@ -17,6 +17,14 @@ from tests.s3server import AWS_SCRIPT
 MiB = 1024 * 1024
 
 
+def as_from_a_terminal():
+    """Run in the child before exec: Ctrl-C must reach ``aws`` as it does
+    from a terminal. A process started in the background by a
+    non-interactive shell (``nohup``, ``cmd &`` in a CI script) inherits
+    SIGINT ignored, and Python then never raises KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.fixture
 def slow_download(aws_env, s3_client, bucket, fault_proxy, tmp_path):
     """Start ``aws s3 ppcp`` on a 3-part object streamed at 256 KiB/s per
@@ -36,7 +44,8 @@ def slow_download(aws_env, s3_client, bucket, fault_proxy, tmp_path):
          '--endpoint-url', fault_proxy.endpoint_url],
         cwd=out, env=aws_env, stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True)
+        start_new_session=True,
+        preexec_fn=as_from_a_terminal)
     children = []
     try:
         wait_until(lambda: len(fault_proxy.find_requests(
@@ -111,7 +120,8 @@ def test_ctrl_c_during_a_stream(aws_env, s3_client, bucket, fault_proxy,
         [AWS_SCRIPT, 's3', 'ppcp', f's3://{bucket}/big.bin', '-',
          '--endpoint-url', fault_proxy.endpoint_url],
         env=aws_env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, start_new_session=True)
+        stderr=subprocess.PIPE, start_new_session=True,
+        preexec_fn=as_from_a_terminal)
     children = []
     try:
         wait_until(lambda: len(fault_proxy.find_requests(
