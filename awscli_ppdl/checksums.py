@@ -1,10 +1,11 @@
-"""Whole-file checksum of a download fetched in ranges (``--checksum-mode``).
+"""Whole-object checksum of a download fetched in ranges (``--checksum-mode``).
 
 botocore checks the checksum of a whole-object GET as it reads the body, but a
 ranged GET carries no checksum, so ``aws s3 cp`` checks nothing for an object
 fetched in parts. When the object has a full-object checksum (not a
 ``...-N`` checksum of part checksums), the assembled file is checked against
-it before it is renamed into place, with botocore's own implementations.
+it before it is renamed into place (or, for a stream, over the bytes as
+they are written, in order), with botocore's own implementations.
 """
 import base64
 
@@ -30,16 +31,30 @@ def verify_file(filename, algorithm, expected):
     The message is botocore's, as ``aws s3 cp`` prints it for a whole-object
     GET whose body does not match.
     """
-    from botocore.exceptions import FlexibleChecksumError
-
-    checksum = _checksum_class(algorithm)()
+    checker = ChecksumChecker(algorithm, expected)
     with open(filename, 'rb') as f:
         for block in iter(lambda: f.read(READ_SIZE), b''):
-            checksum.update(block)
-    if checksum.digest() != base64.b64decode(expected):
-        raise FlexibleChecksumError(error_msg=(
-            f'Expected checksum {expected} did not match calculated '
-            f'checksum: {checksum.b64digest()}'))
+            checker.update(block)
+    checker.verify()
+
+
+class ChecksumChecker:
+    """A full-object checksum computed over bytes seen in order."""
+
+    def __init__(self, algorithm, expected):
+        self._checksum = _checksum_class(algorithm)()
+        self._expected = expected
+
+    def update(self, block):
+        self._checksum.update(block)
+
+    def verify(self):
+        from botocore.exceptions import FlexibleChecksumError
+
+        if self._checksum.digest() != base64.b64decode(self._expected):
+            raise FlexibleChecksumError(error_msg=(
+                f'Expected checksum {self._expected} did not match '
+                f'calculated checksum: {self._checksum.b64digest()}'))
 
 
 def _checksum_class(algorithm):

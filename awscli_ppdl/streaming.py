@@ -15,6 +15,7 @@ import threading
 
 from s3transfer.exceptions import CancelledError
 
+from awscli_ppdl.checksums import ChecksumChecker, full_object_checksum
 from awscli_ppdl.submitter import HEAD_OBJECT_ARGS
 
 # Bytes handed to the file object per write: the copy's memory bound.
@@ -50,10 +51,10 @@ class StreamingDownload:
         temp_dir = None
         try:
             call_args = self.future.meta.call_args
-            size, etag = self._head_object(call_args)
+            size, etag, checker = self._head_object(call_args)
             self.future.meta.provide_transfer_size(size)
             temp_dir = tempfile.mkdtemp(prefix=TEMP_DIR_PREFIX)
-            self._stream(call_args, size, etag, temp_dir)
+            self._stream(call_args, size, etag, temp_dir, checker)
         except BaseException as e:
             exception = e
         finally:
@@ -68,9 +69,14 @@ class StreamingDownload:
                      if k in HEAD_OBJECT_ARGS}
         response = client.head_object(Bucket=call_args.bucket,
                                       Key=call_args.key, **head_args)
-        return response['ContentLength'], response.get('ETag')
+        checker = None
+        if call_args.extra_args.get('ChecksumMode') == 'ENABLED':
+            checksum = full_object_checksum(response)
+            if checksum is not None:
+                checker = ChecksumChecker(*checksum)
+        return response['ContentLength'], response.get('ETag'), checker
 
-    def _stream(self, call_args, size, etag, temp_dir):
+    def _stream(self, call_args, size, etag, temp_dir, checker):
         ranges = ((start, min(self._chunksize, size - start))
                   for start in range(0, size, self._chunksize))
         for _ in range(self._window):
@@ -80,8 +86,13 @@ class StreamingDownload:
             part.result()
             if self._cancelled.is_set():
                 raise CancelledError('The download was cancelled.')
-            self._write(part.meta.call_args.filename, call_args.fileobj)
+            self._write(part.meta.call_args.filename, call_args.fileobj,
+                        checker)
             self._submit_next(ranges, call_args, etag, temp_dir)
+        if checker is not None:
+            # As for aws s3 cp's streams: the bytes are out already; a
+            # mismatch fails the command.
+            checker.verify()
 
     def _submit_next(self, ranges, call_args, etag, temp_dir):
         for start, length in ranges:
@@ -90,9 +101,11 @@ class StreamingDownload:
                 call_args))
             return
 
-    def _write(self, part_filename, fileobj):
+    def _write(self, part_filename, fileobj, checker):
         with open(part_filename, 'rb') as part:
             os.unlink(part_filename)
             for block in iter(lambda: part.read(WRITE_SIZE), b''):
+                if checker is not None:
+                    checker.update(block)
                 fileobj.write(block)
                 self._downloader._notify_stream_progress(self, len(block))

@@ -1,5 +1,6 @@
 """``aws s3 ppcp s3://b/k -``: the object on stdout, in order, ranges fetched
 in parallel, nothing left behind."""
+import base64
 import hashlib
 import io
 import os
@@ -57,6 +58,31 @@ def test_into_a_pipe(stream_env, s3_server, s3_client, bucket):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[0] == hashlib.sha256(body).hexdigest()
+
+
+@pytest.mark.parametrize('size', [1000, 12 * MiB + 1], ids=['one', 'ranges'])
+def test_checksum_mode_checks_the_stream(size, stream_env, s3_server,
+                                         s3_client, bucket):
+    """With --checksum-mode ENABLED the bytes written are checked against
+    the object's checksum: a match exits 0, a stored checksum of other bytes
+    fails the command after the stream (as for aws s3 cp's streams)."""
+    body = os.urandom(size)
+    s3_client.put_object(Bucket=bucket, Key='good', Body=body,
+                         ChecksumAlgorithm='CRC32')
+    wrong = base64.b64encode(hashlib.sha256(b'other').digest()).decode()
+    s3_client.put_object(Bucket=bucket, Key='bad', Body=body,
+                         ChecksumAlgorithm='SHA256', ChecksumSHA256=wrong)
+    good = stream(stream_env, s3_server.endpoint_url, f's3://{bucket}/good',
+                  '-', '--checksum-mode', 'ENABLED')
+    assert good.returncode == 0, good.stderr
+    assert good.stdout == body
+    bad = stream(stream_env, s3_server.endpoint_url, f's3://{bucket}/bad',
+                 '-', '--checksum-mode', 'ENABLED')
+    assert bad.returncode == 1
+    assert bad.stderr.decode().startswith(
+        f'download failed: s3://{bucket}/bad to - Expected checksum {wrong} '
+        'did not match calculated checksum: ')
+    assert os.listdir(stream_env.temp) == []
 
 
 def test_missing_key(stream_env, s3_server, bucket):
