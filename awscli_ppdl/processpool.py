@@ -187,6 +187,7 @@ class ProcessPoolDownloader:
         self._planned_parts = 0
         self._started = False
         self._closing = False
+        self._shut_down = False
         self._broken = None
         self._manager = None
         self._monitor = None
@@ -561,10 +562,12 @@ class ProcessPoolDownloader:
 
     def _shutdown(self, cancel, cancel_msg, cancel_exc_type):
         with self._lock:
-            if not self._started or self._closing:
+            # Once only; but also after a broken pool (already closing), so
+            # that what the processes leave (sockets, threads) goes too.
+            if not self._started or self._shut_down:
                 self._closing = True
                 return
-            self._closing = True
+            self._closing = self._shut_down = True
         try:
             if cancel:
                 self._cancel_everything(cancel_exc_type(cancel_msg))

@@ -12,15 +12,27 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 
 from s3transfer.exceptions import CancelledError
 
 from awscli_ppdl.checksums import ChecksumChecker, full_object_checksum
+from awscli_ppdl.records import RemoteError
 from awscli_ppdl.submitter import HEAD_OBJECT_ARGS
 
 # Bytes handed to the file object per write: the copy's memory bound.
 WRITE_SIZE = 1024 * 1024
 TEMP_DIR_PREFIX = 'ppcp-stream-'
+# How long a stream that has ended waits for its ranges still in flight (a
+# cancelled range in a worker's hands is still fetched to its end) before it
+# removes its temp directory anyway.
+SETTLE_TIMEOUT = 30.0
+REMOVE_ATTEMPTS = 5
+
+
+class ObjectChangedError(Exception):
+    """A range was refused because the object is no longer the version the
+    stream started with (its ``IfMatch`` ETag failed)."""
 
 
 class StreamingDownload:
@@ -60,8 +72,19 @@ class StreamingDownload:
         finally:
             self.cancel()
             if temp_dir is not None:
-                shutil.rmtree(temp_dir, ignore_errors=True)
+                # Only once no process can create a range file in it any
+                # more: one created while rmtree runs would keep it alive.
+                self._settle_parts(SETTLE_TIMEOUT)
+                _remove_dir(temp_dir)
             self._downloader._finish_stream(self, exception)
+
+    def _settle_parts(self, timeout):
+        deadline = time.monotonic() + timeout
+        for part in list(self._parts):
+            try:
+                part.result(max(0.0, deadline - time.monotonic()))
+            except Exception:
+                pass
 
     def _head_object(self, call_args):
         client = self._downloader._client_factory.create_client()
@@ -83,7 +106,17 @@ class StreamingDownload:
             self._submit_next(ranges, call_args, etag, temp_dir)
         while self._parts:
             part = self._parts.popleft()
-            part.result()
+            try:
+                part.result()
+            except RemoteError as e:
+                if e.type_name != 'ObjectChangedError':
+                    raise
+                # The worker's words are for a file, which is then never
+                # written; a stream has written what came before.
+                raise ObjectChangedError(
+                    f's3://{call_args.bucket}/{call_args.key} changed during '
+                    f'the download (its ETag is no longer {etag}); the '
+                    'output is incomplete.') from None
             if self._cancelled.is_set():
                 raise CancelledError('The download was cancelled.')
             self._write(part.meta.call_args.filename, call_args.fileobj,
@@ -109,3 +142,12 @@ class StreamingDownload:
                     checker.update(block)
                 fileobj.write(block)
                 self._downloader._notify_stream_progress(self, len(block))
+
+
+def _remove_dir(path):
+    """``rmtree``, again if a file appeared in it meanwhile (ENOTEMPTY)."""
+    for _ in range(REMOVE_ATTEMPTS):
+        shutil.rmtree(path, ignore_errors=True)
+        if not os.path.lexists(path):
+            return
+        time.sleep(0.05)

@@ -65,6 +65,8 @@ def test_a_dead_child_fails_the_downloads_in_flight(
     downloader.shutdown()
     assert files_under(tmp_path) == set()
     assert multiprocessing.active_children() == []
+    # Nor does a broken pool leave the monitor's socket directory behind.
+    assert not os.path.exists(downloader._socket_dir)
 
 
 @pytest.mark.timeout(60)
