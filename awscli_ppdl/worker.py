@@ -115,9 +115,12 @@ class Worker:
             self._monitor.notify_job_done(*report)
 
     def _should_run(self, job):
-        # A part of a transfer that already failed is not worth a GET; a
-        # single-part transfer cannot have failed before its only job.
-        return job.num_parts == 1 or self._monitor.should_run(job.transfer_id)
+        """A range of a transfer that failed or was cancelled (a part, or a
+        stream's range) is not worth a GET. A whole-object GET is not asked
+        about: it is one small job, and the round trip would cost more than
+        the rare GET it saves."""
+        return ('Range' not in job.extra_args
+                or self._monitor.should_run(job.transfer_id))
 
     def _download_with_retries(self, job):
         for attempt in range(1, MAX_ATTEMPTS + 1):

@@ -470,3 +470,13 @@ def test_job_skipped_by_cancel_event_is_not_reported_as_a_success(h):
     assert h.get_calls == []
     (outcome,) = h.outcomes()
     assert outcome.cancelled or outcome.error is not None, outcome
+
+
+def test_a_cancelled_single_range_is_not_fetched(h):
+    """A stream's range is a one-job transfer: cancelled before a worker
+    takes it (the stream failed or its reader went away), it costs no GET."""
+    h.create_temp(8)
+    h.monitor.cancel([1])
+    h.worker.run_job(h.ranged_job(0, 7, 0, 1))
+    assert h.get_calls == []
+    assert only_outcome(h).cancelled
