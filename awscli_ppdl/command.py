@@ -298,8 +298,11 @@ def _signals_stop_the_download():
         state.signal_number = signum
         raise Terminated(f'terminated by {signal.Signals(signum).name}')
 
+    # A signal ignored on entry stays ignored: under ``nohup`` a hangup must
+    # not stop the download (aws s3 cp leaves SIGHUP alone).
     previous = {number: signal.signal(number, on_signal)
-                for number in STOPPING_SIGNALS}
+                for number in STOPPING_SIGNALS
+                if signal.getsignal(number) is not signal.SIG_IGN}
     try:
         yield state
     except Terminated:

@@ -462,11 +462,11 @@ class ProcessPoolDownloader:
             for transfer_id, nbytes in events.progress:
                 self._notify_progress(transfer_id, nbytes)
             for outcome in events.outcomes:
-                if outcome.cancelled:
+                if self._finish(outcome) or outcome.cancelled:
                     forget_cancelled.append(outcome.transfer_id)
-                self._finish(outcome)
             dead = self._find_dead_child()
-            if dead is not None:
+            if dead is not None and not self._cancel_event.is_set():
+                # (After a cancel, the parent is terminating them itself.)
                 self._break(dead)
                 return
             self._refresh_credentials()
@@ -489,10 +489,12 @@ class ProcessPoolDownloader:
             _call_subscribers(pending, 'on_progress', bytes_transferred=nbytes)
 
     def _finish(self, outcome):
+        """Resolve a finished transfer; True if a cancel was asked for it
+        (so the monitor can forget the cancel, even one that came late)."""
         with self._lock:
             pending = self._pending.pop(outcome.transfer_id, None)
             if pending is None:
-                return
+                return False
             self._planned_parts -= pending.parts
         if pending.cancel_exception is not None or outcome.cancelled:
             fileio.remove_quietly(pending.temp_filename)
@@ -512,6 +514,7 @@ class ProcessPoolDownloader:
             except Exception as e:
                 exception = e
         self._resolve(pending, exception)
+        return pending.cancel_exception is not None
 
     def _resolve(self, pending, exception):
         pending.future._resolve(exception)
@@ -554,11 +557,14 @@ class ProcessPoolDownloader:
                 return
             pending.cancel_exception = CancelledError(
                 'The download was cancelled.')
-        try:
-            self._monitor.cancel([transfer_id])
-        except Exception:
-            logger.debug('Could not tell the monitor about a cancel',
-                         exc_info=True)
+            # Under the lock: the collector cannot finish this transfer (and
+            # tell the monitor to forget the cancel) before the monitor has
+            # received it.
+            try:
+                self._monitor.cancel([transfer_id])
+            except Exception:
+                logger.debug('Could not tell the monitor about a cancel',
+                             exc_info=True)
 
     def _shutdown(self, cancel, cancel_msg, cancel_exc_type):
         with self._lock:

@@ -62,6 +62,16 @@ class ErrorSummary(NamedTuple):
 
     @classmethod
     def from_exception(cls, exc):
+        """Never raises: an exception that cannot even be described must
+        still fail only its own transfer, not the process reporting it."""
+        try:
+            return cls._describe(exc)
+        except Exception:
+            return cls(type_name=type(exc).__name__,
+                       message='(the error could not be described)')
+
+    @classmethod
+    def _describe(cls, exc):
         response = getattr(exc, 'response', None)
         if isinstance(response, dict) and 'Error' in response:
             error = response.get('Error') or {}

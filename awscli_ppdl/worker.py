@@ -106,7 +106,7 @@ class Worker:
                 nbytes = self._download_with_retries(job)
             except Exception as e:
                 logger.debug('Job %s failed', job, exc_info=True)
-                error = _summarize(e)
+                error = ErrorSummary.from_exception(e)
         report = (job.transfer_id, job.num_parts, nbytes, error, cancelled,
                   self._progress.remainder(nbytes))
         if self._batch_reports:
@@ -266,15 +266,6 @@ def _is_precondition_failure(error):
     code = str(response.get('Error', {}).get('Code', ''))
     status = response.get('ResponseMetadata', {}).get('HTTPStatusCode')
     return code == 'PreconditionFailed' or status == 412
-
-
-def _summarize(exc):
-    """Never let an odd exception (unprintable, unpicklable) escape a child."""
-    try:
-        return ErrorSummary.from_exception(exc)
-    except Exception:
-        return ErrorSummary(type_name=type(exc).__name__,
-                            message='(the error could not be described)')
 
 
 def run_worker(client_factory, job_queue, monitor, cancel_event,

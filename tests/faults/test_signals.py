@@ -1,0 +1,390 @@
+"""More signals to a running ``aws s3 ppcp`` than test_cli_signals.py sends.
+
+test_cli_signals.py covers Ctrl-C to the group, SIGTERM to the CLI alone and
+the CLI killed outright, for one multipart file. These cover the other ways a
+download is stopped from outside: SIGTERM and SIGHUP to the whole process
+group (a service manager, a closed terminal), Ctrl-C in the middle of a
+recursive download (finished files stay), and a stream to stdout that is
+interrupted or loses its parent, a worker killed by the OOM killer, and a
+hangup under ``nohup``. Every download is throttled by the proxy so that it
+is certainly under way when the signal arrives.
+"""
+import hashlib
+import os
+import signal
+import subprocess
+import threading
+
+import pytest
+
+from tests.faults.proxy import Rule
+from tests.helpers import (
+    descendant_pids, files_under, output_lines, pid_alive, process_name,
+    wait_until)
+from tests.s3server import AWS_SCRIPT
+
+MiB = 1024 * 1024
+SIZE = 12 * MiB          # three 5 MiB parts
+THROTTLE = 256 * 1024    # bytes per second per GET: 20 s for a 5 MiB part
+
+
+def all_gone(pids):
+    return not any(pid_alive(pid) for pid in pids)
+
+
+def as_from_a_terminal():
+    """Run in the child before exec: SIGINT and SIGHUP must reach ``aws`` as
+    they do from a terminal, even when these tests run under ``nohup`` or
+    in the background (which start it with them ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
+
+def as_under_nohup():
+    """``nohup aws ...``: SIGHUP ignored from the start."""
+    as_from_a_terminal()
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+
+class Ppcp:
+    """``aws s3 ppcp`` in its own session. Threads collect its stdout and
+    stderr as they come; every descendant it was seen with is remembered, so
+    that orphans can be found (and killed) after the parent is gone."""
+
+    def __init__(self, args, cwd, env, endpoint_url,
+                 preexec_fn=as_from_a_terminal):
+        self.process = subprocess.Popen(
+            [AWS_SCRIPT, 's3', 'ppcp', *map(str, args),
+             '--endpoint-url', endpoint_url],
+            cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            start_new_session=True, preexec_fn=preexec_fn)
+        self.pid = self.process.pid
+        self.children = set()
+        self.stdout = bytearray()
+        self.stderr = bytearray()
+        self._readers = [
+            threading.Thread(target=self._read, args=(pipe, into),
+                             daemon=True)
+            for pipe, into in ((self.process.stdout, self.stdout),
+                               (self.process.stderr, self.stderr))]
+        for reader in self._readers:
+            reader.start()
+
+    @staticmethod
+    def _read(pipe, into):
+        for block in iter(lambda: pipe.read1(65536), b''):
+            into += block
+
+    def wait_for_children(self, names, timeout=60):
+        """Until the descendants are exactly the processes ``names``."""
+        def have_them():
+            pids = descendant_pids(self.pid)
+            self.children.update(pids)
+            try:
+                found = sorted(process_name(p) for p in pids)
+            except OSError:
+                return False
+            return found == sorted(names)
+        wait_until(have_them, timeout,
+                   'the children %r never all ran' % (names,))
+
+    def wait(self, timeout=30):
+        """The exit code, once the process and its output have ended."""
+        returncode = self.process.wait(timeout)
+        for reader in self._readers:
+            reader.join(timeout)
+            assert not reader.is_alive(), 'a child still holds the pipes'
+        return returncode
+
+    @property
+    def stderr_lines(self):
+        return output_lines(self.stderr.decode('utf-8', 'replace'))
+
+    def stop(self):
+        self.children.update(descendant_pids(self.pid))
+        for pid in [self.pid, *sorted(self.children)]:
+            if pid_alive(pid):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        # Anything else still in the process group this test created.
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.process.wait(30)
+        for reader in self._readers:
+            reader.join(30)
+
+
+@pytest.fixture
+def start_ppcp(aws_env, fault_proxy):
+    """``start_ppcp(args, cwd, **popen_options)``: a running :class:`Ppcp`
+    through the proxy; killed (with every descendant seen) at the end of the
+    test."""
+    aws_env.set_config('s3', {'multipart_threshold': '5MB',
+                              'multipart_chunksize': '5MB'})
+    started = []
+
+    def start(args, cwd, **options):
+        ppcp = Ppcp(args, cwd, aws_env, fault_proxy.endpoint_url, **options)
+        started.append(ppcp)
+        return ppcp
+    try:
+        yield start
+    finally:
+        for ppcp in started:
+            ppcp.stop()
+
+
+@pytest.fixture
+def big_object(s3_client, bucket, fault_proxy):
+    """``big.bin``: 12 MiB, each of its three ranged GETs throttled."""
+    body = os.urandom(SIZE)
+    s3_client.put_object(Bucket=bucket, Key='big.bin', Body=body)
+    fault_proxy.add_rule(Rule(method='GET', key='big.bin', has_range=True,
+                              throttle_bytes_per_second=THROTTLE))
+    return body
+
+
+@pytest.fixture
+def cli_tmpdir(aws_env, tmp_path):
+    """The CLI's TMPDIR, to see what it leaves there (the monitor's socket
+    directory, a stream's ranges)."""
+    temp = tmp_path / 'tmp'
+    temp.mkdir()
+    aws_env['TMPDIR'] = str(temp)
+    return temp
+
+
+@pytest.fixture
+def out(tmp_path):
+    path = tmp_path / 'out'
+    path.mkdir()
+    return path
+
+
+def big_gets(fault_proxy):
+    return fault_proxy.find_requests(method='GET', key='big.bin')
+
+
+def wait_for_three_gets(fault_proxy):
+    wait_until(lambda: len(big_gets(fault_proxy)) == 3, 60,
+               'the three ranged GETs never started')
+
+
+ONE_FILE_CHILDREN = ['ppcp-monitor', 'ppcp-submitter', 'ppcp-worker-0',
+                     'ppcp-worker-1', 'ppcp-worker-2']
+
+
+def temp_files(directory):
+    return [p for p in files_under(directory) if p.endswith('.ppcp-tmp')]
+
+
+def test_sigterm_to_the_process_group(big_object, bucket, fault_proxy,
+                                      start_ppcp, out, cli_tmpdir):
+    """A service manager stops the whole group: the children die at once
+    (SIGTERM keeps its default action in them) while the parent cleans up;
+    still exit 143, one message, and nothing left behind."""
+    ppcp = start_ppcp([f's3://{bucket}/big.bin', 'big.bin'], out)
+    wait_for_three_gets(fault_proxy)
+    ppcp.wait_for_children(ONE_FILE_CHILDREN)
+    assert len(temp_files(out)) == 1
+
+    os.killpg(ppcp.pid, signal.SIGTERM)
+    assert ppcp.wait() == 143, ppcp.stderr
+    assert ppcp.stderr_lines == ['fatal error: terminated by SIGTERM']
+    wait_until(lambda: all_gone(ppcp.children), 5, 'children still running')
+    assert files_under(out) == set()
+    assert os.listdir(cli_tmpdir) == []
+
+
+def test_sighup_to_the_process_group_leaves_nothing_behind(
+        big_object, bucket, fault_proxy, start_ppcp, out, cli_tmpdir):
+    """The terminal is closed: the children ignore its SIGHUP, the parent
+    stops as for SIGTERM and exits 128 + SIGHUP."""
+    ppcp = start_ppcp([f's3://{bucket}/big.bin', 'big.bin'], out)
+    wait_for_three_gets(fault_proxy)
+    ppcp.wait_for_children(ONE_FILE_CHILDREN)
+    assert len(temp_files(out)) == 1
+
+    os.killpg(ppcp.pid, signal.SIGHUP)
+    assert ppcp.wait() == 128 + signal.SIGHUP, ppcp.stderr
+    assert ppcp.stderr_lines == ['fatal error: terminated by SIGHUP']
+    wait_until(lambda: all_gone(ppcp.children), 5, 'children still running')
+    assert files_under(out) == set()
+    assert os.listdir(cli_tmpdir) == []
+
+
+def test_under_nohup_a_hangup_does_not_stop_the_download(
+        s3_client, bucket, fault_proxy, start_ppcp, out, cli_tmpdir):
+    body = os.urandom(SIZE)
+    s3_client.put_object(Bucket=bucket, Key='big.bin', Body=body)
+    # Slow enough to be certainly under way at the hangup, and done in ~5 s.
+    fault_proxy.add_rule(Rule(method='GET', key='big.bin', has_range=True,
+                              throttle_bytes_per_second=MiB))
+    ppcp = start_ppcp([f's3://{bucket}/big.bin', 'big.bin'], out,
+                      preexec_fn=as_under_nohup)
+    wait_for_three_gets(fault_proxy)
+    ppcp.wait_for_children(ONE_FILE_CHILDREN)
+    assert len(temp_files(out)) == 1
+
+    os.killpg(ppcp.pid, signal.SIGHUP)
+    assert ppcp.wait(60) == 0, ppcp.stderr
+    assert hashlib.sha256((out / 'big.bin').read_bytes()).hexdigest() == \
+        hashlib.sha256(body).hexdigest()
+    assert files_under(out) == {'big.bin'}
+    wait_until(lambda: all_gone(ppcp.children), 5, 'children still running')
+    assert os.listdir(cli_tmpdir) == []
+
+
+def test_ctrl_c_mid_recursive_download_keeps_the_finished_files(
+        big_object, s3_client, bucket, fault_proxy, start_ppcp, out,
+        cli_tmpdir):
+    """As ``aws s3 cp --recursive``: the files already downloaded stay,
+    complete; the one in progress leaves nothing, not even a temp file."""
+    small = {f'small-{i}.txt': os.urandom(1000 + i) for i in range(5)}
+    for key, body in small.items():
+        s3_client.put_object(Bucket=bucket, Key=key, Body=body)
+    ppcp = start_ppcp([f's3://{bucket}/', 'dest', '--recursive',
+                       '--no-progress'], out)
+    dest = out / 'dest'
+    wait_for_three_gets(fault_proxy)
+    wait_until(lambda: set(small) <= files_under(dest), 60,
+               'the small files were never downloaded')
+    # One worker per part planned: 3 for big.bin, 1 for each small file.
+    ppcp.wait_for_children(['ppcp-monitor', 'ppcp-submitter'] + [
+        f'ppcp-worker-{i}' for i in range(3 + len(small))])
+    assert len(temp_files(out)) == 1
+
+    os.killpg(ppcp.pid, signal.SIGINT)
+    assert ppcp.wait() == 1, ppcp.stderr
+    assert ppcp.stderr_lines == ['cancelled: ctrl-c received']
+    assert sorted(output_lines(ppcp.stdout.decode())) == sorted(
+        f'download: s3://{bucket}/{key} to dest/{key}' for key in small)
+    wait_until(lambda: all_gone(ppcp.children), 5, 'children still running')
+    assert files_under(out) == {f'dest/{key}' for key in small}
+    for key, body in small.items():
+        assert (dest / key).read_bytes() == body
+    assert os.listdir(cli_tmpdir) == []
+
+
+@pytest.fixture
+def middle_range_first(s3_client, bucket, fault_proxy):
+    """``big.bin`` whose second range arrives at once while the first and
+    third crawl: the second waits, complete, in the stream's temp dir."""
+    body = os.urandom(SIZE)
+    s3_client.put_object(Bucket=bucket, Key='big.bin', Body=body)
+    # First match wins: this no-op rule keeps the throttle off that range.
+    fault_proxy.add_rule(Rule(method='GET', key='big.bin',
+                              range_start=5 * MiB, delay_seconds=0))
+    fault_proxy.add_rule(Rule(method='GET', key='big.bin', has_range=True,
+                              throttle_bytes_per_second=THROTTLE))
+    return body
+
+
+def stream_files(temp):
+    return {p for p in files_under(temp) if p.startswith('ppcp-stream-')}
+
+
+def wait_for_the_second_range(temp):
+    """Renamed into place by the parent: ``ppcp-stream-XXXX/5242880.part``."""
+    wait_until(lambda: any(p.endswith(f'/{5 * MiB}.part')
+                           for p in stream_files(temp)), 30,
+               'the second range never arrived')
+    assert len(stream_files(temp)) == 3  # and the temp files of the others
+
+
+def test_ctrl_c_while_streaming_to_stdout(
+        middle_range_first, bucket, fault_proxy, start_ppcp, cli_tmpdir,
+        out):
+    ppcp = start_ppcp([f's3://{bucket}/big.bin', '-'], out)
+    wait_for_three_gets(fault_proxy)
+    ppcp.wait_for_children(ONE_FILE_CHILDREN)
+    wait_for_the_second_range(cli_tmpdir)
+
+    os.killpg(ppcp.pid, signal.SIGINT)
+    assert ppcp.wait() == 1, ppcp.stderr
+    assert ppcp.stderr_lines == ['cancelled: ctrl-c received']
+    # The first range never came: nothing written, least of all the second.
+    assert ppcp.stdout == b''
+    wait_until(lambda: all_gone(ppcp.children), 5, 'children still running')
+    assert os.listdir(cli_tmpdir) == []
+    assert files_under(out) == set()
+
+
+def test_sigterm_while_streaming_to_stdout_after_the_first_range(
+        s3_client, bucket, fault_proxy, start_ppcp, cli_tmpdir, out):
+    """The first range arrives at once, the others crawl: stdout holds
+    exactly the first range when SIGTERM stops the stream."""
+    body = os.urandom(SIZE)
+    s3_client.put_object(Bucket=bucket, Key='big.bin', Body=body)
+    # First match wins: this no-op rule keeps the throttle off that range.
+    fault_proxy.add_rule(Rule(method='GET', key='big.bin', range_start=0,
+                              delay_seconds=0))
+    fault_proxy.add_rule(Rule(method='GET', key='big.bin', has_range=True,
+                              throttle_bytes_per_second=THROTTLE))
+    ppcp = start_ppcp([f's3://{bucket}/big.bin', '-'], out)
+    wait_for_three_gets(fault_proxy)
+    ppcp.wait_for_children(ONE_FILE_CHILDREN)
+    wait_until(lambda: len(ppcp.stdout) >= 5 * MiB, 30,
+               'the first range never reached stdout')
+
+    ppcp.process.send_signal(signal.SIGTERM)
+    assert ppcp.wait() == 143, ppcp.stderr
+    assert ppcp.stderr_lines == ['fatal error: terminated by SIGTERM']
+    assert len(ppcp.stdout) == 5 * MiB
+    assert hashlib.sha256(ppcp.stdout).hexdigest() == \
+        hashlib.sha256(body[:5 * MiB]).hexdigest()
+    wait_until(lambda: all_gone(ppcp.children), 5, 'children still running')
+    assert os.listdir(cli_tmpdir) == []
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    'BUG: a stream whose parent is killed leaves its temp directory '
+    '$TMPDIR/ppcp-stream-XXXX behind, with every range that had arrived but '
+    'was not yet written to stdout (here 5 MiB of the object in '
+    '<start>.part). streaming.StreamingDownload._run creates the directory '
+    'in the parent and only its own finally removes it; the ranges are '
+    'renamed out of their .ppcp-tmp names by the parent, so the '
+    'submitter\'s parent-death clean-up (which removes only the temp files '
+    'it created) does not know them, and nobody knows the directory.'))
+def test_stream_parent_killed_leaves_nothing_in_tmpdir(
+        middle_range_first, bucket, fault_proxy, start_ppcp, cli_tmpdir,
+        out):
+    ppcp = start_ppcp([f's3://{bucket}/big.bin', '-'], out)
+    wait_for_three_gets(fault_proxy)
+    ppcp.wait_for_children(ONE_FILE_CHILDREN)
+    wait_for_the_second_range(cli_tmpdir)
+
+    ppcp.process.kill()
+    ppcp.process.wait(30)
+    wait_until(lambda: all_gone(ppcp.children), 10, 'orphans still running')
+    assert ppcp.stdout == b''
+    assert files_under(cli_tmpdir) == set()
+    assert os.listdir(cli_tmpdir) == []
+
+
+def test_a_worker_killed_mid_download_fails_it_clearly(
+        big_object, bucket, fault_proxy, start_ppcp, out, cli_tmpdir):
+    """The OOM killer picks a worker: the download fails with a message
+    that names it, and nothing is left behind."""
+    ppcp = start_ppcp([f's3://{bucket}/big.bin', 'big.bin'], out)
+    wait_for_three_gets(fault_proxy)
+    ppcp.wait_for_children(ONE_FILE_CHILDREN)
+    [victim] = [p for p in ppcp.children if process_name(p) == 'ppcp-worker-1']
+    os.kill(victim, signal.SIGKILL)
+    assert ppcp.wait() == 1
+    assert ppcp.stderr_lines == [
+        f'download failed: s3://{bucket}/big.bin to ./big.bin Download '
+        f'aborted: worker process 1 (pid {victim}) was killed by SIGKILL; '
+        'the downloads in progress were stopped and their temporary files '
+        'removed.']
+    wait_until(lambda: all_gone(ppcp.children), 5, 'children still running')
+    assert files_under(out) == set()
+    # The CLI was already shutting down (waiting) when the pool broke, so
+    # the shutdown's clean-up ran: the monitor's socket directory is gone.
+    assert os.listdir(cli_tmpdir) == []
+
