@@ -14,6 +14,8 @@ behind:
 import errno
 import os
 import secrets
+import shutil
+import time
 
 TEMP_SUFFIX = '.ppcp-tmp'
 
@@ -114,3 +116,37 @@ class TempFileRegistry:
 
     def __len__(self):
         return len(self._names)
+
+
+# The private directories of a downloader: ``ppcp-XXXX`` (the monitor's
+# socket) and, beside it, ``ppcp-stream-XXXX-YYYY`` for each stream (ranges
+# waiting to be written). Both are named after the same token, so that the
+# monitor process can remove them all when the parent is killed.
+WORK_DIR_PREFIX = 'ppcp-'
+STREAM_DIR_PREFIX = 'ppcp-stream-'
+_REMOVE_ATTEMPTS = 5
+
+
+def stream_dir_prefix(work_dir):
+    token = os.path.basename(work_dir)[len(WORK_DIR_PREFIX):]
+    return f'{STREAM_DIR_PREFIX}{token}-'
+
+
+def remove_work_dirs(work_dir):
+    """Remove a downloader's directories, its streams' included."""
+    parent = os.path.dirname(work_dir)
+    prefix = stream_dir_prefix(work_dir)
+    streams = [os.path.join(parent, name) for name in os.listdir(parent)
+               if name.startswith(prefix)]
+    for path in (work_dir, *streams):
+        remove_tree(path)
+
+
+def remove_tree(path):
+    """``rmtree``, again if a file appeared in it meanwhile (ENOTEMPTY): a
+    child that has not noticed yet may still be creating one."""
+    for _ in range(_REMOVE_ATTEMPTS):
+        shutil.rmtree(path, ignore_errors=True)
+        if not os.path.lexists(path):
+            return
+        time.sleep(0.05)

@@ -22,7 +22,6 @@ import logging
 import multiprocessing
 import os
 import queue
-import shutil
 import signal
 import tempfile
 import threading
@@ -382,15 +381,15 @@ class ProcessPoolDownloader:
             self._client_factory.prepare_for_fork()
         self._child_logs = ChildLogReceiver(ctx)
         # The manager's socket lives in a directory the parent owns and
-        # removes: left to multiprocessing, it would be created (and only
-        # removed on a clean exit) by the manager process, which a cancel
-        # terminates.
-        self._socket_dir = tempfile.mkdtemp(prefix='ppcp-')
+        # removes (the monitor does, if the parent is killed): left to
+        # multiprocessing, it would be created (and only removed on a clean
+        # exit) by the manager process, which a cancel terminates.
+        self._work_dir = tempfile.mkdtemp(prefix=fileio.WORK_DIR_PREFIX)
         self._manager = TransferMonitorManager(
-            address=os.path.join(self._socket_dir, 'monitor'), ctx=ctx)
+            address=os.path.join(self._work_dir, 'monitor'), ctx=ctx)
         with _gc_frozen_for_fork():
             self._manager.start(prepare_child, (
-                functools.partial(shutil.rmtree, self._socket_dir, True),
+                functools.partial(fileio.remove_work_dirs, self._work_dir),
                 'ppcp-monitor', self._child_logs.config))
         self._monitor = self._manager.TransferMonitor()
         if (self._credentials is not None
@@ -635,16 +634,16 @@ class ProcessPoolDownloader:
             if process.exitcode is None:
                 process.kill()
                 process.join()
-        for queue in (self._request_queue, self._job_queue):
-            queue.cancel_join_thread()
-            queue.close()
+        for work_queue in (self._request_queue, self._job_queue):
+            work_queue.cancel_join_thread()
+            work_queue.close()
 
     def _stop_children(self):
         try:
             self._stop_processes()
         finally:
             self._child_logs.stop()
-            shutil.rmtree(self._socket_dir, ignore_errors=True)
+            fileio.remove_work_dirs(self._work_dir)
 
     def _stop_processes(self):
         # Nothing is in flight any more, so the collector ends now; it must,
@@ -661,9 +660,9 @@ class ProcessPoolDownloader:
         if any(p.exitcode is None for p in [self._submitter, *self._workers]):
             self._terminate_children()
         self._manager.shutdown()
-        for queue in (self._request_queue, self._job_queue):
-            queue.close()
-            queue.join_thread()
+        for work_queue in (self._request_queue, self._job_queue):
+            work_queue.close()
+            work_queue.join_thread()
 
     def _join_collector(self):
         try:

@@ -9,25 +9,24 @@ ETag seen by the HeadObject (``IfMatch``): a stream never mixes two versions.
 """
 import collections
 import os
-import shutil
 import tempfile
 import threading
 import time
 
 from s3transfer.exceptions import CancelledError
 
+from awscli_ppdl import fileio
 from awscli_ppdl.checksums import ChecksumChecker, full_object_checksum
 from awscli_ppdl.records import RemoteError
 from awscli_ppdl.submitter import HEAD_OBJECT_ARGS
 
 # Bytes handed to the file object per write: the copy's memory bound.
 WRITE_SIZE = 1024 * 1024
-TEMP_DIR_PREFIX = 'ppcp-stream-'
+TEMP_DIR_PREFIX = fileio.STREAM_DIR_PREFIX
 # How long a stream that has ended waits for its ranges still in flight (a
 # cancelled range in a worker's hands is still fetched to its end) before it
 # removes its temp directory anyway.
 SETTLE_TIMEOUT = 30.0
-REMOVE_ATTEMPTS = 5
 
 
 class ObjectChangedError(Exception):
@@ -65,7 +64,8 @@ class StreamingDownload:
             call_args = self.future.meta.call_args
             size, etag, checker = self._head_object(call_args)
             self.future.meta.provide_transfer_size(size)
-            temp_dir = tempfile.mkdtemp(prefix=TEMP_DIR_PREFIX)
+            temp_dir = tempfile.mkdtemp(prefix=fileio.stream_dir_prefix(
+                self._downloader._work_dir))
             self._stream(call_args, size, etag, temp_dir, checker)
         except BaseException as e:
             exception = e
@@ -75,7 +75,7 @@ class StreamingDownload:
                 # Only once no process can create a range file in it any
                 # more: one created while rmtree runs would keep it alive.
                 self._settle_parts(SETTLE_TIMEOUT)
-                _remove_dir(temp_dir)
+                fileio.remove_tree(temp_dir)
             self._downloader._finish_stream(self, exception)
 
     def _settle_parts(self, timeout):
@@ -142,12 +142,3 @@ class StreamingDownload:
                     checker.update(block)
                 fileobj.write(block)
                 self._downloader._notify_stream_progress(self, len(block))
-
-
-def _remove_dir(path):
-    """``rmtree``, again if a file appeared in it meanwhile (ENOTEMPTY)."""
-    for _ in range(REMOVE_ATTEMPTS):
-        shutil.rmtree(path, ignore_errors=True)
-        if not os.path.lexists(path):
-            return
-        time.sleep(0.05)

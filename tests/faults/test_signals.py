@@ -342,15 +342,6 @@ def test_sigterm_while_streaming_to_stdout_after_the_first_range(
     assert os.listdir(cli_tmpdir) == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    'BUG: a stream whose parent is killed leaves its temp directory '
-    '$TMPDIR/ppcp-stream-XXXX behind, with every range that had arrived but '
-    'was not yet written to stdout (here 5 MiB of the object in '
-    '<start>.part). streaming.StreamingDownload._run creates the directory '
-    'in the parent and only its own finally removes it; the ranges are '
-    'renamed out of their .ppcp-tmp names by the parent, so the '
-    'submitter\'s parent-death clean-up (which removes only the temp files '
-    'it created) does not know them, and nobody knows the directory.'))
 def test_stream_parent_killed_leaves_nothing_in_tmpdir(
         middle_range_first, bucket, fault_proxy, start_ppcp, cli_tmpdir,
         out):

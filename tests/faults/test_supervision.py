@@ -66,7 +66,7 @@ def test_a_dead_child_fails_the_downloads_in_flight(
     assert files_under(tmp_path) == set()
     assert multiprocessing.active_children() == []
     # Nor does a broken pool leave the monitor's socket directory behind.
-    assert not os.path.exists(downloader._socket_dir)
+    assert not os.path.exists(downloader._work_dir)
 
 
 @pytest.mark.timeout(60)
