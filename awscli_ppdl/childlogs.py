@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 FORWARDED_LOGGERS = ('', 'awscli_ppdl', 'botocore', 'awscli', 's3transfer',
                      'urllib3')
 # How long shutdown waits for the last records before it leaves them.
-STOP_TIMEOUT = 1.0
+STOP_TIMEOUT = 5.0
 
 
 class ChildLogging(NamedTuple):

@@ -81,3 +81,45 @@ def pid_alive(pid):
 def process_name(pid):
     with open(f'/proc/{pid}/comm') as f:
         return f.read().strip()
+
+
+MiB = 1024 * 1024
+
+
+def library_downloader(endpoint_url, processes=2, start_method='fork',
+                       part_size=MiB):
+    """A ``ProcessPoolDownloader`` on the test endpoint, the library way.
+
+    1 MiB parts by default (``part_size=None``: the defaults); ``fork``, so
+    that the children inherit patches made in the test process.
+    """
+    from awscli_ppdl.processpool import (
+        ProcessPoolDownloader, ProcessTransferConfig)
+    from tests.s3server import TEST_ACCESS_KEY, TEST_REGION, TEST_SECRET_KEY
+
+    sizes = {} if part_size is None else dict(
+        multipart_threshold=part_size, multipart_chunksize=part_size)
+    return ProcessPoolDownloader(
+        client_kwargs=dict(region_name=TEST_REGION, endpoint_url=endpoint_url,
+                           aws_access_key_id=TEST_ACCESS_KEY,
+                           aws_secret_access_key=TEST_SECRET_KEY),
+        config=ProcessTransferConfig(max_request_processes=processes,
+                                     start_method=start_method, **sizes))
+
+
+class Unpicklable(Exception):
+    """Holds a lock, and refuses pickling outright."""
+
+    def __init__(self, message):
+        import threading
+
+        super().__init__(message)
+        self.lock = threading.Lock()
+
+    def __reduce__(self):
+        raise TypeError('cannot pickle this exception')
+
+
+class Undescribable(Exception):
+    def __str__(self):
+        raise RuntimeError('no description either')

@@ -23,36 +23,14 @@ from s3transfer.exceptions import CancelledError
 
 from awscli_ppdl import fileio, processpool
 from awscli_ppdl import submitter as submitter_module
-from awscli_ppdl.processpool import (
-    ProcessPoolBrokenError, ProcessPoolDownloader, ProcessTransferConfig)
+from awscli_ppdl.processpool import ProcessPoolBrokenError
 from awscli_ppdl.records import RemoteError
 from tests.faults.proxy import Rule
-from tests.helpers import assert_no_temp_files, files_under, wait_until
-from tests.s3server import TEST_ACCESS_KEY, TEST_REGION, TEST_SECRET_KEY
+from tests.helpers import (
+    Undescribable, Unpicklable, assert_no_temp_files, files_under,
+    library_downloader, wait_until)
 
 MiB = 1024 * 1024
-
-
-def downloader_for(endpoint_url, processes=2):
-    """1 MiB parts; ``fork``, so the children inherit the test's patches."""
-    return ProcessPoolDownloader(
-        client_kwargs=dict(region_name=TEST_REGION, endpoint_url=endpoint_url,
-                           aws_access_key_id=TEST_ACCESS_KEY,
-                           aws_secret_access_key=TEST_SECRET_KEY),
-        config=ProcessTransferConfig(
-            multipart_threshold=MiB, multipart_chunksize=MiB,
-            max_request_processes=processes, start_method='fork'))
-
-
-class Unpicklable(Exception):
-    """Holds a lock, and refuses pickling outright."""
-
-    def __init__(self, message):
-        super().__init__(message)
-        self.lock = threading.Lock()
-
-    def __reduce__(self):
-        raise TypeError('cannot pickle this exception')
 
 
 class UnpicklableDiskError(OSError):
@@ -63,10 +41,6 @@ class UnpicklableDiskError(OSError):
     def __reduce__(self):
         raise TypeError('cannot pickle this exception')
 
-
-class Undescribable(Exception):
-    def __str__(self):
-        raise RuntimeError('no description either')
 
 
 # -- an exception raised halfway through a part
@@ -108,7 +82,7 @@ def test_an_exception_mid_write_of_a_part_arrives_as_a_summary(
         exception, expected_type, expected_str, monkeypatch, two_objects,
         s3_server, bucket, tmp_path):
     fail_mid_part(monkeypatch, exception)
-    with downloader_for(s3_server.endpoint_url) as downloader:
+    with library_downloader(s3_server.endpoint_url) as downloader:
         bad = downloader.download_file(bucket, 'bad', str(tmp_path / 'bad'),
                                        expected_size=3 * MiB)
         with pytest.raises(Exception) as error:
@@ -151,7 +125,7 @@ def test_an_exception_in_the_submitter_arrives_as_a_summary(
         exception, expected_str, monkeypatch, two_objects, s3_server,
         bucket, tmp_path):
     fail_planning(monkeypatch, exception)
-    with downloader_for(s3_server.endpoint_url) as downloader:
+    with library_downloader(s3_server.endpoint_url) as downloader:
         bad = downloader.download_file(bucket, 'bad', str(tmp_path / 'bad'),
                                        expected_size=3 * MiB)
         with pytest.raises(Exception) as error:
@@ -187,7 +161,7 @@ def test_a_cancel_racing_with_the_end_of_its_transfer_is_forgotten(
     s3_client.put_object(Bucket=bucket, Key='k', Body=b'payload')
     rounds = 3
     blockers = [BlockingOnDone() for _ in range(rounds)]
-    with downloader_for(s3_server.endpoint_url) as downloader:
+    with library_downloader(s3_server.endpoint_url) as downloader:
         downloader.start()
         monitor = downloader._monitor
         try:
@@ -265,7 +239,7 @@ def slow_object(s3_client, bucket, fault_proxy):
 
 
 def finished_run(endpoint_url, bucket, dest):
-    with downloader_for(endpoint_url) as downloader:
+    with library_downloader(endpoint_url) as downloader:
         downloader.download_file(bucket, 'fine', str(dest / 'fine'),
                                  expected_size=4).result(timeout=30)
 
@@ -273,7 +247,7 @@ def finished_run(endpoint_url, bucket, dest):
 def cancelled_run(endpoint_url, bucket, dest, started):
     """Returns the downloader, shut down, and the exception of its future."""
     started.clear()
-    downloader = downloader_for(endpoint_url)
+    downloader = library_downloader(endpoint_url)
     future = downloader.download_file(bucket, 'slow', str(dest / 'slow'),
                                       expected_size=2 * MiB)
     assert started.wait(30), 'the GET never started'
@@ -284,7 +258,7 @@ def cancelled_run(endpoint_url, bucket, dest, started):
 
 def broken_run(endpoint_url, bucket, dest, started):
     started.clear()
-    downloader = downloader_for(endpoint_url)
+    downloader = library_downloader(endpoint_url)
     future = downloader.download_file(bucket, 'slow', str(dest / 'slow'),
                                       expected_size=2 * MiB)
     assert started.wait(30), 'the GET never started'

@@ -1,16 +1,15 @@
 """Bounded state in a long-lived downloader, and errors that cannot cross a
 process boundary as they are."""
 import http.server
-import os
 import threading
 
 import pytest
 
 from awscli_ppdl import worker as worker_module
-from awscli_ppdl.processpool import ProcessPoolDownloader, ProcessTransferConfig
 from awscli_ppdl.records import RemoteError
-from tests.helpers import assert_no_temp_files, files_under
-from tests.s3server import TEST_ACCESS_KEY, TEST_REGION, TEST_SECRET_KEY
+from tests.helpers import (
+    Undescribable, Unpicklable, assert_no_temp_files, files_under,
+    library_downloader)
 
 BODY = b'tiny object\n'
 TRANSFERS = 20_000
@@ -54,19 +53,12 @@ def fixed_object_endpoint():
         thread.join(10)
 
 
-def downloader_for(endpoint_url, processes=2):
-    return ProcessPoolDownloader(
-        client_kwargs=dict(region_name=TEST_REGION, endpoint_url=endpoint_url,
-                           aws_access_key_id=TEST_ACCESS_KEY,
-                           aws_secret_access_key=TEST_SECRET_KEY),
-        config=ProcessTransferConfig(max_request_processes=processes))
-
-
 @pytest.mark.timeout(300)
 def test_monitor_state_stays_bounded_over_20000_transfers(
         fixed_object_endpoint, tmp_path):
     sizes = []
-    with downloader_for(fixed_object_endpoint) as downloader:
+    downloader = library_downloader(fixed_object_endpoint, part_size=None)
+    with downloader:
         futures = []
         for i in range(TRANSFERS):
             futures.append(downloader.download_file(
@@ -92,22 +84,6 @@ def test_monitor_state_stays_bounded_over_20000_transfers(
     assert (tmp_path / 'file-7').read_bytes() == BODY
 
 
-class Unpicklable(Exception):
-    """Holds a lock, and refuses pickling outright."""
-
-    def __init__(self, message):
-        super().__init__(message)
-        self.lock = threading.Lock()
-
-    def __reduce__(self):
-        raise TypeError('cannot pickle this exception')
-
-
-class Undescribable(Exception):
-    def __str__(self):
-        raise RuntimeError('no description either')
-
-
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize('exception, expected_type, expected_message', [
     (Unpicklable('the disk controller said no'), 'Unpicklable',
@@ -127,7 +103,8 @@ def test_an_exception_that_cannot_cross_arrives_as_a_summary(
         return original(self, job)
     monkeypatch.setattr(worker_module.Worker, '_download', fail_for_bad_key)
 
-    with downloader_for(fixed_object_endpoint, processes=1) as downloader:
+    with library_downloader(fixed_object_endpoint, processes=1,
+                            part_size=None) as downloader:
         bad = downloader.download_file('bucket', 'bad', str(tmp_path / 'bad'),
                                        expected_size=len(BODY))
         with pytest.raises(RemoteError) as error:

@@ -6,23 +6,12 @@ import threading
 
 import pytest
 
-from awscli_ppdl.processpool import (
-    ProcessPoolBrokenError, ProcessPoolDownloader, ProcessTransferConfig)
+from awscli_ppdl.processpool import ProcessPoolBrokenError
 from tests.faults.proxy import Rule
-from tests.helpers import assert_no_temp_files, files_under
-from tests.s3server import TEST_ACCESS_KEY, TEST_REGION, TEST_SECRET_KEY
+from tests.helpers import (
+    assert_no_temp_files, files_under, library_downloader)
 
 MiB = 1024 * 1024
-
-
-def downloader_for(endpoint_url, start_method='fork'):
-    return ProcessPoolDownloader(
-        client_kwargs=dict(region_name=TEST_REGION, endpoint_url=endpoint_url,
-                           aws_access_key_id=TEST_ACCESS_KEY,
-                           aws_secret_access_key=TEST_SECRET_KEY),
-        config=ProcessTransferConfig(
-            multipart_threshold=MiB, multipart_chunksize=MiB,
-            max_request_processes=2, start_method=start_method))
 
 
 def child_named(prefix):
@@ -47,7 +36,8 @@ def test_a_dead_child_fails_the_downloads_in_flight(
     fault_proxy.add_rule(Rule(method='GET', key='slow',
                               callback=lambda record: get_started.set(),
                               throttle_bytes_per_second=256 * 1024))
-    downloader = downloader_for(fault_proxy.endpoint_url, start_method)
+    downloader = library_downloader(fault_proxy.endpoint_url,
+                                    start_method=start_method)
     future = downloader.download_file(bucket, 'slow', str(tmp_path / 'slow'),
                                       expected_size=4 * MiB)
     assert get_started.wait(30), 'the download never started'
@@ -77,7 +67,7 @@ def test_shutdown_with_cancel_stops_at_once(s3_client, bucket, fault_proxy,
     fault_proxy.add_rule(Rule(method='GET', key='slow',
                               callback=lambda record: get_started.set(),
                               throttle_bytes_per_second=64 * 1024))
-    downloader = downloader_for(fault_proxy.endpoint_url)
+    downloader = library_downloader(fault_proxy.endpoint_url)
     future = downloader.download_file(bucket, 'slow', str(tmp_path / 'slow'))
     assert get_started.wait(30)
     downloader.shutdown(cancel=True, cancel_msg='stop now')
@@ -99,7 +89,7 @@ def test_cancel_one_future(s3_client, bucket, fault_proxy, tmp_path):
     fault_proxy.add_rule(Rule(method='GET', key='slow',
                               callback=lambda record: get_started.set(),
                               throttle_bytes_per_second=1 * MiB))
-    with downloader_for(fault_proxy.endpoint_url) as downloader:
+    with library_downloader(fault_proxy.endpoint_url) as downloader:
         slow = downloader.download_file(bucket, 'slow', str(tmp_path / 'slow'))
         assert get_started.wait(30)
         slow.cancel()

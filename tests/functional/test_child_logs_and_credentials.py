@@ -1,7 +1,6 @@
 """What a user of ``aws s3 cp`` keeps when the bytes move in other processes:
 ``--debug`` logs from every process, and credentials that expire during a
 long download, refreshed by the parent alone."""
-import json
 import os
 import re
 import sys

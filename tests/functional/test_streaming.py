@@ -17,18 +17,6 @@ from tests.s3server import (
 MiB = 1024 * 1024
 
 
-@pytest.fixture
-def stream_env(aws_env, tmp_path):
-    """5 MiB ranges, and a TMPDIR of our own to see what the stream left."""
-    aws_env.set_config('s3', {'multipart_threshold': '5MB',
-                              'multipart_chunksize': '5MB'})
-    temp = tmp_path / 'tmp'
-    temp.mkdir()
-    aws_env['TMPDIR'] = str(temp)
-    aws_env.temp = temp
-    return aws_env
-
-
 def stream(env, endpoint_url, *args):
     return subprocess.run(
         [AWS_SCRIPT, 's3', 'ppcp', *args, '--endpoint-url', endpoint_url],
