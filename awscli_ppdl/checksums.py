@@ -16,6 +16,11 @@ CHECKSUM_FIELDS = (('crc64nvme', 'ChecksumCRC64NVME'),
 READ_SIZE = 1024 * 1024
 
 
+def verification_requested(extra_args):
+    """Whether the download's arguments say ``--checksum-mode ENABLED``."""
+    return extra_args.get('ChecksumMode') == 'ENABLED'
+
+
 def full_object_checksum(response):
     """``(algorithm, base64 value)`` from a HeadObject response, or None."""
     for algorithm, field in CHECKSUM_FIELDS:

@@ -16,13 +16,13 @@ import time
 from s3transfer.exceptions import CancelledError
 
 from awscli_ppdl import fileio
-from awscli_ppdl.checksums import ChecksumChecker, full_object_checksum
+from awscli_ppdl.checksums import (
+    ChecksumChecker, full_object_checksum, verification_requested)
 from awscli_ppdl.records import RemoteError
-from awscli_ppdl.submitter import HEAD_OBJECT_ARGS
+from awscli_ppdl.submitter import head_object
 
 # Bytes handed to the file object per write: the copy's memory bound.
 WRITE_SIZE = 1024 * 1024
-TEMP_DIR_PREFIX = fileio.STREAM_DIR_PREFIX
 # How long a stream that has ended waits for its ranges still in flight (a
 # cancelled range in a worker's hands is still fetched to its end) before it
 # removes its temp directory anyway.
@@ -87,16 +87,13 @@ class StreamingDownload:
                 pass
 
     def _head_object(self, call_args):
-        client = self._downloader._client_factory.create_client()
-        head_args = {k: v for k, v in call_args.extra_args.items()
-                     if k in HEAD_OBJECT_ARGS}
-        response = client.head_object(Bucket=call_args.bucket,
-                                      Key=call_args.key, **head_args)
-        checker = None
-        if call_args.extra_args.get('ChecksumMode') == 'ENABLED':
+        response = head_object(
+            self._downloader._client_factory.create_client(),
+            call_args.bucket, call_args.key, call_args.extra_args)
+        checksum = None
+        if verification_requested(call_args.extra_args):
             checksum = full_object_checksum(response)
-            if checksum is not None:
-                checker = ChecksumChecker(*checksum)
+        checker = None if checksum is None else ChecksumChecker(*checksum)
         return response['ContentLength'], response.get('ETag'), checker
 
     def _stream(self, call_args, size, etag, temp_dir, checker):

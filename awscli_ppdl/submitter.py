@@ -10,7 +10,8 @@ always knows sizes from its listing, so no HeadObject is made per file.
 import logging
 import threading
 
-from awscli_ppdl.checksums import full_object_checksum
+from awscli_ppdl.checksums import (
+    full_object_checksum, verification_requested)
 from awscli_ppdl.children import exit_child, prepare_child
 from awscli_ppdl.fileio import TempFileRegistry
 from awscli_ppdl.records import SHUTDOWN, ErrorSummary, GetObjectJob
@@ -59,10 +60,15 @@ class Submitter:
         self._temp_files.remove_all()
 
     def _submit(self, request):
-        jobs, preallocate = self._plan(request)
-        if len(jobs) > 1 and request.extra_args.get('ChecksumMode') == \
-                'ENABLED':
-            checksum = full_object_checksum(self._head_object(request))
+        head = None
+        if request.byte_range is None and request.expected_size is None:
+            head = self._head_object(request)
+        jobs, preallocate = self._plan(request, head)
+        if len(jobs) > 1 and verification_requested(request.extra_args):
+            # A whole-object GET is checked by botocore as it is read; the
+            # parts of one are checked together, before the rename.
+            checksum = full_object_checksum(
+                head or self._head_object(request))
             if checksum is not None:
                 self._monitor.expect_checksum(request.transfer_id, checksum)
         with self._create_lock:
@@ -70,16 +76,18 @@ class Submitter:
         for job in jobs:
             self._job_queue.put(job)
 
-    def _plan(self, request):
-        """The jobs of a request, and how many bytes to reserve for them."""
+    def _plan(self, request, head):
+        """The jobs of a request, and how many bytes to reserve for them.
+
+        ``head`` is the HeadObject response when the request came without a
+        size."""
         if request.byte_range is not None:
             start, length = request.byte_range
             return [self._ranged_job(request, request.etag, start, length,
                                      offset=0, index=0, num_parts=1)], length
         size, etag = request.expected_size, request.etag
-        if size is None:
-            response = self._head_object(request)
-            size, etag = response['ContentLength'], response.get('ETag')
+        if head is not None:
+            size, etag = head['ContentLength'], head.get('ETag')
         if size < self._config.multipart_threshold:
             return [self._job(request, request.extra_args, 0, None, 0, 1)], None
         return list(self._ranged_jobs(request, size, etag)), size
@@ -117,10 +125,16 @@ class Submitter:
         if self._client is None:
             self._client = self._client_factory.create_client(
                 self._monitor.current_credentials)
-        head_args = {k: v for k, v in request.extra_args.items()
-                     if k in HEAD_OBJECT_ARGS}
-        return self._client.head_object(
-            Bucket=request.bucket, Key=request.key, **head_args)
+        return head_object(self._client, request.bucket, request.key,
+                           request.extra_args)
+
+
+def head_object(client, bucket, key, extra_args):
+    """HeadObject with the download's own arguments (SSE-C key, version,
+    requester pays, checksum mode...): the size, ETag and checksum it
+    reports are those of what the GETs will fetch."""
+    head_args = {k: v for k, v in extra_args.items() if k in HEAD_OBJECT_ARGS}
+    return client.head_object(Bucket=bucket, Key=key, **head_args)
 
 
 def run_submitter(client_factory, transfer_config, request_queue, job_queue,

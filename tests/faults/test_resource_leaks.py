@@ -109,10 +109,10 @@ def fail_planning(monkeypatch, exception):
     """The submitter (forked after this) raises while planning ``bad``."""
     original = submitter_module.Submitter._plan
 
-    def plan(self, request):
+    def plan(self, request, *args):
         if request.key == 'bad':
             raise exception
-        return original(self, request)
+        return original(self, request, *args)
     monkeypatch.setattr(submitter_module.Submitter, '_plan', plan)
 
 

@@ -7,7 +7,8 @@ import os
 
 import pytest
 
-from tests.helpers import file_sha256, files_under, output_lines, sha256
+from tests.helpers import (
+    file_sha256, files_under, library_downloader, output_lines, sha256)
 
 MiB = 1024 * 1024
 ALGORITHMS = ['CRC32', 'CRC32C', 'SHA1', 'SHA256', 'CRC64NVME']
@@ -66,3 +67,19 @@ def test_without_checksum_mode_no_head_object_is_made(
     heads = fault_proxy.find_requests(method='HEAD')
     assert len(heads) == 1
     assert heads[0].headers['x-amz-checksum-mode'] == 'ENABLED'
+
+
+def test_without_a_size_one_head_object_serves_size_and_checksum(
+        s3_client, bucket, fault_proxy, tmp_path):
+    """A library download with no ``expected_size`` in checksum mode: the
+    HeadObject that finds the size also brings the checksum."""
+    body = os.urandom(3 * MiB + 5)
+    s3_client.put_object(Bucket=bucket, Key='k', Body=body,
+                         ChecksumAlgorithm='SHA256')
+    with library_downloader(fault_proxy.endpoint_url) as downloader:
+        downloader.download_file(
+            bucket, 'k', str(tmp_path / 'k'),
+            extra_args={'ChecksumMode': 'ENABLED'}).result(timeout=60)
+    assert file_sha256(tmp_path / 'k') == sha256(body)
+    assert len(fault_proxy.find_requests(method='HEAD')) == 1
+    assert len(fault_proxy.find_requests(method='GET')) == 4

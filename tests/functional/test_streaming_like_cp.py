@@ -7,7 +7,7 @@ import subprocess
 import pytest
 from botocore.exceptions import ClientError
 
-from awscli_ppdl import streaming
+from awscli_ppdl import fileio, streaming
 from awscli_ppdl.processpool import ProcessPoolDownloader, ProcessTransferConfig
 from tests.faults.proxy import Rule
 from tests.s3server import (
@@ -34,7 +34,7 @@ def aws_s3(command, env, endpoint_url, *args, stdout=subprocess.PIPE):
 
 def stream_leftovers(temp):
     return [name for name in os.listdir(temp)
-            if name.startswith(streaming.TEMP_DIR_PREFIX)]
+            if name.startswith(fileio.STREAM_DIR_PREFIX)]
 
 
 @pytest.mark.parametrize('args', [
