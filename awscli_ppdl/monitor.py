@@ -78,9 +78,7 @@ class TransferMonitor:
         progress = nbytes if progress is None else progress
         if progress:
             self._progress[transfer_id] += progress
-        state = self._states.get(transfer_id)
-        if state is None:
-            state = self._states[transfer_id] = _TransferState()
+        state = self._state(transfer_id)
         if error is not None and state.error is None:
             state.error = error
         state.cancelled = state.cancelled or cancelled
@@ -94,10 +92,7 @@ class TransferMonitor:
         """The submitter found the object's full-object checksum; it is
         handed to the parent with the transfer's outcome."""
         with self._lock:
-            state = self._states.get(transfer_id)
-            if state is None:
-                state = self._states[transfer_id] = _TransferState()
-            state.checksum = checksum
+            self._state(transfer_id).checksum = checksum
 
     def notify_request_failed(self, transfer_id, error):
         """A transfer failed before any job was planned (e.g. HeadObject)."""
@@ -147,6 +142,13 @@ class TransferMonitor:
         with self._lock:
             return (len(self._states) + len(self._outcomes)
                     + len(self._progress) + len(self._cancelled))
+
+    def _state(self, transfer_id):
+        """A transfer's state, created when the first news of it arrives."""
+        state = self._states.get(transfer_id)
+        if state is None:
+            state = self._states[transfer_id] = _TransferState()
+        return state
 
     def _outcome_for(self, transfer_id, state):
         cancelled = (self._cancel_all or state.cancelled

@@ -239,21 +239,26 @@ class ProcessPoolDownloader:
                             byte_range=(start, length), etag=etag,
                             for_stream=True)
 
-    def _submit(self, bucket, key, filename, extra_args, expected_size,
-                subscribers, byte_range=None, etag=None, for_stream=False):
-        extra_args = dict(extra_args or {})
-        _validate_extra_args(extra_args)
-        subscribers = list(subscribers or [])
+    def _new_transfer(self, for_stream=False, **call_args):
+        """Check and start what every download needs; its ``TransferMeta``."""
+        call_args['extra_args'] = dict(call_args['extra_args'] or {})
+        _validate_extra_args(call_args['extra_args'])
+        call_args['subscribers'] = list(call_args['subscribers'] or [])
         with self._lock:
             self._raise_if_unusable(for_stream)
             self._start_if_needed()
             transfer_id = next(self._ids)
-        meta = TransferMeta(
-            CallArgs(bucket=bucket, key=key, filename=filename,
-                     fileobj=filename, extra_args=extra_args,
-                     expected_size=expected_size, subscribers=subscribers),
-            transfer_id=transfer_id,
-        )
+        return TransferMeta(CallArgs(**call_args), transfer_id=transfer_id)
+
+    def _submit(self, bucket, key, filename, extra_args, expected_size,
+                subscribers, byte_range=None, etag=None, for_stream=False):
+        meta = self._new_transfer(
+            for_stream, bucket=bucket, key=key, filename=filename,
+            fileobj=filename, extra_args=extra_args,
+            expected_size=expected_size, subscribers=subscribers)
+        extra_args = meta.call_args.extra_args
+        subscribers = meta.call_args.subscribers
+        transfer_id = meta.transfer_id
         future = ProcessPoolTransferFuture(meta, self)
         if expected_size is not None:
             meta.provide_transfer_size(expected_size)
@@ -300,17 +305,10 @@ class ProcessPoolDownloader:
         (``max_request_processes + 2``) are held at once, in a temp
         directory, whatever the object's size. Returns a future.
         """
-        extra_args = dict(extra_args or {})
-        _validate_extra_args(extra_args)
-        subscribers = list(subscribers or [])
-        with self._lock:
-            self._raise_if_unusable()
-            self._start_if_needed()
-            transfer_id = next(self._ids)
-        meta = TransferMeta(
-            CallArgs(bucket=bucket, key=key, fileobj=fileobj,
-                     extra_args=extra_args, subscribers=subscribers),
-            transfer_id=transfer_id)
+        meta = self._new_transfer(bucket=bucket, key=key, fileobj=fileobj,
+                                  extra_args=extra_args,
+                                  subscribers=subscribers)
+        subscribers = meta.call_args.subscribers
         future = _StreamFuture(meta, self)
         stream = StreamingDownload(
             self, future, subscribers, self._config.multipart_chunksize,
@@ -505,12 +503,14 @@ class ProcessPoolDownloader:
         else:
             try:
                 if outcome.checksum is not None:
-                    _verify_checksum(pending.temp_filename, outcome.checksum)
+                    checksums.verify_file(pending.temp_filename,
+                                          *outcome.checksum)
                 fileio.finalize(pending.temp_filename,
                                 pending.future.meta.call_args.filename,
                                 outcome.bytes_written)
                 exception = None
             except Exception as e:
+                fileio.remove_quietly(pending.temp_filename)
                 exception = e
         self._resolve(pending, exception)
         return pending.cancel_exception is not None
@@ -737,14 +737,6 @@ def _call_subscribers(pending, method_name, **kwargs):
         except Exception:
             logger.debug('Subscriber %s.%s failed', subscriber, method_name,
                          exc_info=True)
-
-
-def _verify_checksum(temp_filename, checksum):
-    try:
-        checksums.verify_file(temp_filename, *checksum)
-    except BaseException:
-        fileio.remove_quietly(temp_filename)
-        raise
 
 
 def _describe_exit(exitcode):
