@@ -14,9 +14,9 @@ import time
 from http.client import IncompleteRead
 
 from botocore.exceptions import ClientError
-from botocore.response import StreamingBody
 
 from awscli_ppdl import fileio
+from awscli_ppdl.getobject import GetObjectSender
 from awscli_ppdl.children import exit_child, prepare_child
 from awscli_ppdl.records import SHUTDOWN, ErrorSummary
 
@@ -63,7 +63,7 @@ def _retryable_errors():
 
 class Worker:
     def __init__(self, client, monitor, cancel_event, batch_reports=False):
-        self._client = client
+        self._sender = GetObjectSender(client)
         self._monitor = monitor
         self._cancel_event = cancel_event
         self._retryable = _retryable_errors()
@@ -145,21 +145,19 @@ class Worker:
                 raise
 
     def _download(self, job):
-        response = self._client.get_object(
-            Bucket=job.bucket, Key=job.key, **job.extra_args)
-        body = response['Body']
+        body = self._sender.get_object(job.bucket, job.key, job.extra_args)
         complete = False
         try:
-            expected = self._expected_length(job, response)
+            expected = self._expected_length(job, body)
             fd = fileio.open_for_writing(job.temp_filename)
             try:
                 received = self._copy_body(
-                    _fastest_readinto(body), fd, job.offset, expected)
+                    body.readinto, fd, job.offset, expected)
             finally:
                 os.close(fd)
             complete = received == expected
         finally:
-            _release_or_close(body, complete)
+            body.release(complete)
         if not complete:
             raise RetryableBodyError(
                 f'Expected {expected} bytes from s3://{job.bucket}/{job.key} '
@@ -167,13 +165,13 @@ class Worker:
         return received
 
     @staticmethod
-    def _expected_length(job, response):
-        length = response.get('ContentLength')
+    def _expected_length(job, body):
+        length = body.content_length
         if job.length is None:
             return length
         start = int(job.extra_args['Range'][len('bytes='):].split('-')[0])
         end = start + job.length - 1
-        content_range = response.get('ContentRange') or ''
+        content_range = body.content_range or ''
         if (not content_range.startswith(f'bytes {start}-{end}/')
                 or length != job.length):
             raise RetryableBodyError(
@@ -236,29 +234,6 @@ class _ProgressReporter:
     def remainder(self, nbytes_kept):
         """What the final report must add so the total is ``nbytes_kept``."""
         return nbytes_kept - self._reported
-
-
-def _fastest_readinto(body):
-    """Read a plain body straight from ``http.client``, skipping urllib3's
-    ``readinto`` (which reads into a new bytes object, then copies). A body
-    that botocore checks as it is read (a checksum under ``--checksum-mode``)
-    keeps its own ``readinto``, so the check still happens."""
-    if type(body) is StreamingBody:
-        fp = getattr(getattr(body, '_raw_stream', None), '_fp', None)
-        if fp is not None and hasattr(fp, 'readinto'):
-            return fp.readinto
-    return body.readinto
-
-
-def _release_or_close(body, complete):
-    """Give a fully read connection back to the pool; drop any other."""
-    raw = getattr(body, '_raw_stream', None)
-    fp = getattr(raw, '_fp', None)
-    if complete and fp is not None and fp.isclosed() and hasattr(
-            raw, 'release_conn'):
-        raw.release_conn()
-    else:
-        body.close()
 
 
 def _is_precondition_failure(error):

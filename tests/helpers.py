@@ -123,3 +123,16 @@ class Unpicklable(Exception):
 class Undescribable(Exception):
     def __str__(self):
         raise RuntimeError('no description either')
+
+
+# S3 errors that last, with the GETs botocore makes (legacy mode, 5
+# attempts) and the message it ends with: the same whichever path a worker
+# sent the first GET on.
+LASTING_S3_ERRORS = [
+    (dict(status=(503, 'SlowDown', 'Please reduce your request rate.')), 5,
+     'An error occurred (SlowDown) when calling the GetObject operation '
+     '(reached max retries: 4): Please reduce your request rate.'),
+    (dict(status=(400, 'ExpiredToken', 'The provided token has expired.')),
+     1, 'An error occurred (ExpiredToken) when calling the GetObject '
+     'operation: The provided token has expired.'),
+]

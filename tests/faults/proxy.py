@@ -192,6 +192,8 @@ class Rule:
                         combined with the forwarding faults below.
     ``drop_range``   -- remove the Range header before forwarding (upstream then
                         answers 200 with the whole object).
+    ``reset_before_response`` -- abort the connection with a TCP RST before
+                        answering anything (nothing is forwarded).
     ``reset_after_bytes`` -- forward, send the upstream status line, headers and
                         the first N body bytes, then abort the connection with a
                         TCP RST (SO_LINGER 0).
@@ -210,7 +212,7 @@ class Rule:
                  status=None, reset_after_bytes=None,
                  truncate_after_bytes=None, drop_range=False,
                  delay_seconds=None, throttle_bytes_per_second=None,
-                 callback=None, name=None):
+                 callback=None, reset_before_response=False, name=None):
         self.method = method.upper() if method else None
         self.path = path
         self._path_re = re.compile(path) if path is not None else None
@@ -236,6 +238,7 @@ class Rule:
         self.delay_seconds = delay_seconds
         self.throttle_bytes_per_second = throttle_bytes_per_second
         self.callback = callback
+        self.reset_before_response = bool(reset_before_response)
 
         for attr in ('reset_after_bytes', 'truncate_after_bytes'):
             value = getattr(self, attr)
@@ -259,7 +262,7 @@ class Rule:
                     truncate_after_bytes is not None, self.drop_range,
                     delay_seconds is not None,
                     throttle_bytes_per_second is not None,
-                    callback is not None)):
+                    callback is not None, self.reset_before_response)):
             raise ValueError('a Rule needs at least one action')
 
         self.fired = 0
@@ -411,6 +414,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             if proxy._stopping.wait(rule.delay_seconds):
                 self.close_connection = True
                 return
+
+        if rule is not None and rule.reset_before_response:
+            self._abort_connection()
+            return
 
         if rule is not None and rule.status is not None:
             code, s3_code, message = rule.status

@@ -10,7 +10,8 @@ import subprocess
 import pytest
 
 from tests.faults.proxy import Rule
-from tests.helpers import file_sha256, files_under, output_lines, sha256
+from tests.helpers import (
+    LASTING_S3_ERRORS, file_sha256, files_under, output_lines, sha256)
 from tests.s3server import AWS_SCRIPT
 
 MiB = 1024 * 1024
@@ -63,13 +64,8 @@ def test_a_burst_of_slowdown_is_retried(ppcp, s3_client, bucket, fault_proxy,
 
 
 @pytest.mark.parametrize('fault, expected_gets, message', [
-    (dict(status=(503, 'SlowDown', 'Please reduce your request rate.')), 5,
-     'An error occurred (SlowDown) when calling the GetObject operation '
-     '(reached max retries: 4): Please reduce your request rate.'),
-    (dict(status=(400, 'ExpiredToken', 'The provided token has expired.')),
-     1, 'An error occurred (ExpiredToken) when calling the GetObject '
-     'operation: The provided token has expired.'),
-    (dict(reset_after_bytes=100), 5, 'Connection broken'),
+    *LASTING_S3_ERRORS,
+    (dict(reset_after_bytes=100), 5, 'Connection reset by peer'),
 ])
 def test_a_lasting_fault_fails_with_its_cause(
         fault, expected_gets, message, ppcp, s3_client, bucket, fault_proxy,

@@ -77,3 +77,28 @@ def test_vendored_botocore_is_the_one_in_use():
 
     assert os.path.dirname(botocore.__file__) == os.path.join(
         os.path.dirname(awscli.__file__), 'botocore')
+
+
+def test_botocore_internals_of_the_direct_get_path():
+    """awscli_ppdl.getobject sends on the client's own HTTP session, learns
+    the request from ``before-sign``'s arguments and hands an outcome back
+    through ``before-send``, whose handler may return or raise one."""
+    import botocore.session
+    from botocore.endpoint import Endpoint
+    from botocore.httpsession import URLLib3Session
+    from botocore.signers import RequestSigner
+
+    client = botocore.session.get_session().create_client(
+        's3', region_name='us-east-1', aws_access_key_id='a',
+        aws_secret_access_key='b')
+    assert isinstance(client._endpoint.http_session, URLLib3Session)
+    sign = inspect.getsource(RequestSigner.sign)
+    for keyword in ('before-sign', 'request=request', 'signing_name=',
+                    'region_name=', 'signature_version=', 'request_signer=',
+                    "signing_context.get('region')",
+                    "signing_context['signing_name']"):
+        assert keyword in sign
+    assert 'get_auth_instance' in dir(RequestSigner)
+    send = inspect.getsource(Endpoint._do_get_response)
+    assert 'first_non_none_response(responses)' in send
+    assert 'except Exception as e:' in send

@@ -1,0 +1,144 @@
+"""The workers' direct GetObject path (awscli_ppdl.getobject), on the wire.
+
+With one process, the first GET of a bucket goes through botocore and every
+later one is sent directly (it carries no ``amz-sdk-invocation-id``, a header
+only botocore's own send adds). These tests put the fault on a direct GET
+and expect what botocore would do: the same requests, retries and messages.
+"""
+import base64
+import hashlib
+import os
+import urllib.parse
+
+import pytest
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+from tests.faults.proxy import Rule
+from tests.helpers import LASTING_S3_ERRORS, files_under, output_lines
+from tests.s3server import TEST_ACCESS_KEY, TEST_REGION, TEST_SECRET_KEY
+
+BOTOCORE_ONLY_HEADER = 'amz-sdk-invocation-id'
+
+
+@pytest.fixture
+def objects(s3_client, bucket):
+    """'a-first' (fetched through botocore) and 'k' (fetched directly)."""
+    bodies = {'a-first': os.urandom(3000), 'k': os.urandom(70000)}
+    for key, body in bodies.items():
+        s3_client.put_object(Bucket=bucket, Key=key, Body=body)
+    return bodies
+
+
+def one_process(ppcp, bucket, fault_proxy):
+    return ppcp(f's3://{bucket}/', 'out', '--recursive', '--processes', '1',
+                endpoint_url=fault_proxy.endpoint_url)
+
+
+def gets(fault_proxy, key):
+    return fault_proxy.find_requests(method='GET', key=f'/{key}')
+
+
+def direct(requests):
+    return [r for r in requests if BOTOCORE_ONLY_HEADER not in r.headers]
+
+
+def expected_signature(record, host):
+    """SigV4 of the recorded request, computed by botocore from scratch."""
+    auth_header = record.headers['Authorization']
+    signed = auth_header.split('SignedHeaders=')[1].split(',')[0].split(';')
+    request = AWSRequest(
+        method=record.method, url=f'http://{host}{record.path}',
+        headers={name: record.headers[name] for name in signed
+                 if name != 'host'})
+    request.context['timestamp'] = record.headers['X-Amz-Date']
+    auth = S3SigV4Auth(Credentials(TEST_ACCESS_KEY, TEST_SECRET_KEY), 's3',
+                       TEST_REGION)
+    string_to_sign = auth.string_to_sign(
+        request, auth.canonical_request(request))
+    return auth.signature(string_to_sign, request)
+
+
+def test_direct_gets_are_signed_as_botocore_signs(
+        ppcp, s3_client, bucket, fault_proxy, workdir):
+    bodies = {f'dir/{name}': os.urandom(size) for name, size in
+              [('a', 10), ('b c+d', 5000), ('é~(1)', 0), ('z', 300000)]}
+    for key, body in bodies.items():
+        s3_client.put_object(Bucket=bucket, Key=key, Body=body)
+    result = one_process(ppcp, bucket, fault_proxy)
+    assert result.returncode == 0, result.stderr
+    for key, body in bodies.items():
+        assert (workdir / 'out' / key).read_bytes() == body
+    requests = gets(fault_proxy, 'dir/')
+    assert len(requests) == 4
+    assert len(direct(requests)) == 3
+    host = urllib.parse.urlsplit(fault_proxy.endpoint_url).netloc
+    for record in requests:
+        assert record.headers['Authorization'].endswith(
+            f'Signature={expected_signature(record, host)}')
+    assert {r.headers['User-Agent'] for r in requests} == {
+        requests[0].headers['User-Agent']}
+
+
+@pytest.mark.parametrize('fault, expected_gets, message', [
+    *LASTING_S3_ERRORS,
+    (dict(status=(404, 'NoSuchKey', 'The specified key does not exist.')),
+     1, 'An error occurred (NoSuchKey) when calling the GetObject '
+     'operation: The specified key does not exist.'),
+])
+def test_a_failed_direct_get_is_botocores_first_attempt(
+        fault, expected_gets, message, ppcp, objects, bucket, fault_proxy,
+        workdir):
+    fault_proxy.add_rule(Rule(method='GET', key='/k', **fault))
+    result = one_process(ppcp, bucket, fault_proxy)
+    assert result.returncode == 1
+    [failure] = output_lines(result.stderr)
+    assert failure.startswith(f'download failed: s3://{bucket}/k to out/k ')
+    assert message in failure
+    requests = gets(fault_proxy, 'k')
+    assert len(requests) == expected_gets
+    assert requests[0] in direct(requests)
+    assert files_under(workdir) == {'out/a-first'}
+
+
+@pytest.mark.parametrize('fault, direct_gets', [
+    (dict(status=(503, 'SlowDown', 'Please reduce your request rate.')), 1),
+    (dict(status=(500, 'InternalError', 'We encountered an internal error.')),
+     1),
+    # No response at all: botocore's retry of a connection error.
+    (dict(reset_before_response=True), 1),
+    # The status line came: the body's failure is the worker's own retry,
+    # whichever path sent the request, and the retry is direct again.
+    (dict(reset_after_bytes=0), 2),
+], ids=['slowdown', 'internal-error', 'no-response', 'reset-in-body'])
+def test_a_direct_get_that_fails_once_is_retried(
+        fault, direct_gets, ppcp, objects, bucket, fault_proxy, workdir):
+    fault_proxy.add_rule(Rule(method='GET', key='/k', times=1, **fault))
+    result = one_process(ppcp, bucket, fault_proxy)
+    assert result.returncode == 0, result.stderr
+    assert (workdir / 'out' / 'k').read_bytes() == objects['k']
+    requests = gets(fault_proxy, 'k')
+    assert len(requests) == 2
+    assert direct(requests) == requests[:direct_gets]
+
+
+def test_a_direct_get_checks_the_checksum_as_botocore_does(
+        ppcp, objects, s3_client, bucket, fault_proxy, workdir):
+    """Without --checksum-mode the CLI's botocore still asks for and checks
+    a whole object's checksum (response_checksum_validation=when_supported):
+    so does a direct GET."""
+    wrong = base64.b64encode(hashlib.sha256(b'other bytes').digest()).decode()
+    s3_client.put_object(Bucket=bucket, Key='k', Body=objects['k'],
+                         ChecksumAlgorithm='SHA256', ChecksumSHA256=wrong)
+    s3_client.put_object(Bucket=bucket, Key='m', Body=b'right',
+                         ChecksumAlgorithm='CRC32')
+    result = one_process(ppcp, bucket, fault_proxy)
+    assert result.returncode == 1
+    [failure] = output_lines(result.stderr)
+    assert failure.startswith(
+        f'download failed: s3://{bucket}/k to out/k Expected checksum '
+        f'{wrong} did not match calculated checksum: ')
+    assert direct(gets(fault_proxy, 'k')) == gets(fault_proxy, 'k')
+    assert (workdir / 'out' / 'm').read_bytes() == b'right'
+    assert files_under(workdir) == {'out/a-first', 'out/m'}
