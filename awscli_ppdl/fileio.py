@@ -12,6 +12,7 @@ behind:
   nothing can appear at a destination once the parent is gone.
 """
 import errno
+import mmap
 import os
 import secrets
 import shutil
@@ -54,8 +55,40 @@ def create_temp_file(temp_filename, size=None):
 
 
 def open_for_writing(temp_filename):
-    """Open an existing temp file; a vanished one (cleaned up) is an error."""
-    return os.open(temp_filename, os.O_WRONLY | os.O_CLOEXEC)
+    """Open an existing temp file; a vanished one (cleaned up) is an error.
+
+    Read-write, because a mapping of a file needs both."""
+    return os.open(temp_filename, os.O_RDWR | os.O_CLOEXEC)
+
+
+def is_reserved(fd, end):
+    """Whether the file's blocks up to ``end`` are allocated (fallocate'd
+    or written), so that writing through a mapping cannot meet a full disk
+    (which a mapping reports with SIGBUS, not an error)."""
+    return os.fstat(fd).st_blocks * 512 >= end
+
+
+class MappedRegion:
+    """A writable view (``.view``) of ``length`` bytes of a file at ``offset``.
+
+    Bytes received into it land in the page cache directly: no copy from a
+    buffer, and no inode lock shared by every process writing the file (a
+    ``pwrite`` holds it while it copies).
+    """
+
+    def __init__(self, fd, offset, length):
+        skew = offset % mmap.ALLOCATIONGRANULARITY
+        self._region = mmap.mmap(fd, length + skew, offset=offset - skew)
+        self.view = memoryview(self._region)[skew:]
+
+    def close(self):
+        self.view.release()
+        try:
+            self._region.close()
+        except BufferError:
+            # A slice of the view is still referenced (by an exception's
+            # traceback): the mapping goes with its last reference.
+            pass
 
 
 def pwrite_all(fd, data, offset):

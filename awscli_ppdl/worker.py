@@ -27,6 +27,12 @@ MAX_ATTEMPTS = 5
 # straight from the socket, so each byte is copied once on its way to the
 # file (kernel to buffer) and written with one system call per MiB.
 BUFFER_SIZE = 256 * 1024
+# A body at least this long, going to a file whose blocks are reserved, is
+# received straight into the file's pages through a mapping (one window of
+# MAP_WINDOW bytes at a time, so a worker maps little at once) instead of
+# being copied from the buffer with pwrite.
+MAP_MIN_BYTES = 1024 * 1024
+MAP_WINDOW = 1024 * 1024
 # How often a worker tells the monitor how far a part has come: a few
 # messages a second, however fast the bytes arrive.
 PROGRESS_INTERVAL = 0.25
@@ -151,8 +157,13 @@ class Worker:
             expected = self._expected_length(job, body)
             fd = fileio.open_for_writing(job.temp_filename)
             try:
-                received = self._copy_body(
-                    body.readinto, fd, job.offset, expected)
+                if (expected is not None and expected >= MAP_MIN_BYTES
+                        and fileio.is_reserved(fd, job.offset + expected)):
+                    received = self._receive_mapped(
+                        body.readinto, fd, job.offset, expected)
+                else:
+                    received = self._copy_body(
+                        body.readinto, fd, job.offset, expected)
             finally:
                 os.close(fd)
             complete = received == expected
@@ -183,14 +194,8 @@ class Worker:
     def _copy_body(self, readinto, fd, offset, expected):
         """Fill the buffer from the socket, write it at its offset, repeat."""
         buffer, received = self._buffer, 0
-        size = len(buffer)
         while True:
-            filled = 0
-            while filled < size:
-                count = readinto(buffer[filled:])
-                if not count:
-                    break
-                filled += count
+            filled = _fill(readinto, buffer)
             if filled:
                 try:
                     fileio.pwrite_all(fd, buffer[:filled], offset + received)
@@ -198,8 +203,39 @@ class Worker:
                     raise LocalWriteError() from e
                 received += filled
                 self._progress.add(filled)
-            if filled < size or received > expected:
+            if filled < len(buffer) or received > expected:
                 return received
+
+    def _receive_mapped(self, readinto, fd, offset, expected):
+        """Receive the body into the file's pages, window by window; then
+        read to the end of the body (where a checksum is checked)."""
+        received = 0
+        while received < expected:
+            window = min(MAP_WINDOW, expected - received)
+            try:
+                region = fileio.MappedRegion(fd, offset + received, window)
+            except OSError as e:
+                raise LocalWriteError() from e
+            try:
+                filled = _fill(readinto, region.view)
+            finally:
+                region.close()
+            received += filled
+            self._progress.add(filled)
+            if filled < window:
+                return received
+        return received + _fill(readinto, self._buffer)
+
+
+def _fill(readinto, view):
+    """Read into ``view`` until it is full or the body ends."""
+    filled, size = 0, len(view)
+    while filled < size:
+        count = readinto(view[filled:])
+        if not count:
+            break
+        filled += count
+    return filled
 
 
 class _ProgressReporter:

@@ -55,18 +55,29 @@ def two_objects(s3_client, bucket):
 
 
 def fail_mid_part(monkeypatch, exception):
-    """Make the workers (forked after this) raise ``exception`` on the second
-    write of the second part of ``bad``: its temp file exists and holds part
-    of the bytes by then."""
+    """Make the workers (forked after this) raise ``exception`` when they
+    write the second part of ``bad`` (with pwrite, or through a mapping):
+    its temp file exists and holds part of the bytes by then."""
+    def in_second_part_of_bad(fd, offset):
+        target = os.readlink(f'/proc/self/fd/{fd}')
+        return (os.path.basename(target).startswith('bad.')
+                and MiB <= offset < 2 * MiB)
+
     original = fileio.pwrite_all
 
     def pwrite_all(fd, data, offset):
-        target = os.readlink(f'/proc/self/fd/{fd}')
-        if os.path.basename(target).startswith('bad.') and \
-                MiB < offset < 2 * MiB:
+        if in_second_part_of_bad(fd, offset + len(data) - 1):
             raise exception
         return original(fd, data, offset)
+
+    class MappedRegion(fileio.MappedRegion):
+        def __init__(self, fd, offset, length):
+            if in_second_part_of_bad(fd, offset):
+                raise exception
+            super().__init__(fd, offset, length)
+
     monkeypatch.setattr(fileio, 'pwrite_all', pwrite_all)
+    monkeypatch.setattr(fileio, 'MappedRegion', MappedRegion)
 
 
 @pytest.mark.timeout(60)

@@ -13,6 +13,8 @@ from awscli_ppdl.fileio import (
     TempFileRegistry,
     create_temp_file,
     finalize,
+    MappedRegion,
+    is_reserved,
     open_for_writing,
     pwrite_all,
     temp_filename_for,
@@ -145,6 +147,31 @@ def test_pwrite_all_completes_short_writes(tmp_path, monkeypatch):
         os.close(fd)
     assert read(name) == b'\0\x000123456\0'
     assert calls == [2, 5, 8]
+
+
+def test_a_mapped_region_writes_at_an_unaligned_offset(tmp_path):
+    name = str(tmp_path / 'a.ppcp-tmp')
+    create_temp_file(name, 10000)
+    fd = open_for_writing(name)
+    try:
+        assert is_reserved(fd, 10000)
+        region = MappedRegion(fd, 5000, 3)
+        region.view[:] = b'xyz'
+        region.close()
+    finally:
+        os.close(fd)
+    assert read(name) == b'\0' * 5000 + b'xyz' + b'\0' * 4997
+
+
+def test_a_sparse_file_is_not_reserved(tmp_path):
+    name = str(tmp_path / 'a.ppcp-tmp')
+    create_temp_file(name)
+    fd = open_for_writing(name)
+    try:
+        os.ftruncate(fd, 1 << 20)
+        assert not is_reserved(fd, 1 << 20)
+    finally:
+        os.close(fd)
 
 
 # -- finalize ----------------------------------------------------------------

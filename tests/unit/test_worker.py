@@ -3,6 +3,7 @@ TransferMonitor and a threading.Event, as s3transfer tests processpool.py."""
 import awscli  # noqa: F401  (before botocore: selects the vendored copy)
 
 import io
+import os
 import queue
 import threading
 
@@ -179,6 +180,57 @@ def test_a_write_error_is_not_retried(h, monkeypatch):
     assert outcome.error.errno == 28
     assert outcome.error.message == 'No space left on device'
     assert len(h.get_calls) == 1
+
+
+def writes_counted(monkeypatch):
+    calls = []
+    pwrite_all = fileio.pwrite_all
+    monkeypatch.setattr('awscli_ppdl.fileio.pwrite_all', lambda *args: (
+        calls.append(args[2]), pwrite_all(*args)))
+    return calls
+
+
+def test_a_long_part_of_a_reserved_file_is_received_into_its_pages(
+        h, monkeypatch):
+    """Through a mapping, in windows (here 1000 bytes): no pwrite."""
+    monkeypatch.setattr('awscli_ppdl.worker.MAP_MIN_BYTES', 1000)
+    monkeypatch.setattr('awscli_ppdl.worker.MAP_WINDOW', 1000)
+    pwrites = writes_counted(monkeypatch)
+    body = os.urandom(2500)
+    h.create_temp(5000)
+    h.add_range(body, 1234, total=5000)
+    h.worker.run_job(h.ranged_job(1234, 3733, part_index=1, num_parts=2))
+    assert h.contents() == b'\0' * 1234 + body + b'\0' * 1266
+    assert h.monitor.collect(0).progress == [(1, 2500)]
+    assert pwrites == []
+
+
+def test_a_short_body_into_a_mapping_is_fetched_again(h, monkeypatch):
+    monkeypatch.setattr('awscli_ppdl.worker.MAP_MIN_BYTES', 1000)
+    monkeypatch.setattr('awscli_ppdl.worker.MAP_WINDOW', 1000)
+    monkeypatch.setattr('awscli_ppdl.worker.RETRY_MAX_DELAY', 0)
+    body = os.urandom(2500)
+    h.create_temp(2500)
+    h.add_get(body[:1800], content_length=2500)
+    h.add_get(body)
+    h.worker.run_job(h.job())
+    assert h.contents() == body
+    assert only_outcome(h).bytes_written == 2500
+    assert len(h.get_calls) == 2
+
+
+def test_a_file_without_reserved_blocks_is_written_with_pwrite(
+        h, monkeypatch):
+    """A full disk would reach a mapping as SIGBUS: a sparse temp file
+    (no fallocate on its file system) is written with pwrite."""
+    monkeypatch.setattr('awscli_ppdl.worker.MAP_MIN_BYTES', 1000)
+    pwrites = writes_counted(monkeypatch)
+    body = os.urandom(2500)
+    h.create_temp()
+    h.add_get(body)
+    h.worker.run_job(h.job())
+    assert h.contents() == body
+    assert pwrites == [0]
 
 
 def test_ranged_job_writes_at_its_offset(h):
