@@ -17,7 +17,6 @@ readable when the parent exits, under every start method, so one daemon thread
 waits on it, runs the child's clean-up and ends the process at once.
 """
 import ctypes
-import ctypes.util
 import logging
 import logging.handlers
 import multiprocessing
@@ -55,9 +54,13 @@ def prepare_child(on_parent_death=None, name=None, child_logging=None):
 
 
 def _set_os_process_name(name):
-    """Best effort: Linux ``prctl(PR_SET_NAME)``, 15 characters at most."""
+    """Best effort: Linux ``prctl(PR_SET_NAME)``, 15 characters at most.
+
+    The symbol is looked up in the running process (which has libc loaded):
+    ``ctypes.util.find_library`` would run ``ldconfig`` in every child.
+    """
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library('c'), use_errno=True)
+        libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_NAME, name.encode()[:15], 0, 0, 0)
     except (OSError, AttributeError):
         pass
