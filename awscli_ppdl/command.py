@@ -8,11 +8,15 @@ the CLI's own code (``FileGenerator``, ``create_filter``, ``Comparator``,
 ``ProcessPoolDownloader`` that stands in for s3transfer's ``TransferManager``.
 """
 import contextlib
+import datetime
+import functools
 import logging
 import os
 import queue
 import signal
 import threading
+
+from dateutil.tz import tzlocal, tzutc
 
 from botocore.exceptions import ClientError
 from botocore.handlers import VALID_BUCKET, VALID_S3_ARN
@@ -36,7 +40,8 @@ from awscli.customizations.s3.syncstrategy.caseconflict import (
 from awscli.customizations.s3.syncstrategy.base import (
     AlwaysSync, NeverSync)
 from awscli.customizations.s3.utils import (
-    RequestParamsMapper, find_bucket_key, find_dest_path_comp_key)
+    BucketLister, RequestParamsMapper, _date_parser, find_bucket_key,
+    find_dest_path_comp_key)
 
 from awscli_ppdl.clientfactory import ClientFactory
 from awscli_ppdl.processpool import (
@@ -85,6 +90,11 @@ class PpcpCommand(S3TransferCommand):
             # records, and those the children forward, reach stderr.
             self._session.set_stream_logger('awscli_ppdl', logging.DEBUG,
                                             format_string=LOG_FORMAT)
+        else:
+            # The filter logs one to three DEBUG records per listed object;
+            # without --debug the CLI's only awscli handler writes ERROR
+            # and above, so they were built only to be dropped.
+            logging.getLogger(_FILTER_LOGGER).setLevel(logging.INFO)
         self._convert_path_args(parsed_args)
         params = self._build_call_parameters(parsed_args, {})
         params.update(_download_paths(parsed_args.paths))
@@ -203,12 +213,56 @@ class DownloadCommand:
         return comparator.call(listed, local_listed)
 
 
+_FILTER_LOGGER = 'awscli.customizations.s3.filters'
+_UTC = tzutc()
+# YYYY-MM-DDTHH:MM:SSZ, with no fraction, milliseconds or microseconds.
+_ISO_LENGTHS = (20, 24, 27)
+
+
+@functools.lru_cache(maxsize=4096)
+def _listing_date_parser(date_string):
+    """The CLI's ``_date_parser`` (dateutil ``parse``, then ``tzlocal``), with
+    S3's ``2025-11-25T10:22:31.000Z`` (and ``...:31Z``, ``...:31.000000Z``
+    of other servers) read by ``fromisoformat``: the same
+    datetime (tzutc, then the same ``astimezone(tzlocal())``), without the
+    ~0.1 ms dateutil's generic parser takes per object. Any other form goes
+    to the CLI's parser. Objects written together share their timestamp (a
+    datetime is immutable), so each distinct one is converted once."""
+    if (len(date_string) in _ISO_LENGTHS and date_string[-1] == 'Z'
+            and date_string[10] == 'T'):
+        try:
+            parsed = datetime.datetime.fromisoformat(date_string[:-1])
+        except ValueError:
+            return _date_parser(date_string)
+        return parsed.replace(tzinfo=_UTC).astimezone(tzlocal())
+    return _date_parser(date_string)
+
+
 class _DownloadFileGenerator(FileGenerator):
     """The CLI's FileGenerator, telling a missing bucket from a missing key.
 
     For a single object the CLI makes a HeadObject, whose 404 carries no body,
     and reports 'Key "k" does not exist' even when the bucket is missing.
     """
+
+    def list_objects(self, s3_path, dir_op):
+        """The CLI's ``FileGenerator.list_objects`` for a download (no
+        ``delete`` case), with the listing's timestamps read by
+        ``_listing_date_parser``."""
+        bucket, prefix = find_bucket_key(s3_path)
+        if not dir_op and prefix:
+            yield self._list_single_object(s3_path)
+            return
+        lister = BucketLister(self._client, date_parser=_listing_date_parser)
+        extra_args = self.request_parameters.get('ListObjectsV2', {})
+        for source_path, response_data in lister.list_objects(
+                bucket=bucket, prefix=prefix, page_size=self.page_size,
+                extra_args=extra_args):
+            if response_data['Size'] == 0 and source_path.endswith('/'):
+                continue
+            if not dir_op and s3_path != source_path:
+                continue
+            yield source_path, response_data
 
     def _list_single_object(self, s3_path):
         try:

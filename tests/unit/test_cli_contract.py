@@ -26,7 +26,8 @@ REUSED = {
         'CaseConflictSync'],
     'awscli.customizations.s3.syncstrategy.base': ['AlwaysSync', 'NeverSync'],
     'awscli.customizations.s3.utils': [
-        'RequestParamsMapper', 'find_bucket_key'],
+        'RequestParamsMapper', 'find_bucket_key', 'BucketLister',
+        '_date_parser'],
     's3transfer.exceptions': ['CancelledError', 'FatalError'],
     's3transfer.futures': ['TransferMeta'],
     's3transfer.utils': ['CallArgs', 'S3_RETRYABLE_DOWNLOAD_ERRORS'],
@@ -102,3 +103,22 @@ def test_botocore_internals_of_the_direct_get_path():
     send = inspect.getsource(Endpoint._do_get_response)
     assert 'first_non_none_response(responses)' in send
     assert 'except Exception as e:' in send
+
+
+def test_the_listing_we_mirror():
+    """_DownloadFileGenerator.list_objects is FileGenerator.list_objects for
+    a download, with its own date parser handed to BucketLister."""
+    from awscli.customizations.s3.filegenerator import FileGenerator
+    from awscli.customizations.s3.utils import BucketLister
+
+    source = inspect.getsource(FileGenerator.list_objects)
+    for line in ("if not dir_op and prefix:",
+                 "yield self._list_single_object(s3_path)",
+                 "lister = BucketLister(self._client)",
+                 "self.request_parameters.get('ListObjectsV2', {})",
+                 "page_size=self.page_size",
+                 "if response_data['Size'] == 0 and source_path.endswith('/'):",
+                 "if self.operation_name == 'delete':",
+                 "elif not dir_op and s3_path != source_path:"):
+        assert line in source
+    assert 'date_parser' in inspect.signature(BucketLister).parameters
