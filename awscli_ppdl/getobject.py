@@ -26,10 +26,9 @@ from typing import Callable, Optional
 
 from botocore.awsrequest import AWSRequest
 from botocore.exceptions import HTTPClientError
+from botocore.httpchecksum import handle_checksum_body
 from botocore.response import StreamingBody
 from botocore.utils import percent_encode
-
-from awscli_ppdl.checksums import CHECKSUM_FIELDS, ChecksumChecker
 
 # The GetObject arguments a template request can carry (as these headers);
 # a GET with any other argument always goes through botocore.
@@ -37,7 +36,6 @@ TEMPLATE_ARGUMENTS = {'Range': 'Range', 'IfMatch': 'If-Match'}
 # Signature versions whose signing needs nothing but the request and the
 # credentials (not S3 Express sessions, not SigV4a's multi-region keys).
 TEMPLATE_SIGNATURES = ('s3v4', 'v4')
-_REQUEST_CHECKSUM_MODE = 'x-amz-checksum-mode'
 
 
 @dataclasses.dataclass
@@ -55,10 +53,9 @@ class _RequestTemplate:
     url_prefix: str  # up to the percent-encoded key
     url_suffix: str  # after it (a query string, if any)
     headers: tuple  # (name, value) pairs, without per-object ones
-    context: dict
+    context: dict  # botocore's, incl. the checksums it would check
     sign_kwargs: dict
     signer: object  # botocore's RequestSigner of the client
-    validates_checksums: bool
 
 
 class GetObjectSender:
@@ -67,22 +64,25 @@ class GetObjectSender:
         self._templates = {}
         self._last_signed = None
         self._handoff = None
+        self._operation = client.meta.service_model.operation_model(
+            'GetObject')
         events = client.meta.events
         events.register('before-sign.s3.GetObject', self._remember_request)
         events.register('before-send.s3.GetObject', self._hand_off)
 
     def get_object(self, bucket, key, extra_args):
-        template = self._templates.get(bucket)
-        if template is not None and extra_args.keys() <= TEMPLATE_ARGUMENTS.keys():
+        plain = extra_args.keys() <= TEMPLATE_ARGUMENTS.keys()
+        template = self._templates.get(bucket) if plain else None
+        if template is not None:
             try:
                 response = self._send(template, key, extra_args)
             except HTTPClientError as e:
                 self._handoff = e
             else:
                 if response.status_code in (200, 206):
-                    return _direct_body(response, template)
+                    return self._direct_body(response, template)
                 self._handoff = response
-        return self._get_through_botocore(bucket, key, extra_args)
+        return self._get_through_botocore(bucket, key, extra_args, plain)
 
     def _send(self, template, key, extra_args):
         headers = dict(template.headers)
@@ -99,20 +99,32 @@ class GetObjectSender:
         prepared.stream_output = True
         return self._client._endpoint.http_session.send(prepared)
 
-    def _get_through_botocore(self, bucket, key, extra_args):
+    def _direct_body(self, response, template):
+        """The body as botocore would return it: checked as it is read
+        when botocore would check it (``handle_checksum_body``, with the
+        checksum algorithms botocore chose for the template's request)."""
+        headers = response.headers
+        parsed = {'headers': headers, 'context': {}}
+        handle_checksum_body(response, parsed, template.context,
+                             self._operation)
+        length = headers.get('Content-Length')
+        length = None if length is None else int(length)
+        body = parsed.get('body')
+        if body is None:
+            body = StreamingBody(response.raw, length)
+        return _object_body(body, length, headers.get('Content-Range'))
+
+    def _get_through_botocore(self, bucket, key, extra_args, learn):
         self._last_signed = None
         try:
             response = self._client.get_object(
                 Bucket=bucket, Key=key, **extra_args)
         finally:
             self._handoff = None
-        if extra_args.keys() <= TEMPLATE_ARGUMENTS.keys():
+        if learn:
             self._learn_template(bucket, key)
-        body = response['Body']
-        return ObjectBody(response.get('ContentLength'),
-                          response.get('ContentRange'),
-                          _fastest_readinto(body),
-                          lambda complete: _release_or_close(body, complete))
+        return _object_body(response['Body'], response.get('ContentLength'),
+                            response.get('ContentRange'))
 
     def _remember_request(self, request, signing_name, region_name,
                           signature_version, request_signer, **kwargs):
@@ -157,46 +169,12 @@ class GetObjectSender:
                 'signature_version': signature_version,
             },
             signer=signer,
-            validates_checksums=any(name.lower() == _REQUEST_CHECKSUM_MODE
-                                    for name, _ in headers),
         )
 
 
-def _direct_body(response, template):
-    headers = response.headers
-    length = headers.get('Content-Length')
-    raw = response.raw
-    readinto = raw._fp.readinto
-    if template.validates_checksums:
-        checksum = _full_object_checksum(headers)
-        if checksum is not None:
-            readinto = _checked_readinto(readinto, ChecksumChecker(*checksum))
-    return ObjectBody(
-        None if length is None else int(length),
-        headers.get('Content-Range'), readinto,
-        lambda complete: _release_raw(raw, complete))
-
-
-def _full_object_checksum(headers):
-    """The checksum botocore would check for this response: the first
-    algorithm it supports, unless it is a checksum of part checksums."""
-    for algorithm, _ in CHECKSUM_FIELDS:
-        value = headers.get(f'x-amz-checksum-{algorithm}')
-        if value is not None:
-            return None if '-' in value else (algorithm, value)
-    return None
-
-
-def _checked_readinto(readinto, checker):
-    def checked(buffer):
-        count = readinto(buffer)
-        if count:
-            checker.update(buffer[:count])
-        else:
-            checker.verify()
-        return count
-
-    return checked
+def _object_body(body, content_length, content_range):
+    return ObjectBody(content_length, content_range, _fastest_readinto(body),
+                      lambda complete: _release_or_close(body, complete))
 
 
 def _fastest_readinto(body):
@@ -212,17 +190,11 @@ def _fastest_readinto(body):
 
 
 def _release_or_close(body, complete):
-    raw = getattr(body, '_raw_stream', None)
-    if complete and hasattr(raw, 'release_conn'):
-        _release_raw(raw, complete)
-    else:
-        body.close()
-
-
-def _release_raw(raw, complete):
     """Give a fully read connection back to the pool; drop any other."""
+    raw = getattr(body, '_raw_stream', None)
     fp = getattr(raw, '_fp', None)
-    if complete and fp is not None and fp.isclosed():
+    if complete and fp is not None and fp.isclosed() and hasattr(
+            raw, 'release_conn'):
         raw.release_conn()
     else:
-        raw.close()
+        body.close()

@@ -86,6 +86,7 @@ def test_botocore_internals_of_the_direct_get_path():
     through ``before-send``, whose handler may return or raise one."""
     import botocore.session
     from botocore.endpoint import Endpoint
+    from botocore.httpchecksum import handle_checksum_body
     from botocore.httpsession import URLLib3Session
     from botocore.signers import RequestSigner
 
@@ -103,6 +104,10 @@ def test_botocore_internals_of_the_direct_get_path():
     send = inspect.getsource(Endpoint._do_get_response)
     assert 'first_non_none_response(responses)' in send
     assert 'except Exception as e:' in send
+    # A direct GET's body is checked by botocore's own response handling.
+    assert 'handle_checksum_body(' in send
+    assert list(inspect.signature(handle_checksum_body).parameters) == [
+        'http_response', 'response', 'context', 'operation_model']
 
 
 def test_the_listing_we_mirror():
