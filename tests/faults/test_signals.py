@@ -12,207 +12,34 @@ is certainly under way when the signal arrives.
 import hashlib
 import os
 import signal
-import subprocess
-import threading
 
 import pytest
 
+from tests.faults.cli_process import (
+    MiB, ONE_FILE_CHILDREN, SIZE, THROTTLE, all_gone, as_under_nohup,
+    temp_files, wait_for_three_gets)
 from tests.faults.proxy import Rule
-from tests.helpers import (
-    descendant_pids, files_under, output_lines, pid_alive, process_name,
-    wait_until)
-from tests.s3server import AWS_SCRIPT
-
-MiB = 1024 * 1024
-SIZE = 12 * MiB          # three 5 MiB parts
-THROTTLE = 256 * 1024    # bytes per second per GET: 20 s for a 5 MiB part
+from tests.helpers import files_under, output_lines, process_name, wait_until
 
 
-def all_gone(pids):
-    return not any(pid_alive(pid) for pid in pids)
-
-
-def as_from_a_terminal():
-    """Run in the child before exec: SIGINT and SIGHUP must reach ``aws`` as
-    they do from a terminal, even when these tests run under ``nohup`` or
-    in the background (which start it with them ignored)."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.signal(signal.SIGHUP, signal.SIG_DFL)
-
-
-def as_under_nohup():
-    """``nohup aws ...``: SIGHUP ignored from the start."""
-    as_from_a_terminal()
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
-
-
-class Ppcp:
-    """``aws s3 ppcp`` in its own session. Threads collect its stdout and
-    stderr as they come; every descendant it was seen with is remembered, so
-    that orphans can be found (and killed) after the parent is gone."""
-
-    def __init__(self, args, cwd, env, endpoint_url,
-                 preexec_fn=as_from_a_terminal):
-        self.process = subprocess.Popen(
-            [AWS_SCRIPT, 's3', 'ppcp', *map(str, args),
-             '--endpoint-url', endpoint_url],
-            cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            start_new_session=True, preexec_fn=preexec_fn)
-        self.pid = self.process.pid
-        self.children = set()
-        self.stdout = bytearray()
-        self.stderr = bytearray()
-        self._readers = [
-            threading.Thread(target=self._read, args=(pipe, into),
-                             daemon=True)
-            for pipe, into in ((self.process.stdout, self.stdout),
-                               (self.process.stderr, self.stderr))]
-        for reader in self._readers:
-            reader.start()
-
-    @staticmethod
-    def _read(pipe, into):
-        for block in iter(lambda: pipe.read1(65536), b''):
-            into += block
-
-    def wait_for_children(self, names, timeout=60):
-        """Until the descendants are exactly the processes ``names``."""
-        def have_them():
-            pids = descendant_pids(self.pid)
-            self.children.update(pids)
-            try:
-                found = sorted(process_name(p) for p in pids)
-            except OSError:
-                return False
-            return found == sorted(names)
-        wait_until(have_them, timeout,
-                   'the children %r never all ran' % (names,))
-
-    def wait(self, timeout=30):
-        """The exit code, once the process and its output have ended."""
-        returncode = self.process.wait(timeout)
-        for reader in self._readers:
-            reader.join(timeout)
-            assert not reader.is_alive(), 'a child still holds the pipes'
-        return returncode
-
-    @property
-    def stderr_lines(self):
-        return output_lines(self.stderr.decode('utf-8', 'replace'))
-
-    def stop(self):
-        self.children.update(descendant_pids(self.pid))
-        for pid in [self.pid, *sorted(self.children)]:
-            if pid_alive(pid):
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-        # Anything else still in the process group this test created.
-        try:
-            os.killpg(self.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.process.wait(30)
-        for reader in self._readers:
-            reader.join(30)
-
-
-@pytest.fixture
-def start_ppcp(aws_env, fault_proxy):
-    """``start_ppcp(args, cwd, **popen_options)``: a running :class:`Ppcp`
-    through the proxy; killed (with every descendant seen) at the end of the
-    test."""
-    aws_env.set_config('s3', {'multipart_threshold': '5MB',
-                              'multipart_chunksize': '5MB'})
-    started = []
-
-    def start(args, cwd, **options):
-        ppcp = Ppcp(args, cwd, aws_env, fault_proxy.endpoint_url, **options)
-        started.append(ppcp)
-        return ppcp
-    try:
-        yield start
-    finally:
-        for ppcp in started:
-            ppcp.stop()
-
-
-@pytest.fixture
-def big_object(s3_client, bucket, fault_proxy):
-    """``big.bin``: 12 MiB, each of its three ranged GETs throttled."""
-    body = os.urandom(SIZE)
-    s3_client.put_object(Bucket=bucket, Key='big.bin', Body=body)
-    fault_proxy.add_rule(Rule(method='GET', key='big.bin', has_range=True,
-                              throttle_bytes_per_second=THROTTLE))
-    return body
-
-
-@pytest.fixture
-def cli_tmpdir(aws_env, tmp_path):
-    """The CLI's TMPDIR, to see what it leaves there (the monitor's socket
-    directory, a stream's ranges)."""
-    temp = tmp_path / 'tmp'
-    temp.mkdir()
-    aws_env['TMPDIR'] = str(temp)
-    return temp
-
-
-@pytest.fixture
-def out(tmp_path):
-    path = tmp_path / 'out'
-    path.mkdir()
-    return path
-
-
-def big_gets(fault_proxy):
-    return fault_proxy.find_requests(method='GET', key='big.bin')
-
-
-def wait_for_three_gets(fault_proxy):
-    wait_until(lambda: len(big_gets(fault_proxy)) == 3, 60,
-               'the three ranged GETs never started')
-
-
-ONE_FILE_CHILDREN = ['ppcp-monitor', 'ppcp-submitter', 'ppcp-worker-0',
-                     'ppcp-worker-1', 'ppcp-worker-2']
-
-
-def temp_files(directory):
-    return [p for p in files_under(directory) if p.endswith('.ppcp-tmp')]
-
-
-def test_sigterm_to_the_process_group(big_object, bucket, fault_proxy,
-                                      start_ppcp, out, cli_tmpdir):
-    """A service manager stops the whole group: the children die at once
-    (SIGTERM keeps its default action in them) while the parent cleans up;
-    still exit 143, one message, and nothing left behind."""
+@pytest.mark.parametrize('signum', [signal.SIGTERM, signal.SIGHUP],
+                         ids=['sigterm', 'sighup'])
+def test_a_signal_to_the_process_group_leaves_nothing_behind(
+        signum, big_object, bucket, fault_proxy, start_ppcp, out,
+        cli_tmpdir):
+    """A service manager stops the whole group (SIGTERM: the children die at
+    once, keeping its default action, while the parent cleans up), or the
+    terminal is closed (SIGHUP: the children ignore it, the parent stops as
+    for SIGTERM). Exit 128 + the signal, one message, nothing left."""
     ppcp = start_ppcp([f's3://{bucket}/big.bin', 'big.bin'], out)
     wait_for_three_gets(fault_proxy)
     ppcp.wait_for_children(ONE_FILE_CHILDREN)
     assert len(temp_files(out)) == 1
 
-    os.killpg(ppcp.pid, signal.SIGTERM)
-    assert ppcp.wait() == 143, ppcp.stderr
-    assert ppcp.stderr_lines == ['fatal error: terminated by SIGTERM']
-    wait_until(lambda: all_gone(ppcp.children), 5, 'children still running')
-    assert files_under(out) == set()
-    assert os.listdir(cli_tmpdir) == []
-
-
-def test_sighup_to_the_process_group_leaves_nothing_behind(
-        big_object, bucket, fault_proxy, start_ppcp, out, cli_tmpdir):
-    """The terminal is closed: the children ignore its SIGHUP, the parent
-    stops as for SIGTERM and exits 128 + SIGHUP."""
-    ppcp = start_ppcp([f's3://{bucket}/big.bin', 'big.bin'], out)
-    wait_for_three_gets(fault_proxy)
-    ppcp.wait_for_children(ONE_FILE_CHILDREN)
-    assert len(temp_files(out)) == 1
-
-    os.killpg(ppcp.pid, signal.SIGHUP)
-    assert ppcp.wait() == 128 + signal.SIGHUP, ppcp.stderr
-    assert ppcp.stderr_lines == ['fatal error: terminated by SIGHUP']
+    os.killpg(ppcp.pid, signum)
+    assert ppcp.wait() == 128 + signum, ppcp.stderr
+    assert ppcp.stderr_lines == [
+        f'fatal error: terminated by {signal.Signals(signum).name}']
     wait_until(lambda: all_gone(ppcp.children), 5, 'children still running')
     assert files_under(out) == set()
     assert os.listdir(cli_tmpdir) == []
