@@ -255,24 +255,28 @@ def finished_run(endpoint_url, bucket, dest):
                                  expected_size=4).result(timeout=30)
 
 
-def cancelled_run(endpoint_url, bucket, dest, started):
-    """Returns the downloader, shut down, and the exception of its future."""
+def slow_run_under_way(endpoint_url, bucket, dest, started):
+    """A downloader fetching ``slow``, once its GET has started."""
     started.clear()
     downloader = library_downloader(endpoint_url)
     future = downloader.download_file(bucket, 'slow', str(dest / 'slow'),
                                       expected_size=2 * MiB)
     assert started.wait(30), 'the GET never started'
+    return downloader, future
+
+
+def cancelled_run(endpoint_url, bucket, dest, started):
+    """Returns the downloader, shut down, and the exception of its future."""
+    downloader, future = slow_run_under_way(endpoint_url, bucket, dest,
+                                            started)
     downloader.shutdown(cancel=True)
     assert future.done()
     return downloader, future.exception()
 
 
 def broken_run(endpoint_url, bucket, dest, started):
-    started.clear()
-    downloader = library_downloader(endpoint_url)
-    future = downloader.download_file(bucket, 'slow', str(dest / 'slow'),
-                                      expected_size=2 * MiB)
-    assert started.wait(30), 'the GET never started'
+    downloader, future = slow_run_under_way(endpoint_url, bucket, dest,
+                                            started)
     [worker] = [p for p in multiprocessing.active_children()
                 if p.name == 'ppcp-worker-0']
     os.kill(worker.pid, signal.SIGKILL)
@@ -296,27 +300,36 @@ def no_more_than(baseline):
     return check
 
 
+def warmed_up_baseline(endpoint_url, bucket, dest, started):
+    """The resources after one finished and one cancelled run, which warm
+    up what is created once per process (botocore's loaders,
+    multiprocessing's resource helpers)."""
+    finished_run(endpoint_url, bucket, dest)
+    cancelled_run(endpoint_url, bucket, dest, started)
+    return settled_resources()
+
+
+def assert_back_to(baseline):
+    with contextlib.suppress(AssertionError):
+        wait_until(no_more_than(baseline), 5, '')
+    assert no_more_than(baseline)(), (settled_resources(), baseline,
+                                      fd_targets())
+
+
 @pytest.mark.timeout(90)
 def test_downloaders_in_turn_leave_nothing_behind(
         slow_object, fault_proxy, bucket, tmp_path, private_tmpdir):
     dest = tmp_path / 'dest'
     dest.mkdir()
     url = fault_proxy.endpoint_url
-    # The first run of each kind warms up what is created once per process
-    # (botocore's loaders, multiprocessing's resource helpers).
-    finished_run(url, bucket, dest)
-    cancelled_run(url, bucket, dest, slow_object)
-    baseline = settled_resources()
+    baseline = warmed_up_baseline(url, bucket, dest, slow_object)
     for _ in range(3):
         finished_run(url, bucket, dest)
         exception = cancelled_run(url, bucket, dest, slow_object)[1]
         # (Sometimes ProcessPoolBrokenError: see
         # test_a_cancel_is_not_mistaken_for_a_dead_child.)
         assert isinstance(exception, (CancelledError, ProcessPoolBrokenError))
-    with contextlib.suppress(AssertionError):
-        wait_until(no_more_than(baseline), 5, '')
-    assert no_more_than(baseline)(), (settled_resources(), baseline,
-                                      fd_targets())
+    assert_back_to(baseline)
     assert multiprocessing.active_children() == []
     assert os.listdir(private_tmpdir) == []
     assert files_under(dest) == {'fine'}
@@ -330,17 +343,12 @@ def test_broken_downloaders_in_turn_leave_nothing_behind(
     dest = tmp_path / 'dest'
     dest.mkdir()
     url = fault_proxy.endpoint_url
-    finished_run(url, bucket, dest)
-    cancelled_run(url, bucket, dest, slow_object)
-    baseline = settled_resources()
+    baseline = warmed_up_baseline(url, bucket, dest, slow_object)
     for _ in range(3):
         broken_run(url, bucket, dest, slow_object)
     assert multiprocessing.active_children() == []
     assert files_under(dest) == {'fine'}
-    with contextlib.suppress(AssertionError):
-        wait_until(no_more_than(baseline), 5, '')
-    assert no_more_than(baseline)(), (settled_resources(), baseline,
-                                      fd_targets())
+    assert_back_to(baseline)
     assert os.listdir(private_tmpdir) == []
 
 
