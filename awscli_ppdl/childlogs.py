@@ -9,6 +9,7 @@ even sent.
 """
 import logging
 import logging.handlers
+import queue
 import threading
 from typing import Any, NamedTuple
 
@@ -16,6 +17,9 @@ FORWARDED_LOGGERS = ('', 'awscli_ppdl', 'botocore', 'awscli', 's3transfer',
                      'urllib3')
 # How long shutdown waits for the last records before it leaves them.
 STOP_TIMEOUT = 5.0
+# How often the thread looks up from an empty queue once the children were
+# killed, to see whether it should stop.
+KILLED_POLL_INTERVAL = 0.05
 
 
 class ChildLogging(NamedTuple):
@@ -62,19 +66,27 @@ def send_records_to_parent(child_logging):
 class ChildLogReceiver:
     """In the parent: a daemon thread that logs what the children send.
 
-    It is not a ``QueueListener`` because that one joins its thread without
-    a timeout, and a child killed in the middle of a record can leave the
-    queue unreadable; here the thread is abandoned after ``STOP_TIMEOUT``.
+    It is not a ``QueueListener``, which is stopped by a record put on the
+    queue and joins its thread without a timeout: a child killed while it
+    held the queue's write lock (which all writers share) keeps that record
+    from ever being sent. After the children were killed, the thread
+    instead reads until the queue is empty; a child killed in the middle
+    of a record can still leave it unreadable, so the thread is abandoned
+    after ``STOP_TIMEOUT``.
     """
 
     def __init__(self, context):
         self.config = ChildLogging(context.Queue(), parent_log_level())
+        self._children_killed = threading.Event()
         self._thread = threading.Thread(target=self._receive,
                                         name='ppcp-child-logs', daemon=True)
         self._thread.start()
 
-    def stop(self):
-        self.config.queue.put(None)
+    def stop(self, children_killed=False):
+        if children_killed:
+            self._children_killed.set()
+        else:
+            self.config.queue.put(None)
         self._thread.join(STOP_TIMEOUT)
         self.config.queue.cancel_join_thread()
         self.config.queue.close()
@@ -82,7 +94,11 @@ class ChildLogReceiver:
     def _receive(self):
         while True:
             try:
-                record = self.config.queue.get()
+                record = self.config.queue.get(timeout=KILLED_POLL_INTERVAL)
+            except queue.Empty:
+                if self._children_killed.is_set():
+                    return
+                continue
             except (EOFError, OSError):
                 return
             if record is None:

@@ -192,6 +192,7 @@ class ProcessPoolDownloader:
         self._monitor = None
         self._submitter = None
         self._workers = []
+        self._children_terminated = False
         self._collector = None
         self._credentials = credentials
         self._credential_refresher = None
@@ -625,6 +626,7 @@ class ProcessPoolDownloader:
 
     def _terminate_children(self):
         self._closing = True
+        self._children_terminated = True
         processes = [self._submitter, *self._workers, self._manager._process]
         for process in processes:
             if process.exitcode is None:
@@ -642,7 +644,7 @@ class ProcessPoolDownloader:
         try:
             self._stop_processes()
         finally:
-            self._child_logs.stop()
+            self._child_logs.stop(children_killed=self._children_terminated)
             fileio.remove_work_dirs(self._work_dir)
 
     def _stop_processes(self):

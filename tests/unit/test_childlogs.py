@@ -1,9 +1,15 @@
-"""Which records the children send: only those the parent would write."""
+"""Which records the children send (only those the parent would write),
+and the parent's receiving thread."""
 import logging
+import multiprocessing
+import os
+import signal
+import threading
 
 import pytest
 
-from awscli_ppdl.childlogs import parent_log_level
+from awscli_ppdl.childlogs import (
+    ChildLogReceiver, parent_log_level, send_records_to_parent)
 
 
 @pytest.fixture
@@ -43,3 +49,37 @@ def test_with_debug_everything_is_sent(clean_loggers, monkeypatch):
     stream_logger('awscli', logging.DEBUG)
     stream_logger('botocore', logging.DEBUG)
     assert parent_log_level() == logging.DEBUG
+
+
+def _log_then_hold_the_write_lock(child_logging, holding):
+    """A child that is killed while it writes a record: it holds the write
+    lock that every writer of the queue shares."""
+    send_records_to_parent(child_logging)
+    logging.getLogger('awscli_ppdl').warning('sent before the kill')
+    child_logging.queue.close()
+    child_logging.queue.join_thread()
+    child_logging.queue._wlock.acquire()
+    holding.set()
+    threading.Event().wait()
+
+
+@pytest.mark.parametrize('start_method', ['fork', 'spawn'])
+def test_a_child_killed_holding_the_write_lock_does_not_keep_the_thread(
+        start_method, caplog):
+    caplog.set_level(logging.WARNING, logger='awscli_ppdl')
+    context = multiprocessing.get_context(start_method)
+    receiver = ChildLogReceiver(context)
+    holding = context.Event()
+    child = context.Process(target=_log_then_hold_the_write_lock,
+                            args=(receiver.config, holding))
+    child.start()
+    assert holding.wait(30)
+    os.kill(child.pid, signal.SIGKILL)
+    child.join()
+
+    receiver.stop(children_killed=True)
+
+    assert [t for t in threading.enumerate()
+            if t.name == 'ppcp-child-logs'] == []
+    assert [r.getMessage() for r in caplog.records
+            if r.name == 'awscli_ppdl'] == ['sent before the kill']
