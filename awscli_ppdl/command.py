@@ -7,9 +7,11 @@ the CLI's own code (``FileGenerator``, ``create_filter``, ``Comparator``,
 ``S3TransferHandler`` and its ``DownloadRequestSubmitter``), fed to a
 ``ProcessPoolDownloader`` that stands in for s3transfer's ``TransferManager``.
 """
+import atexit
 import contextlib
 import datetime
 import functools
+import gc
 import logging
 import os
 import queue
@@ -85,6 +87,12 @@ class PpcpCommand(S3TransferCommand):
         # S3Command._run_main: the CLI's client (profile, region, endpoint,
         # TLS), used here for listing and as the model for the children's.
         super(S3TransferCommand, self)._run_main(parsed_args, parsed_globals)
+        # When the interpreter exits, its last garbage collections walk the
+        # whole CLI heap (~0.2 s, a fifth of a one-file download); frozen
+        # objects are skipped. What exit must do does not wait for them:
+        # the standard streams are flushed, and logging's and
+        # multiprocessing's exit handlers run, either way.
+        atexit.register(gc.freeze)
         if parsed_globals.debug:
             # As the CLI does for botocore and s3transfer: the engine's own
             # records, and those the children forward, reach stderr.
