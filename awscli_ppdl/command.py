@@ -91,7 +91,9 @@ class PpcpCommand(S3TransferCommand):
         # whole CLI heap (~0.2 s, a fifth of a one-file download); frozen
         # objects are skipped. What exit must do does not wait for them:
         # the standard streams are flushed, and logging's and
-        # multiprocessing's exit handlers run, either way.
+        # multiprocessing's exit handlers run, either way. (Once, however
+        # often the driver runs the command in one process.)
+        atexit.unregister(gc.freeze)
         atexit.register(gc.freeze)
         if parsed_globals.debug:
             # As the CLI does for botocore and s3transfer: the engine's own

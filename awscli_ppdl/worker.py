@@ -67,6 +67,17 @@ def _retryable_errors():
     return S3_RETRYABLE_DOWNLOAD_ERRORS + (RetryableBodyError, IncompleteRead)
 
 
+def _retries_exceeded(last_error):
+    """What ``aws s3 cp`` reports when a body keeps failing to arrive:
+    s3transfer's ``RetriesExceededError`` ("Max Retries Exceeded"); the
+    cause is in the ``--debug`` log. A body that arrived but was not what
+    was asked for (``RetryableBodyError``) keeps its own message, which
+    says what was wrong."""
+    from s3transfer.exceptions import RetriesExceededError
+
+    return RetriesExceededError(last_error)
+
+
 class Worker:
     def __init__(self, client, monitor, cancel_event, batch_reports=False):
         self._sender = GetObjectSender(client)
@@ -137,7 +148,9 @@ class Worker:
             except self._retryable as e:
                 self._progress.discard_attempt()
                 if attempt == MAX_ATTEMPTS:
-                    raise
+                    if isinstance(e, RetryableBodyError):
+                        raise
+                    raise _retries_exceeded(e) from e
                 logger.debug('Retrying %s after: %r', job, e)
                 time.sleep(random.uniform(0, min(
                     RETRY_MAX_DELAY, RETRY_BASE_DELAY * 2 ** attempt)))

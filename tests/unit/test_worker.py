@@ -374,6 +374,33 @@ def test_wrong_range_every_time_fails_after_max_attempts(h):
         "'bytes 0-7/20' with 8 bytes.")
 
 
+class _ResetStream(io.RawIOBase):
+    """A body whose connection is reset by the peer as it is read."""
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        raise ConnectionResetError(104, 'Connection reset by peer')
+
+
+def test_a_body_that_keeps_breaking_off_fails_as_cp_says(h, monkeypatch):
+    monkeypatch.setattr('awscli_ppdl.worker.RETRY_MAX_DELAY', 0)
+    h.create_temp(len(DATA))
+    for _ in range(MAX_ATTEMPTS):
+        h.stubber.add_response('get_object', {
+            'Body': StreamingBody(_ResetStream(), len(DATA)),
+            'ContentLength': len(DATA), 'ETag': ETAG})
+    h.worker.run_job(h.job())
+    h.stubber.assert_no_pending_responses()
+    assert len(h.get_calls) == MAX_ATTEMPTS
+    assert h.contents() == b'\0' * len(DATA)
+    outcome = only_outcome(h)
+    assert outcome.bytes_written == 0
+    assert outcome.error.type_name == 'RetriesExceededError'
+    assert outcome.error.message == 'Max Retries Exceeded'
+
+
 # -- errors ------------------------------------------------------------------
 
 def test_precondition_failed_with_if_match_is_object_changed(h):
