@@ -124,13 +124,22 @@ def wait_for_the_second_range(temp):
     assert len(stream_files(temp)) == 3  # and the temp files of the others
 
 
-def test_ctrl_c_while_streaming_to_stdout(
-        middle_range_first, bucket, fault_proxy, start_ppcp, cli_tmpdir,
-        out):
+def stream_until_the_second_range_waits(start_ppcp, bucket, fault_proxy,
+                                        cli_tmpdir, out):
+    """``aws s3 ppcp s3://bucket/big.bin -`` (see middle_range_first), once
+    its second range waits, complete, for the first."""
     ppcp = start_ppcp([f's3://{bucket}/big.bin', '-'], out)
     wait_for_three_gets(fault_proxy)
     ppcp.wait_for_children(ONE_FILE_CHILDREN)
     wait_for_the_second_range(cli_tmpdir)
+    return ppcp
+
+
+def test_ctrl_c_while_streaming_to_stdout(
+        middle_range_first, bucket, fault_proxy, start_ppcp, cli_tmpdir,
+        out):
+    ppcp = stream_until_the_second_range_waits(start_ppcp, bucket,
+                                               fault_proxy, cli_tmpdir, out)
 
     os.killpg(ppcp.pid, signal.SIGINT)
     assert ppcp.wait() == 1, ppcp.stderr
@@ -172,10 +181,8 @@ def test_sigterm_while_streaming_to_stdout_after_the_first_range(
 def test_stream_parent_killed_leaves_nothing_in_tmpdir(
         middle_range_first, bucket, fault_proxy, start_ppcp, cli_tmpdir,
         out):
-    ppcp = start_ppcp([f's3://{bucket}/big.bin', '-'], out)
-    wait_for_three_gets(fault_proxy)
-    ppcp.wait_for_children(ONE_FILE_CHILDREN)
-    wait_for_the_second_range(cli_tmpdir)
+    ppcp = stream_until_the_second_range_waits(start_ppcp, bucket,
+                                               fault_proxy, cli_tmpdir, out)
 
     ppcp.process.kill()
     ppcp.process.wait(30)

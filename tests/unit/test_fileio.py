@@ -1,8 +1,10 @@
 """Temp files: naming, creation, positioned writes, rename and clean-up."""
 import awscli  # noqa: F401  (before botocore: selects the vendored copy)
 
+import errno
 import os
 import re
+from pathlib import Path
 
 import pytest
 
@@ -67,8 +69,7 @@ def test_create_preallocates_size_bytes_of_zeros(tmp_path):
 
 def test_create_refuses_an_existing_name_and_leaves_it_alone(tmp_path):
     name = str(tmp_path / 'a.ppcp-tmp')
-    with open(name, 'wb') as f:
-        f.write(b'not ours')
+    Path(name).write_bytes(b'not ours')
     with pytest.raises(FileExistsError):
         create_temp_file(name, 100)
     assert read(name) == b'not ours'
@@ -83,8 +84,6 @@ def test_create_in_a_missing_directory_fails(tmp_path):
 
 def test_create_falls_back_to_ftruncate_when_fallocate_is_unsupported(
         tmp_path, monkeypatch):
-    import errno
-
     def unsupported(fd, offset, length):
         raise OSError(errno.EOPNOTSUPP, 'Operation not supported')
 
@@ -96,8 +95,6 @@ def test_create_falls_back_to_ftruncate_when_fallocate_is_unsupported(
 
 def test_create_removes_the_file_when_preallocation_fails(
         tmp_path, monkeypatch):
-    import errno
-
     def disk_full(fd, offset, length):
         raise OSError(errno.ENOSPC, 'No space left on device')
 
@@ -179,8 +176,7 @@ def test_a_sparse_file_is_not_reserved(tmp_path):
 def test_finalize_renames_when_the_size_matches(tmp_path):
     target = str(tmp_path / 'out.bin')
     temp = temp_filename_for(target)
-    with open(temp, 'wb') as f:
-        f.write(b'hello world')
+    Path(temp).write_bytes(b'hello world')
     finalize(temp, target, 11)
     assert read(target) == b'hello world'
     assert os.listdir(tmp_path) == ['out.bin']
@@ -188,11 +184,9 @@ def test_finalize_renames_when_the_size_matches(tmp_path):
 
 def test_finalize_replaces_an_existing_destination(tmp_path):
     target = str(tmp_path / 'out.bin')
-    with open(target, 'wb') as f:
-        f.write(b'old contents that are longer')
+    Path(target).write_bytes(b'old contents that are longer')
     temp = temp_filename_for(target)
-    with open(temp, 'wb') as f:
-        f.write(b'new')
+    Path(temp).write_bytes(b'new')
     finalize(temp, target, 3)
     assert read(target) == b'new'
     assert os.listdir(tmp_path) == ['out.bin']
@@ -201,8 +195,7 @@ def test_finalize_replaces_an_existing_destination(tmp_path):
 def test_finalize_without_expected_size_renames(tmp_path):
     target = str(tmp_path / 'out.bin')
     temp = temp_filename_for(target)
-    with open(temp, 'wb') as f:
-        f.write(b'abc')
+    Path(temp).write_bytes(b'abc')
     finalize(temp, target, None)
     assert read(target) == b'abc'
 
@@ -221,11 +214,9 @@ def test_finalize_size_mismatch_removes_temp_and_writes_nothing(tmp_path):
 
 def test_finalize_size_mismatch_keeps_an_existing_destination(tmp_path):
     target = str(tmp_path / 'out.bin')
-    with open(target, 'wb') as f:
-        f.write(b'previous')
+    Path(target).write_bytes(b'previous')
     temp = temp_filename_for(target)
-    with open(temp, 'wb') as f:
-        f.write(b'short')
+    Path(temp).write_bytes(b'short')
     with pytest.raises(SizeMismatchError):
         finalize(temp, target, 6)
     assert read(target) == b'previous'
@@ -245,8 +236,7 @@ def test_finalize_removes_the_temp_file_when_the_rename_fails(tmp_path):
     target.mkdir()
     (target / 'inside').write_bytes(b'x')
     temp = temp_filename_for(str(target))
-    with open(temp, 'wb') as f:
-        f.write(b'abc')
+    Path(temp).write_bytes(b'abc')
     with pytest.raises(OSError):
         finalize(temp, str(target), 3)
     assert sorted(os.listdir(tmp_path)) == ['out.bin']
@@ -316,8 +306,7 @@ def test_registry_keeps_existing_names_and_raises_its_bound(tmp_path):
 
 def test_registry_does_not_remove_a_file_it_refused_to_create(tmp_path):
     name = str(tmp_path / 'someone-elses.ppcp-tmp')
-    with open(name, 'wb') as f:
-        f.write(b'not ours')
+    Path(name).write_bytes(b'not ours')
     registry = TempFileRegistry()
     with pytest.raises(FileExistsError):
         registry.create(name)
