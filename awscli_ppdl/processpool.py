@@ -192,7 +192,6 @@ class ProcessPoolDownloader:
         self._monitor = None
         self._submitter = None
         self._workers = []
-        self._children_terminated = False
         self._collector = None
         self._credentials = credentials
         self._credential_refresher = None
@@ -624,10 +623,12 @@ class ProcessPoolDownloader:
             stream.cancel()
             stream.join(STREAM_STOP_TIMEOUT)
 
+    def _child_processes(self):
+        return [self._submitter, *self._workers, self._manager._process]
+
     def _terminate_children(self):
         self._closing = True
-        self._children_terminated = True
-        processes = [self._submitter, *self._workers, self._manager._process]
+        processes = self._child_processes()
         for process in processes:
             if process.exitcode is None:
                 process.terminate()
@@ -644,7 +645,10 @@ class ProcessPoolDownloader:
         try:
             self._stop_processes()
         finally:
-            self._child_logs.stop(children_killed=self._children_terminated)
+            # A child that did not exit on its own may have died in the
+            # middle of sending a record (terminated, killed, crashed).
+            self._child_logs.stop(children_killed=any(
+                process.exitcode != 0 for process in self._child_processes()))
             fileio.remove_work_dirs(self._work_dir)
 
     def _stop_processes(self):
