@@ -150,6 +150,83 @@ def _method_section(results):
 """
 
 
+def _throughput_ratio(summary, dataset, tool, other):
+    """How many times ``other``'s throughput ``tool`` reaches on ``dataset``
+    (the inverse of their median walls); None if either was not measured."""
+    walls = [summary.get(dataset, {}).get(name, {}).get('median_wall_s')
+             for name in (tool, other)]
+    if None in walls:
+        return None
+    return walls[1] / walls[0]
+
+
+def _target_rows(results, summary):
+    """(target, measured, met) for each goal of the project's benchmark
+    issue; met is None when this run did not measure it."""
+    rows = []
+
+    def ratio_row(target, ratio, meets):
+        rows.append((target, 'n/a' if ratio is None else f'{ratio:.2f}×',
+                     None if ratio is None else meets(ratio)))
+
+    def ppcp_against(dataset, other):
+        return _throughput_ratio(summary, dataset, 'ppcp', other)
+
+    ratio_row('`large`: ≥ 1.5× the throughput of `cp`',
+              ppcp_against('large', 'cp'), lambda ratio: ratio >= 1.5)
+    ratio_row('`large`: ≥ 0.9× the throughput of s5cmd',
+              ppcp_against('large', 's5cmd'), lambda ratio: ratio >= 0.9)
+    for dataset in ('mixed', 'small'):
+        ratio_row(f'`{dataset}`: ≥ 2× the objects/s of `cp`',
+                  ppcp_against(dataset, 'cp'), lambda ratio: ratio >= 2)
+        ratio_row(f'`{dataset}`: ahead of the seed design',
+                  ppcp_against(dataset, 'seed'), lambda ratio: ratio > 1)
+    ratio_row('`tiny`: wall ≤ 1.25× `cp`\'s',
+              _throughput_ratio(summary, 'tiny', 'cp', 'ppcp'),
+              lambda slowdown: slowdown <= 1.25)
+    peaks = {dataset['name']: summary[dataset['name']].get('ppcp', {})
+             .get('median_peak_rss_mib') for dataset in results['datasets']}
+    peaks = {name: peak for name, peak in peaks.items() if peak is not None}
+    if peaks:
+        worst = max(peaks, key=peaks.get)
+        processes = summary[worst]['ppcp']['max_processes']
+        rows.append(('peak summed tree RSS ≤ 600 MiB',
+                     f'{peaks[worst]:,.0f} MiB (`{worst}`, {processes} '
+                     'processes)', peaks[worst] <= 600))
+    else:
+        rows.append(('peak summed tree RSS ≤ 600 MiB', 'n/a', None))
+    many = [peaks[name] for name in ('mixed', 'small') if name in peaks]
+    if 'large' in peaks and many:
+        rows.append(('peak RSS does not grow with the object',
+                     f'`large` {peaks["large"]:,.0f} MiB, many small '
+                     f'objects {max(many):,.0f} MiB',
+                     peaks['large'] <= 1.1 * max(many)))
+    else:
+        rows.append(('peak RSS does not grow with the object', 'n/a', None))
+    overhead = results.get('import_overhead') or {}
+    added = [command['delta_wall_ms'] for command in
+             overhead.get('commands', []) if not command.get('error')]
+    rows.append(('registering the plugin adds ≤ 50 ms to an unrelated command',
+                 'n/a' if not added else f'{max(added):+.0f} ms (the most of '
+                 f'{len(added)} commands)',
+                 None if not added else max(added) <= 50))
+    return rows
+
+
+def _targets_section(results, summary):
+    lines = ['## Targets', '',
+             'The goals of the project\'s benchmark issue, judged on this '
+             'run (ratios of medians).']
+    if results['scale'] != 1.0:
+        lines.append('They are set for the full-size data sets: at this '
+                     'scale they are only indicative.')
+    lines += ['', '| Target | Measured | |', '|---|---|---|']
+    for target, measured, met in _target_rows(results, summary):
+        verdict = {True: 'met', False: '**not met**', None: 'not measured'}
+        lines.append(f'| {target} | {measured} | {verdict[met]} |')
+    return '\n'.join(lines)
+
+
 def _tools_section(results):
     lines = ['## Tools', '']
     for tool in results['tools']:
@@ -172,6 +249,8 @@ def render_markdown(results):
         + ('full size.' if results['scale'] == 1.0 else
            'object sizes (large) and counts (mixed, small) are scaled down, '
            'so these are not the full-size figures.'),
+        '',
+        _targets_section(results, summary),
         '',
         _machine_section(results),
         '',
