@@ -61,8 +61,13 @@ JOIN_TIMEOUT = 10.0
 STREAM_STOP_TIMEOUT = 5.0
 
 
-class ProcessPoolBrokenError(Exception):
-    """A child process died; the transfers in flight could not complete."""
+class ProcessPoolBrokenError(FatalError):
+    """A child process died; the transfers in flight could not complete.
+
+    It ends the whole command, not one download, so it is s3transfer's
+    ``FatalError``: the AWS CLI prints it once as ``fatal error: ...``, as
+    for any error that stops ``aws s3 cp``, instead of one ``download
+    failed`` line per file that was still queued."""
 
 
 class Terminated(KeyboardInterrupt):

@@ -194,8 +194,9 @@ def test_stream_parent_killed_leaves_nothing_in_tmpdir(
 
 def test_a_worker_killed_mid_download_fails_it_clearly(
         big_object, bucket, fault_proxy, start_ppcp, out, cli_tmpdir):
-    """The OOM killer picks a worker: the download fails with a message
-    that names it, and nothing is left behind."""
+    """The OOM killer picks a worker: the command fails with one fatal
+    error that names it, as ``aws s3 cp`` reports what stops it, and
+    nothing is left behind."""
     ppcp = start_ppcp([f's3://{bucket}/big.bin', 'big.bin'], out)
     wait_for_three_gets(fault_proxy)
     ppcp.wait_for_children(ONE_FILE_CHILDREN)
@@ -203,10 +204,9 @@ def test_a_worker_killed_mid_download_fails_it_clearly(
     os.kill(victim, signal.SIGKILL)
     assert ppcp.wait() == 1
     assert ppcp.stderr_lines == [
-        f'download failed: s3://{bucket}/big.bin to ./big.bin Download '
-        f'aborted: worker process 1 (pid {victim}) was killed by SIGKILL; '
-        'the downloads in progress were stopped and their temporary files '
-        'removed.']
+        f'fatal error: Download aborted: worker process 1 (pid {victim}) was '
+        'killed by SIGKILL; the downloads in progress were stopped and their '
+        'temporary files removed.']
     wait_until(lambda: all_gone(ppcp.children), 5, 'children still running')
     assert files_under(out) == set()
     # The CLI was already shutting down (waiting) when the pool broke, so
