@@ -10,6 +10,7 @@ import logging
 import os
 import queue
 import random
+import threading
 import time
 from http.client import IncompleteRead
 
@@ -36,11 +37,13 @@ MAP_WINDOW = 1024 * 1024
 # How often a worker tells the monitor how far a part has come: a few
 # messages a second, however fast the bytes arrive.
 PROGRESS_INTERVAL = 0.25
-# While more jobs are waiting, a worker reports finished jobs to the monitor
-# in batches of up to this many (one round trip instead of one per tiny
-# object), and never holds a report longer than REPORT_DELAY seconds.
+# A worker reports finished jobs to the monitor in batches of up to
+# REPORT_BATCH (one round trip instead of one per tiny object) while the
+# next job comes within REPORT_DELAY seconds, and never holds a report
+# longer than REPORT_MAX_AGE, whatever job it is doing meanwhile.
 REPORT_BATCH = 32
 REPORT_DELAY = 0.05
+REPORT_MAX_AGE = 0.25
 # Backoff between attempts at a part whose body failed: full jitter,
 # doubling from this base, capped (botocore retries the request itself).
 RETRY_BASE_DELAY = 0.1
@@ -86,32 +89,25 @@ class Worker:
         self._retryable = _retryable_errors()
         self._buffer = memoryview(bytearray(BUFFER_SIZE))
         self._progress = None
-        self._batch_reports = batch_reports
-        self._unreported = []
+        self._reports = _ReportBatches(monitor) if batch_reports else None
 
     def run(self, job_queue):
         while True:
             job = self._next_job(job_queue)
             if job == SHUTDOWN:
-                self._flush_reports()
+                if self._reports is not None:
+                    self._reports.close()
                 return
             self.run_job(job)
 
     def _next_job(self, job_queue):
         """The next job; reports wait for it only while it comes at once."""
-        if self._unreported:
-            if len(self._unreported) < REPORT_BATCH:
-                try:
-                    return job_queue.get(timeout=REPORT_DELAY)
-                except queue.Empty:
-                    pass
-            self._flush_reports()
+        if self._reports is not None and self._reports.pending():
+            try:
+                return job_queue.get(timeout=REPORT_DELAY)
+            except queue.Empty:
+                self._reports.flush()
         return job_queue.get()
-
-    def _flush_reports(self):
-        if self._unreported:
-            self._monitor.notify_jobs_done(self._unreported)
-            self._unreported = []
 
     def run_job(self, job):
         nbytes, error, cancelled = 0, None, False
@@ -126,8 +122,8 @@ class Worker:
                 error = ErrorSummary.from_exception(e)
         report = (job.transfer_id, job.num_parts, nbytes, error, cancelled,
                   self._progress.remainder(nbytes))
-        if self._batch_reports:
-            self._unreported.append(report)
+        if self._reports is not None:
+            self._reports.add(report)
         else:
             self._monitor.notify_job_done(*report)
 
@@ -249,6 +245,83 @@ def _fill(readinto, view):
             break
         filled += count
     return filled
+
+
+class _ReportBatches:
+    """Reports of finished jobs on their way to the monitor, in batches.
+
+    The worker sends a batch when it is full or when no job follows at once;
+    a thread of its own sends one that reaches REPORT_MAX_AGE first: the
+    worker may be in the middle of a long or stalled GET by then, and the
+    file whose report waits is complete (its temp file would be removed,
+    not renamed, if the pool broke meanwhile).
+    """
+
+    def __init__(self, monitor):
+        self._monitor = monitor
+        self._changed = threading.Condition()
+        self._reports = []
+        self._first_added = None
+        self._closed = False
+        self._sender = threading.Thread(
+            target=self._send_when_due, name='ppcp-reports', daemon=True)
+        self._sender.start()
+
+    def add(self, report):
+        with self._changed:
+            if not self._reports:
+                self._first_added = time.monotonic()
+                self._changed.notify()
+            self._reports.append(report)
+            full = len(self._reports) >= REPORT_BATCH
+        if full:
+            self.flush()
+
+    def pending(self):
+        return len(self._reports)
+
+    def flush(self):
+        self._send(self._take())
+
+    def close(self):
+        """Send what is left; the worker is about to exit."""
+        with self._changed:
+            self._closed = True
+            self._changed.notify()
+        self._sender.join()
+        self.flush()
+
+    def _take(self):
+        with self._changed:
+            reports, self._reports = self._reports, []
+        return reports
+
+    def _send(self, reports):
+        if reports:
+            self._monitor.notify_jobs_done(reports)
+
+    def _send_when_due(self):
+        while self._wait_until_due():
+            try:
+                self.flush()
+            except Exception:
+                # The monitor is gone: the parent sees it die and stops the
+                # downloads; this thread has nothing left to do.
+                logger.debug('Could not send job reports', exc_info=True)
+                return
+
+    def _wait_until_due(self):
+        """Until the oldest report is REPORT_MAX_AGE old; False once closed."""
+        with self._changed:
+            while not self._closed:
+                if not self._reports:
+                    self._changed.wait()
+                    continue
+                due = self._first_added + REPORT_MAX_AGE - time.monotonic()
+                if due <= 0:
+                    return True
+                self._changed.wait(due)
+            return False
 
 
 class _ProgressReporter:

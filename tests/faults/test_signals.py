@@ -98,6 +98,49 @@ def test_ctrl_c_mid_recursive_download_keeps_the_finished_files(
     assert os.listdir(cli_tmpdir) == []
 
 
+def test_a_worker_killed_mid_recursive_download_stops_it_with_one_line(
+        big_object, s3_client, bucket, fault_proxy, start_ppcp, out,
+        cli_tmpdir):
+    """The pool is gone, so the command ends as ``aws s3 cp`` ends on an
+    error that stops it: one ``fatal error`` line, not one line per file
+    still in flight; the files already downloaded stay, complete, even one
+    whose worker went on to a GET that hangs."""
+    done = {f'done-{i}.txt': os.urandom(1000 + i) for i in range(3)}
+    held = [f'held-{i}.txt' for i in range(4)]
+    for key, body in done.items():
+        s3_client.put_object(Bucket=bucket, Key=key, Body=body)
+    for key in held:
+        s3_client.put_object(Bucket=bucket, Key=key, Body=b'held back')
+        fault_proxy.add_rule(Rule(method='GET', key=key, delay_seconds=60))
+    ppcp = start_ppcp([f's3://{bucket}/', 'dest', '--recursive',
+                       '--no-progress'], out)
+    dest = out / 'dest'
+    wait_for_three_gets(fault_proxy)
+    wait_until(lambda: all(fault_proxy.find_requests(method='GET', key=key)
+                           for key in held), 60,
+               'the held-back GETs never started')
+    wait_until(lambda: set(done) <= files_under(dest), 60,
+               'the small files were never downloaded')
+    # One worker per part planned: 3 for big.bin, 1 for each other file.
+    workers = [f'ppcp-worker-{i}' for i in range(3 + len(done) + len(held))]
+    ppcp.wait_for_children(['ppcp-monitor', 'ppcp-submitter'] + workers)
+    [victim] = [p for p in ppcp.children if process_name(p) == 'ppcp-worker-1']
+
+    os.kill(victim, signal.SIGKILL)
+    assert ppcp.wait() == 1
+    assert ppcp.stderr_lines == [
+        f'fatal error: Download aborted: worker process 1 (pid {victim}) was '
+        'killed by SIGKILL; the downloads in progress were stopped and their '
+        'temporary files removed.']
+    assert sorted(output_lines(ppcp.stdout.decode())) == sorted(
+        f'download: s3://{bucket}/{key} to dest/{key}' for key in done)
+    wait_until(lambda: all_gone(ppcp.children), 5, 'children still running')
+    assert files_under(out) == {f'dest/{key}' for key in done}
+    for key, body in done.items():
+        assert (dest / key).read_bytes() == body
+    assert os.listdir(cli_tmpdir) == []
+
+
 @pytest.fixture
 def middle_range_first(s3_client, bucket, fault_proxy):
     """``big.bin`` whose second range arrives at once while the first and

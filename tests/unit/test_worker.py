@@ -274,7 +274,9 @@ def test_run_processes_jobs_until_shutdown(h):
 
 
 def test_reports_of_back_to_back_jobs_travel_together(h, monkeypatch):
-    """Three jobs waiting in the queue: one round trip reports all three."""
+    """Three jobs waiting in the queue, done long before REPORT_MAX_AGE
+    (made long here): one round trip reports all three."""
+    monkeypatch.setattr('awscli_ppdl.worker.REPORT_MAX_AGE', 600)
     worker = Worker(h.client, h.monitor, h.cancel_event, batch_reports=True)
     batches = []
     notify_jobs_done = h.monitor.notify_jobs_done
@@ -294,8 +296,9 @@ def test_reports_of_back_to_back_jobs_travel_together(h, monkeypatch):
 
 def test_a_report_is_not_held_while_no_job_comes(h, monkeypatch):
     """One job, then an empty queue: the report goes out after REPORT_DELAY
-    instead of waiting for a next job that may never come."""
-    monkeypatch.setattr('awscli_ppdl.worker.REPORT_DELAY', 0.01)
+    instead of waiting for a next job that may never come (REPORT_MAX_AGE
+    is made long here: the worker itself sends it)."""
+    monkeypatch.setattr('awscli_ppdl.worker.REPORT_MAX_AGE', 600)
     worker = Worker(h.client, h.monitor, h.cancel_event, batch_reports=True)
     h.create_temp()
     h.add_get(DATA)
@@ -306,6 +309,39 @@ def test_a_report_is_not_held_while_no_job_comes(h, monkeypatch):
     events = h.monitor.collect(30)   # returns as soon as the report arrives
     assert [o.transfer_id for o in events.outcomes] == [1]
     jobs.put(SHUTDOWN)
+    thread.join(30)
+    assert not thread.is_alive()
+
+
+def test_a_report_is_not_held_while_the_next_job_stalls(h, monkeypatch):
+    """A file is complete: its report goes out after REPORT_MAX_AGE even
+    though the worker is stuck in its next job meanwhile (there, a ranged
+    job's question to the monitor that does not return)."""
+    monkeypatch.setattr('awscli_ppdl.worker.REPORT_MAX_AGE', 0.01)
+    worker = Worker(h.client, h.monitor, h.cancel_event, batch_reports=True)
+    stalled, release = threading.Event(), threading.Event()
+    should_run = h.monitor.should_run
+
+    def stalling_should_run(transfer_id):
+        stalled.set()
+        release.wait(30)
+        return should_run(transfer_id)
+
+    monkeypatch.setattr(h.monitor, 'should_run', stalling_should_run)
+    h.create_temp(len(DATA))
+    h.add_get(DATA)
+    h.add_range(DATA[0:8], 0)
+    jobs = queue.Queue()
+    jobs.put(h.job(transfer_id=1))
+    jobs.put(h.ranged_job(0, 7, 0, 3, transfer_id=2))
+    jobs.put(SHUTDOWN)
+    thread = threading.Thread(target=worker.run, args=(jobs,), daemon=True)
+    thread.start()
+    assert stalled.wait(30)
+    events = h.monitor.collect(30)   # returns as soon as the report arrives
+    assert [o.transfer_id for o in events.outcomes] == [1]
+    assert thread.is_alive()         # still in the stalled job
+    release.set()
     thread.join(30)
     assert not thread.is_alive()
 
