@@ -32,6 +32,10 @@ class GetObjectJob(NamedTuple):
     ``length`` is what the worker must receive: a short or long body is an
     error, never a silently wrong file. ``num_parts`` lets the monitor tell
     when a transfer is complete without a separate "expect N jobs" round trip.
+    ``more_to_come`` is False when the submitter queued this job with no
+    other work in hand (a one-file download's only job): the worker that
+    does it reports at once instead of waiting for a next job to batch the
+    report with.
     """
 
     transfer_id: int
@@ -43,6 +47,7 @@ class GetObjectJob(NamedTuple):
     length: Optional[int]
     part_index: int
     num_parts: int
+    more_to_come: bool = True
 
 
 class ErrorSummary(NamedTuple):

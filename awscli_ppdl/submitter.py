@@ -73,6 +73,8 @@ class Submitter:
                 self._monitor.expect_checksum(request.transfer_id, checksum)
         with self._create_lock:
             self._temp_files.create(request.temp_filename, preallocate)
+        jobs[-1] = jobs[-1]._replace(
+            more_to_come=not self._request_queue.empty())
         for job in jobs:
             self._job_queue.put(job)
 

@@ -90,6 +90,7 @@ class Worker:
         self._buffer = memoryview(bytearray(BUFFER_SIZE))
         self._progress = None
         self._reports = _ReportBatches(monitor) if batch_reports else None
+        self._more_to_come = True
 
     def run(self, job_queue):
         while True:
@@ -98,15 +99,19 @@ class Worker:
                 if self._reports is not None:
                     self._reports.close()
                 return
+            self._more_to_come = job.more_to_come
             self.run_job(job)
 
     def _next_job(self, job_queue):
-        """The next job; reports wait for it only while it comes at once."""
+        """The next job; reports wait for it only while it comes at once,
+        and not at all after a job queued with nothing more to come."""
         if self._reports is not None and self._reports.pending():
-            try:
-                return job_queue.get(timeout=REPORT_DELAY)
-            except queue.Empty:
-                self._reports.flush()
+            if self._more_to_come:
+                try:
+                    return job_queue.get(timeout=REPORT_DELAY)
+                except queue.Empty:
+                    pass
+            self._reports.flush()
         return job_queue.get()
 
     def run_job(self, job):

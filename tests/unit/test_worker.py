@@ -313,6 +313,25 @@ def test_a_report_is_not_held_while_no_job_comes(h, monkeypatch):
     assert not thread.is_alive()
 
 
+def test_a_job_with_nothing_more_to_come_is_reported_at_once(h, monkeypatch):
+    """The only job of a one-file download: its report does not wait for a
+    next job to batch it with (both delays are made long here)."""
+    monkeypatch.setattr('awscli_ppdl.worker.REPORT_DELAY', 600)
+    monkeypatch.setattr('awscli_ppdl.worker.REPORT_MAX_AGE', 600)
+    worker = Worker(h.client, h.monitor, h.cancel_event, batch_reports=True)
+    h.create_temp()
+    h.add_get(DATA)
+    jobs = queue.Queue()
+    jobs.put(h.job()._replace(more_to_come=False))
+    thread = threading.Thread(target=worker.run, args=(jobs,), daemon=True)
+    thread.start()
+    events = h.monitor.collect(30)   # returns as soon as the report arrives
+    assert [o.transfer_id for o in events.outcomes] == [1]
+    jobs.put(SHUTDOWN)
+    thread.join(30)
+    assert not thread.is_alive()
+
+
 def test_a_report_is_not_held_while_the_next_job_stalls(h, monkeypatch):
     """A file is complete: its report goes out after REPORT_MAX_AGE even
     though the worker is stuck in its next job meanwhile (there, a ranged
