@@ -67,6 +67,18 @@ def test_under_nohup_a_hangup_does_not_stop_the_download(
     assert os.listdir(cli_tmpdir) == []
 
 
+def assert_kept_only(ppcp, bucket, out, files, cli_tmpdir):
+    """Exactly ``files`` ({key: bytes}) were downloaded into ``out/dest``,
+    printed and kept, complete; no process or temp file is left."""
+    assert sorted(output_lines(ppcp.stdout.decode())) == sorted(
+        f'download: s3://{bucket}/{key} to dest/{key}' for key in files)
+    wait_until(lambda: all_gone(ppcp.children), 5, 'children still running')
+    assert files_under(out) == {f'dest/{key}' for key in files}
+    for key, body in files.items():
+        assert (out / 'dest' / key).read_bytes() == body
+    assert os.listdir(cli_tmpdir) == []
+
+
 def test_ctrl_c_mid_recursive_download_keeps_the_finished_files(
         big_object, s3_client, bucket, fault_proxy, start_ppcp, out,
         cli_tmpdir):
@@ -89,22 +101,28 @@ def test_ctrl_c_mid_recursive_download_keeps_the_finished_files(
     os.killpg(ppcp.pid, signal.SIGINT)
     assert ppcp.wait() == 1, ppcp.stderr
     assert ppcp.stderr_lines == ['cancelled: ctrl-c received']
-    assert sorted(output_lines(ppcp.stdout.decode())) == sorted(
-        f'download: s3://{bucket}/{key} to dest/{key}' for key in small)
-    wait_until(lambda: all_gone(ppcp.children), 5, 'children still running')
-    assert files_under(out) == {f'dest/{key}' for key in small}
-    for key, body in small.items():
-        assert (dest / key).read_bytes() == body
-    assert os.listdir(cli_tmpdir) == []
+    assert_kept_only(ppcp, bucket, out, small, cli_tmpdir)
+
+
+def kill_worker_1_and_expect_one_fatal_error(ppcp):
+    """SIGKILL worker 1, as the OOM killer would: the command stops with one
+    fatal error that names it (as ``aws s3 cp`` reports what stops it, not
+    a line per file in flight) and exits 1."""
+    [victim] = [p for p in ppcp.children if process_name(p) == 'ppcp-worker-1']
+    os.kill(victim, signal.SIGKILL)
+    assert ppcp.wait() == 1
+    assert ppcp.stderr_lines == [
+        f'fatal error: Download aborted: worker process 1 (pid {victim}) was '
+        'killed by SIGKILL; the downloads in progress were stopped and their '
+        'temporary files removed.']
 
 
 def test_a_worker_killed_mid_recursive_download_stops_it_with_one_line(
         big_object, s3_client, bucket, fault_proxy, start_ppcp, out,
         cli_tmpdir):
-    """The pool is gone, so the command ends as ``aws s3 cp`` ends on an
-    error that stops it: one ``fatal error`` line, not one line per file
-    still in flight; the files already downloaded stay, complete, even one
-    whose worker went on to a GET that hangs."""
+    """The pool is gone, so the command stops with one line, not one per
+    file still in flight; the files already downloaded stay, complete,
+    even one whose worker went on to a GET that hangs."""
     done = {f'done-{i}.txt': os.urandom(1000 + i) for i in range(3)}
     held = [f'held-{i}.txt' for i in range(4)]
     for key, body in done.items():
@@ -124,21 +142,9 @@ def test_a_worker_killed_mid_recursive_download_stops_it_with_one_line(
     # One worker per part planned: 3 for big.bin, 1 for each other file.
     workers = [f'ppcp-worker-{i}' for i in range(3 + len(done) + len(held))]
     ppcp.wait_for_children(['ppcp-monitor', 'ppcp-submitter'] + workers)
-    [victim] = [p for p in ppcp.children if process_name(p) == 'ppcp-worker-1']
 
-    os.kill(victim, signal.SIGKILL)
-    assert ppcp.wait() == 1
-    assert ppcp.stderr_lines == [
-        f'fatal error: Download aborted: worker process 1 (pid {victim}) was '
-        'killed by SIGKILL; the downloads in progress were stopped and their '
-        'temporary files removed.']
-    assert sorted(output_lines(ppcp.stdout.decode())) == sorted(
-        f'download: s3://{bucket}/{key} to dest/{key}' for key in done)
-    wait_until(lambda: all_gone(ppcp.children), 5, 'children still running')
-    assert files_under(out) == {f'dest/{key}' for key in done}
-    for key, body in done.items():
-        assert (dest / key).read_bytes() == body
-    assert os.listdir(cli_tmpdir) == []
+    kill_worker_1_and_expect_one_fatal_error(ppcp)
+    assert_kept_only(ppcp, bucket, out, done, cli_tmpdir)
 
 
 @pytest.fixture
@@ -237,19 +243,11 @@ def test_stream_parent_killed_leaves_nothing_in_tmpdir(
 
 def test_a_worker_killed_mid_download_fails_it_clearly(
         big_object, bucket, fault_proxy, start_ppcp, out, cli_tmpdir):
-    """The OOM killer picks a worker: the command fails with one fatal
-    error that names it, as ``aws s3 cp`` reports what stops it, and
-    nothing is left behind."""
+    """The OOM killer picks a worker: nothing is left behind."""
     ppcp = start_ppcp([f's3://{bucket}/big.bin', 'big.bin'], out)
     wait_for_three_gets(fault_proxy)
     ppcp.wait_for_children(ONE_FILE_CHILDREN)
-    [victim] = [p for p in ppcp.children if process_name(p) == 'ppcp-worker-1']
-    os.kill(victim, signal.SIGKILL)
-    assert ppcp.wait() == 1
-    assert ppcp.stderr_lines == [
-        f'fatal error: Download aborted: worker process 1 (pid {victim}) was '
-        'killed by SIGKILL; the downloads in progress were stopped and their '
-        'temporary files removed.']
+    kill_worker_1_and_expect_one_fatal_error(ppcp)
     wait_until(lambda: all_gone(ppcp.children), 5, 'children still running')
     assert files_under(out) == set()
     # The CLI was already shutting down (waiting) when the pool broke, so

@@ -294,23 +294,41 @@ def test_reports_of_back_to_back_jobs_travel_together(h, monkeypatch):
     assert sorted(o.transfer_id for o in h.outcomes()) == [1, 2, 3]
 
 
+class RunningWorker:
+    """A batching worker running its loop in a thread, over a plain queue
+    that already holds ``jobs``."""
+
+    def __init__(self, h, *jobs):
+        self.jobs = queue.Queue()
+        for job in jobs:
+            self.jobs.put(job)
+        worker = Worker(h.client, h.monitor, h.cancel_event,
+                        batch_reports=True)
+        self.thread = threading.Thread(target=worker.run, args=(self.jobs,),
+                                       daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.jobs.put(SHUTDOWN)
+        self.thread.join(30)
+        assert not self.thread.is_alive()
+
+
+def next_reported_transfers(h):
+    """The transfers of the next reports, as soon as they arrive (30 s)."""
+    return [outcome.transfer_id for outcome in h.monitor.collect(30).outcomes]
+
+
 def test_a_report_is_not_held_while_no_job_comes(h, monkeypatch):
     """One job, then an empty queue: the report goes out after REPORT_DELAY
     instead of waiting for a next job that may never come (REPORT_MAX_AGE
     is made long here: the worker itself sends it)."""
     monkeypatch.setattr('awscli_ppdl.worker.REPORT_MAX_AGE', 600)
-    worker = Worker(h.client, h.monitor, h.cancel_event, batch_reports=True)
     h.create_temp()
     h.add_get(DATA)
-    jobs = queue.Queue()
-    jobs.put(h.job())
-    thread = threading.Thread(target=worker.run, args=(jobs,), daemon=True)
-    thread.start()
-    events = h.monitor.collect(30)   # returns as soon as the report arrives
-    assert [o.transfer_id for o in events.outcomes] == [1]
-    jobs.put(SHUTDOWN)
-    thread.join(30)
-    assert not thread.is_alive()
+    running = RunningWorker(h, h.job())
+    assert next_reported_transfers(h) == [1]
+    running.stop()
 
 
 def test_a_job_with_nothing_more_to_come_is_reported_at_once(h, monkeypatch):
@@ -318,18 +336,11 @@ def test_a_job_with_nothing_more_to_come_is_reported_at_once(h, monkeypatch):
     next job to batch it with (both delays are made long here)."""
     monkeypatch.setattr('awscli_ppdl.worker.REPORT_DELAY', 600)
     monkeypatch.setattr('awscli_ppdl.worker.REPORT_MAX_AGE', 600)
-    worker = Worker(h.client, h.monitor, h.cancel_event, batch_reports=True)
     h.create_temp()
     h.add_get(DATA)
-    jobs = queue.Queue()
-    jobs.put(h.job()._replace(more_to_come=False))
-    thread = threading.Thread(target=worker.run, args=(jobs,), daemon=True)
-    thread.start()
-    events = h.monitor.collect(30)   # returns as soon as the report arrives
-    assert [o.transfer_id for o in events.outcomes] == [1]
-    jobs.put(SHUTDOWN)
-    thread.join(30)
-    assert not thread.is_alive()
+    running = RunningWorker(h, h.job()._replace(more_to_come=False))
+    assert next_reported_transfers(h) == [1]
+    running.stop()
 
 
 def test_a_report_is_not_held_while_the_next_job_stalls(h, monkeypatch):
@@ -337,7 +348,6 @@ def test_a_report_is_not_held_while_the_next_job_stalls(h, monkeypatch):
     though the worker is stuck in its next job meanwhile (there, a ranged
     job's question to the monitor that does not return)."""
     monkeypatch.setattr('awscli_ppdl.worker.REPORT_MAX_AGE', 0.01)
-    worker = Worker(h.client, h.monitor, h.cancel_event, batch_reports=True)
     stalled, release = threading.Event(), threading.Event()
     should_run = h.monitor.should_run
 
@@ -350,19 +360,13 @@ def test_a_report_is_not_held_while_the_next_job_stalls(h, monkeypatch):
     h.create_temp(len(DATA))
     h.add_get(DATA)
     h.add_range(DATA[0:8], 0)
-    jobs = queue.Queue()
-    jobs.put(h.job(transfer_id=1))
-    jobs.put(h.ranged_job(0, 7, 0, 3, transfer_id=2))
-    jobs.put(SHUTDOWN)
-    thread = threading.Thread(target=worker.run, args=(jobs,), daemon=True)
-    thread.start()
+    running = RunningWorker(h, h.job(transfer_id=1),
+                            h.ranged_job(0, 7, 0, 3, transfer_id=2))
     assert stalled.wait(30)
-    events = h.monitor.collect(30)   # returns as soon as the report arrives
-    assert [o.transfer_id for o in events.outcomes] == [1]
-    assert thread.is_alive()         # still in the stalled job
+    assert next_reported_transfers(h) == [1]
+    assert running.thread.is_alive()   # still in the stalled job
     release.set()
-    thread.join(30)
-    assert not thread.is_alive()
+    running.stop()
 
 
 # -- responses that are not what was asked for --------------------------------
