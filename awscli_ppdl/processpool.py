@@ -525,12 +525,7 @@ class ProcessPoolDownloader:
         _call_subscribers(pending, 'on_done')
 
     def _find_dead_child(self):
-        children = [('the submitter process', self._submitter)]
-        children += [(f'worker process {i}', w)
-                     for i, w in enumerate(self._workers)]
-        children.append(('the transfer monitor process',
-                         self._manager._process))
-        for description, process in children:
+        for description, process in self._described_children():
             if process.exitcode is not None:
                 return (f'{description} (pid {process.pid}) '
                         f'{_describe_exit(process.exitcode)}')
@@ -628,8 +623,15 @@ class ProcessPoolDownloader:
             stream.cancel()
             stream.join(STREAM_STOP_TIMEOUT)
 
+    def _described_children(self):
+        """Every child process, with how an error message names it."""
+        return [('the submitter process', self._submitter),
+                *((f'worker process {i}', worker)
+                  for i, worker in enumerate(self._workers)),
+                ('the transfer monitor process', self._manager._process)]
+
     def _child_processes(self):
-        return [self._submitter, *self._workers, self._manager._process]
+        return [process for _, process in self._described_children()]
 
     def _terminate_children(self):
         self._closing = True
