@@ -165,9 +165,15 @@ def _target_rows(results, summary):
     issue; met is None when this run did not measure it."""
     rows = []
 
+    def row(target, value, describe, meets):
+        """A row for ``value``, or one saying it was not measured."""
+        if value is None:
+            rows.append((target, 'n/a', None))
+        else:
+            rows.append((target, describe(value), meets(value)))
+
     def ratio_row(target, ratio, meets):
-        rows.append((target, 'n/a' if ratio is None else f'{ratio:.2f}×',
-                     None if ratio is None else meets(ratio)))
+        row(target, ratio, lambda value: f'{value:.2f}×', meets)
 
     def ppcp_against(dataset, other):
         return _throughput_ratio(summary, dataset, 'ppcp', other)
@@ -187,29 +193,24 @@ def _target_rows(results, summary):
     peaks = {dataset['name']: summary[dataset['name']].get('ppcp', {})
              .get('median_peak_rss_mib') for dataset in results['datasets']}
     peaks = {name: peak for name, peak in peaks.items() if peak is not None}
-    if peaks:
-        worst = max(peaks, key=peaks.get)
-        processes = summary[worst]['ppcp']['max_processes']
-        rows.append(('peak summed tree RSS ≤ 600 MiB',
-                     f'{peaks[worst]:,.0f} MiB (`{worst}`, {processes} '
-                     'processes)', peaks[worst] <= 600))
-    else:
-        rows.append(('peak summed tree RSS ≤ 600 MiB', 'n/a', None))
+    worst = max(peaks, key=peaks.get) if peaks else None
+    row('peak summed tree RSS ≤ 600 MiB', worst,
+        lambda name: f'{peaks[name]:,.0f} MiB (`{name}`, '
+                     f'{summary[name]["ppcp"]["max_processes"]} processes)',
+        lambda name: peaks[name] <= 600)
     many = [peaks[name] for name in ('mixed', 'small') if name in peaks]
-    if 'large' in peaks and many:
-        rows.append(('peak RSS does not grow with the object',
-                     f'`large` {peaks["large"]:,.0f} MiB, many small '
-                     f'objects {max(many):,.0f} MiB',
-                     peaks['large'] <= 1.1 * max(many)))
-    else:
-        rows.append(('peak RSS does not grow with the object', 'n/a', None))
+    row('peak RSS does not grow with the object',
+        peaks.get('large') if many else None,
+        lambda large: f'`large` {large:,.0f} MiB, many small objects '
+                      f'{max(many):,.0f} MiB',
+        lambda large: large <= 1.1 * max(many))
     overhead = results.get('import_overhead') or {}
     added = [command['delta_wall_ms'] for command in
              overhead.get('commands', []) if not command.get('error')]
-    rows.append(('registering the plugin adds ≤ 50 ms to an unrelated command',
-                 'n/a' if not added else f'{max(added):+.0f} ms (the most of '
-                 f'{len(added)} commands)',
-                 None if not added else max(added) <= 50))
+    row('registering the plugin adds ≤ 50 ms to an unrelated command',
+        max(added) if added else None,
+        lambda most: f'{most:+.0f} ms (the most of {len(added)} commands)',
+        lambda most: most <= 50)
     return rows
 
 
