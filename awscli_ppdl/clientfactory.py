@@ -58,8 +58,17 @@ class ClientFactory:
         options = {}
         if config is not None:
             options = dict(config._user_provided_options)
+        credentials = None
+        if client_kwargs.get('aws_access_key_id') is not None:
+            # Keys given outright are the credentials, as they are in the
+            # CLI's factory: the workers can sign without a client.
+            credentials = FrozenCredentials(
+                client_kwargs.pop('aws_access_key_id'),
+                client_kwargs.pop('aws_secret_access_key', None),
+                client_kwargs.pop('aws_session_token', None))
         return cls(client_kwargs=client_kwargs,
-                   config_options=_with_process_user_agent(options))
+                   config_options=_with_process_user_agent(options),
+                   credentials=credentials)
 
     @classmethod
     def from_cli_session(cls, session, region, endpoint_url, verify):

@@ -61,6 +61,16 @@ class CredentialRefresher:
         return now + max(0.0, lifetime - refresh_before)
 
 
+def signing_credentials(frozen, fetch_current):
+    """In a child: botocore credentials to sign with, from the parent's
+    (those that expire are refreshed by asking the parent)."""
+    if frozen.expiry_time is None:
+        from botocore.credentials import Credentials
+
+        return Credentials(frozen.access_key, frozen.secret_key, frozen.token)
+    return refreshable_from_parent(frozen, fetch_current)
+
+
 def refreshable_from_parent(frozen, fetch_current):
     """In a child: credentials botocore refreshes by asking the parent."""
     from botocore.credentials import RefreshableCredentials

@@ -1,34 +1,43 @@
 """GetObject for a worker: botocore's request, without botocore's per-request
-pipeline for the common case.
+pipeline (and without a client) for the common case.
 
 Botocore spends ~2 ms of CPU on each GetObject (parameter validation and
 serialisation, endpoint rules, user agent, a dozen event hooks, response
-parsing); for 16-256 KiB objects that is most of a worker's work. Most of it
-yields the same request every time: only the key, the range and the ETag
-change. So the first plain GET of a bucket goes through botocore, and the
-request botocore built for it (URL, headers, signing name and region, the
-signer) becomes that bucket's template; later GETs of the bucket fill in the
-key, ``Range`` and ``If-Match``, are signed by botocore's own signer with the
-current credentials and are sent on the client's own HTTP session (its
-connection pool, TLS settings, proxies and timeouts).
+parsing), and a client costs a worker the S3 model: ~14 MiB and, in a process
+that did not inherit it parsed, ~100 ms of CPU. Most of that work yields the
+same request every time: only the key, the range and the ETag change. So the
+parent has botocore build (and sign, but not send) one plain GetObject per
+bucket, and that request becomes the bucket's ``RequestTemplate``: plain
+values, sent to the workers through the monitor. A worker fills in the key,
+``Range`` and ``If-Match``, signs with botocore's own signer class and the
+current credentials, and sends on an HTTP session built with the settings of
+the parent's client (its TLS verification, proxies, timeouts, pool size and
+socket options).
 
 Anything else is botocore's alone, so nothing about it changes: a GET with
 other arguments (SSE-C, requester pays, version, ``--checksum-mode``), a
 response that is not 200/206 and a request that fails to send are passed to
-``client.get_object``, and an unsuccessful outcome is handed to it as the
-result of its first attempt (through ``before-send``, as botocore's Stubber
-does) rather than sent again: botocore's retries, backoff, region redirects
-and error messages apply as they do to ``aws s3 cp``, with the same number
-of requests.
+``client.get_object`` of a client the worker builds when it first needs one,
+and an unsuccessful outcome is handed to it as the result of its first
+attempt (through ``before-send``, as botocore's Stubber does) rather than
+sent again: botocore's retries, backoff, region redirects and error messages
+apply as they do to ``aws s3 cp``, with the same number of requests. A plain
+GET that botocore sends teaches the worker that bucket's template as botocore
+finally sent it (after a region redirect, say).
 """
 import dataclasses
+import logging
 from typing import Callable, Optional
 
-from botocore.awsrequest import AWSRequest
+from botocore.auth import AUTH_TYPE_MAPS
+from botocore.awsrequest import AWSRequest, AWSResponse
 from botocore.exceptions import HTTPClientError
 from botocore.httpchecksum import handle_checksum_body
+from botocore.httpsession import URLLib3Session
 from botocore.response import StreamingBody
 from botocore.utils import percent_encode
+
+logger = logging.getLogger(__name__)
 
 # The GetObject arguments a template request can carry (as these headers);
 # a GET with any other argument always goes through botocore.
@@ -36,6 +45,12 @@ TEMPLATE_ARGUMENTS = {'Range': 'Range', 'IfMatch': 'If-Match'}
 # Signature versions whose signing needs nothing but the request and the
 # credentials (not S3 Express sessions, not SigV4a's multi-region keys).
 TEMPLATE_SIGNATURES = ('s3v4', 'v4')
+# What botocore's S3 signers and its check of a response's checksum read
+# from a request's context (the rest is per call, or botocore's bookkeeping).
+TEMPLATE_CONTEXT = ('client_config', 'checksum', 'has_streaming_input',
+                    'payload_signing_enabled')
+# The key of the parent's dry-run GetObject; it is never sent.
+PROBE_KEY = 'ppcp-template-probe'
 
 
 @dataclasses.dataclass
@@ -49,30 +64,186 @@ class ObjectBody:
 
 
 @dataclasses.dataclass(frozen=True)
-class _RequestTemplate:
+class SignedRequest:
+    """What ``before-sign`` shows of a request, before signing adds to it."""
+
+    url: str
+    headers: tuple
+    context: dict
+    signing_name: str
+    region_name: str
+    signature_version: str
+    signer: object  # the client's RequestSigner
+
+    @classmethod
+    def at_before_sign(cls, request, signing_name, region_name,
+                       signature_version, request_signer, **kwargs):
+        return cls(request.url, tuple(request.headers.items()),
+                   dict(request.context), signing_name, region_name,
+                   signature_version, request_signer)
+
+
+@dataclasses.dataclass(frozen=True)
+class RequestTemplate:
     url_prefix: str  # up to the percent-encoded key
     url_suffix: str  # after it (a query string, if any)
     headers: tuple  # (name, value) pairs, without per-object ones
-    context: dict  # botocore's, incl. the checksums it would check
-    sign_kwargs: dict
-    signer: object  # botocore's RequestSigner of the client
+    context: dict  # botocore's TEMPLATE_CONTEXT, incl. checksums to check
+    signing_name: str
+    region_name: str
+    signature_version: str
+
+    @classmethod
+    def from_signed(cls, key, signed):
+        """From a ``SignedRequest`` for a plain GET of ``key``; None when
+        its signing needs more than the credentials."""
+        signing = signed.context.get('signing', {})
+        if (signed.signature_version not in TEMPLATE_SIGNATURES
+                or signing.get('request_credentials')
+                or signing.get('identity_cache') is not None):
+            return None
+        url = signed.url
+        path_end = url.find('?') if '?' in url else len(url)
+        encoded_key = percent_encode(key, safe='/~')
+        if not url[:path_end].endswith(encoded_key):
+            return None
+        per_object = {h.lower() for h in TEMPLATE_ARGUMENTS.values()}
+        return cls(
+            url_prefix=url[:path_end - len(encoded_key)],
+            url_suffix=url[path_end:],
+            headers=tuple((name, value) for name, value in signed.headers
+                          if name.lower() not in per_object),
+            context={name: signed.context[name] for name in TEMPLATE_CONTEXT
+                     if name in signed.context},
+            signing_name=signing.get('signing_name') or signed.signing_name,
+            region_name=signing.get('region') or signed.region_name,
+            signature_version=signed.signature_version,
+        )
+
+    def request(self, key, extra_args):
+        headers = dict(self.headers)
+        for argument, value in extra_args.items():
+            headers[TEMPLATE_ARGUMENTS[argument]] = value
+        request = AWSRequest(
+            method='GET', headers=headers,
+            url=(self.url_prefix + percent_encode(key, safe='/~')
+                 + self.url_suffix))
+        request.context = dict(self.context)
+        return request
+
+    def auth(self, credentials):
+        """The signer botocore's ``RequestSigner.get_auth_instance`` would
+        pick for this request, with ``credentials`` (botocore's, or None)."""
+        cls = AUTH_TYPE_MAPS[self.signature_version]
+        kwargs = {'credentials': None if credentials is None
+                  else credentials.get_frozen_credentials()}
+        if cls.REQUIRES_REGION:
+            kwargs.update(region_name=self.region_name,
+                          service_name=self.signing_name)
+        return cls(**kwargs)
+
+
+@dataclasses.dataclass(frozen=True)
+class HttpSessionSettings:
+    """The arguments a client's ``URLLib3Session`` was built with, so that a
+    worker builds an equal one without building the client."""
+
+    verify: object
+    proxies: dict
+    proxies_config: dict
+    timeout: object  # seconds, or (connect, read)
+    max_pool_connections: int
+    socket_options: list
+    client_cert: object  # None, a path, or (cert path, key path)
+
+    @classmethod
+    def of_client(cls, client):
+        session = client._endpoint.http_session
+        timeout = session._timeout
+        if not isinstance(timeout, (int, float)):
+            timeout = (timeout.connect_timeout, timeout.read_timeout)
+        cert = session._cert_file
+        if session._key_file is not None:
+            cert = (cert, session._key_file)
+        return cls(
+            verify=session._verify,
+            proxies=dict(session._proxy_config._proxies),
+            proxies_config=dict(session._proxy_config.settings),
+            timeout=timeout,
+            max_pool_connections=session._max_pool_connections,
+            socket_options=list(session._socket_options),
+            client_cert=cert,
+        )
+
+    def create_session(self):
+        return URLLib3Session(**dataclasses.asdict(self))
+
+
+class TemplateLearner:
+    """In the parent: a bucket's template, from a GetObject that botocore
+    builds and signs with the client the workers would have built, and that
+    ``before-send`` answers with an empty 200 so that it is never sent."""
+
+    def __init__(self, client):
+        self._client = client
+        self._signed = None
+        events = client.meta.events
+        events.register('before-sign.s3.GetObject', self._remember_signing)
+        events.register('before-send.s3.GetObject', self._answer)
+
+    def learn(self, bucket):
+        logger.debug('Learning the GetObject request for bucket %s (built, '
+                     'not sent)', bucket)
+        self._signed = None
+        try:
+            self._client.get_object(Bucket=bucket, Key=PROBE_KEY)
+        except Exception:
+            # No credentials, a bucket name botocore rejects, ...: the
+            # workers go through botocore, which reports it for each file.
+            logger.debug('No GetObject template for %s', bucket,
+                         exc_info=True)
+            return None
+        if self._signed is None:
+            return None
+        return RequestTemplate.from_signed(PROBE_KEY, self._signed)
+
+    def _remember_signing(self, **kwargs):
+        self._signed = SignedRequest.at_before_sign(**kwargs)
+
+    @staticmethod
+    def _answer(request, **kwargs):
+        return AWSResponse(request.url, 200, {}, None)
 
 
 class GetObjectSender:
-    def __init__(self, client):
-        self._client = client
+    """A worker's GetObject: direct on a template, or through botocore.
+
+    :param create_client: builds the worker's botocore client; called when
+        botocore is first needed.
+    :param find_template: the parent's template for a bucket, or None.
+    :param credentials: botocore credentials to sign direct GETs with;
+        None: the client's own signer signs them (its templates are then
+        learned from its own GETs).
+    :param http_settings: ``HttpSessionSettings`` for the direct GETs'
+        session; None: they are sent on the client's own session.
+    """
+
+    def __init__(self, create_client, find_template=None, credentials=None,
+                 http_settings=None):
+        self._create_client = create_client
+        self._find_template = find_template
+        self._credentials = credentials
+        self._http_settings = http_settings
+        self._client = None
+        self._client_signer = None
+        self._http_session = None
         self._templates = {}
         self._last_signed = None
         self._handoff = None
-        self._operation = client.meta.service_model.operation_model(
-            'GetObject')
-        events = client.meta.events
-        events.register('before-sign.s3.GetObject', self._remember_request)
-        events.register('before-send.s3.GetObject', self._hand_off)
 
     def get_object(self, bucket, key, extra_args):
         plain = extra_args.keys() <= TEMPLATE_ARGUMENTS.keys()
-        template = self._templates.get(bucket) if plain else None
+        template = self._template_for(bucket) if plain else None
         if template is not None:
             try:
                 response = self._send(template, key, extra_args)
@@ -84,20 +255,32 @@ class GetObjectSender:
                 self._handoff = response
         return self._get_through_botocore(bucket, key, extra_args, plain)
 
+    def _template_for(self, bucket):
+        if bucket not in self._templates and self._find_template is not None:
+            self._templates[bucket] = self._find_template(bucket)
+        return self._templates.get(bucket)
+
     def _send(self, template, key, extra_args):
-        headers = dict(template.headers)
-        for argument, value in extra_args.items():
-            headers[TEMPLATE_ARGUMENTS[argument]] = value
-        request = AWSRequest(
-            method='GET', headers=headers,
-            url=(template.url_prefix + percent_encode(key, safe='/~')
-                 + template.url_suffix))
-        request.context = dict(template.context)
-        template.signer.get_auth_instance(
-            **template.sign_kwargs).add_auth(request)
+        request = template.request(key, extra_args)
+        if self._credentials is not None:
+            auth = template.auth(self._credentials)
+        else:
+            auth = self._client_signer.get_auth_instance(
+                signing_name=template.signing_name,
+                region_name=template.region_name,
+                signature_version=template.signature_version)
+        auth.add_auth(request)
         prepared = request.prepare()
         prepared.stream_output = True
-        return self._client._endpoint.http_session.send(prepared)
+        return self._session().send(prepared)
+
+    def _session(self):
+        if self._http_session is None:
+            if self._http_settings is not None:
+                self._http_session = self._http_settings.create_session()
+            else:
+                self._http_session = self._client._endpoint.http_session
+        return self._http_session
 
     def _direct_body(self, response, template):
         """The body as botocore would return it: checked as it is read
@@ -106,7 +289,7 @@ class GetObjectSender:
         headers = response.headers
         parsed = {'headers': headers, 'context': {}}
         handle_checksum_body(response, parsed, template.context,
-                             self._operation)
+                             _STREAMING_GET_OBJECT)
         length = headers.get('Content-Length')
         length = None if length is None else int(length)
         body = parsed.get('body')
@@ -117,22 +300,31 @@ class GetObjectSender:
     def _get_through_botocore(self, bucket, key, extra_args, learn):
         self._last_signed = None
         try:
-            response = self._client.get_object(
+            response = self._botocore_client().get_object(
                 Bucket=bucket, Key=key, **extra_args)
         finally:
             self._handoff = None
-        if learn:
-            self._learn_template(bucket, key)
+        if learn and self._last_signed is not None:
+            template = RequestTemplate.from_signed(key, self._last_signed)
+            if template is not None:
+                self._client_signer = self._last_signed.signer
+                self._templates[bucket] = template
         return _object_body(response['Body'], response.get('ContentLength'),
                             response.get('ContentRange'))
 
-    def _remember_request(self, request, signing_name, region_name,
-                          signature_version, request_signer, **kwargs):
+    def _botocore_client(self):
+        if self._client is None:
+            self._client = self._create_client()
+            events = self._client.meta.events
+            events.register('before-sign.s3.GetObject',
+                            self._remember_signing)
+            events.register('before-send.s3.GetObject', self._hand_off)
+        return self._client
+
+    def _remember_signing(self, **kwargs):
         """``before-sign``: what botocore is about to sign (the last attempt
         of a call is the one that succeeded, after any region redirect)."""
-        self._last_signed = (request.url, list(request.headers.items()),
-                             dict(request.context), signing_name, region_name,
-                             signature_version, request_signer)
+        self._last_signed = SignedRequest.at_before_sign(**kwargs)
 
     def _hand_off(self, request, **kwargs):
         """``before-send``: the outcome the fast path already had stands for
@@ -142,34 +334,14 @@ class GetObjectSender:
             raise outcome
         return outcome
 
-    def _learn_template(self, bucket, key):
-        if self._last_signed is None:
-            return
-        (url, headers, context, signing_name, region_name, signature_version,
-         signer) = self._last_signed
-        signing = context.get('signing', {})
-        if (signature_version not in TEMPLATE_SIGNATURES
-                or signing.get('request_credentials')
-                or signing.get('identity_cache') is not None):
-            return
-        path_end = url.find('?') if '?' in url else len(url)
-        encoded_key = percent_encode(key, safe='/~')
-        if not url[:path_end].endswith(encoded_key):
-            return
-        per_object = {h.lower() for h in TEMPLATE_ARGUMENTS.values()}
-        self._templates[bucket] = _RequestTemplate(
-            url_prefix=url[:path_end - len(encoded_key)],
-            url_suffix=url[path_end:],
-            headers=tuple((name, value) for name, value in headers
-                          if name.lower() not in per_object),
-            context=context,
-            sign_kwargs={
-                'signing_name': signing.get('signing_name') or signing_name,
-                'region_name': signing.get('region') or region_name,
-                'signature_version': signature_version,
-            },
-            signer=signer,
-        )
+
+class _StreamingOperation:
+    """All ``handle_checksum_body`` asks of GetObject's operation model."""
+
+    has_streaming_output = True
+
+
+_STREAMING_GET_OBJECT = _StreamingOperation()
 
 
 def _object_body(body, content_length, content_range):

@@ -36,6 +36,7 @@ class TransferMonitor:
         self._cancelled = set()
         self._cancel_all = False
         self._credentials = None
+        self._templates = {}
 
     def should_run(self, transfer_id):
         """Whether a job of this transfer is still worth doing."""
@@ -136,6 +137,13 @@ class TransferMonitor:
 
     def current_credentials(self):
         return self._credentials
+
+    def publish_template(self, bucket, template):
+        """The parent's GetObject ``RequestTemplate`` for a bucket."""
+        self._templates[bucket] = template
+
+    def template(self, bucket):
+        return self._templates.get(bucket)
 
     def state_size(self):
         """How many entries the monitor holds: for tests of its bound."""

@@ -37,6 +37,7 @@ from awscli_ppdl.records import SHUTDOWN, DownloadRequest
 from awscli_ppdl.childlogs import ChildLogReceiver
 from awscli_ppdl.children import prepare_child
 from awscli_ppdl.credentials import CredentialRefresher
+from awscli_ppdl.getobject import HttpSessionSettings, TemplateLearner
 from awscli_ppdl.streaming import StreamingDownload
 from awscli_ppdl.submitter import run_submitter
 from awscli_ppdl.worker import run_worker
@@ -200,6 +201,9 @@ class ProcessPoolDownloader:
         self._collector = None
         self._credentials = credentials
         self._credential_refresher = None
+        self._template_learner = None
+        self._http_settings = None
+        self._buckets_learned = set()
         self._streams = set()
         self._child_logs = None
 
@@ -285,6 +289,7 @@ class ProcessPoolDownloader:
                              else self._estimate_parts(meta.size))
             self._pending[transfer_id] = pending
             self._planned_parts += pending.parts
+            self._publish_template(bucket)
             self._start_workers_for(self._planned_parts)
         self._put_request(request, for_stream)
         return future
@@ -400,6 +405,10 @@ class ProcessPoolDownloader:
                 and self._client_factory.credentials.expiry_time is not None):
             self._credential_refresher = CredentialRefresher(
                 self._credentials, self._monitor.publish_credentials)
+        if self._client_factory.credentials is not None:
+            client = self._client_factory.create_client()
+            self._template_learner = TemplateLearner(client)
+            self._http_settings = HttpSessionSettings.of_client(client)
         self._request_queue = ctx.Queue(REQUEST_QUEUE_SIZE)
         self._job_queue = ctx.Queue()
         self._cancel_event = ctx.Event()
@@ -437,8 +446,18 @@ class ProcessPoolDownloader:
         while len(self._workers) < wanted:
             self._workers.append(self._start_process(
                 f'ppcp-worker-{len(self._workers)}', run_worker,
-                (self._client_factory, self._job_queue, self._monitor,
-                 self._cancel_event, self._child_logs.config)))
+                (self._client_factory, self._http_settings, self._job_queue,
+                 self._monitor, self._cancel_event, self._child_logs.config)))
+
+    def _publish_template(self, bucket):
+        """The first time a bucket is asked for: the request its workers
+        send (``getobject``), learned here once instead of in each worker."""
+        if self._template_learner is None or bucket in self._buckets_learned:
+            return
+        self._buckets_learned.add(bucket)
+        template = self._template_learner.learn(bucket)
+        if template is not None:
+            self._monitor.publish_template(bucket, template)
 
     def _raise_if_unusable(self, for_stream=False):
         if self._broken is not None:

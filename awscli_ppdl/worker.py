@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 from awscli_ppdl import fileio
 from awscli_ppdl.getobject import GetObjectSender
 from awscli_ppdl.children import exit_child, prepare_child
+from awscli_ppdl.credentials import signing_credentials
 from awscli_ppdl.records import SHUTDOWN, ErrorSummary
 
 logger = logging.getLogger(__name__)
@@ -82,8 +83,8 @@ def _retries_exceeded(last_error):
 
 
 class Worker:
-    def __init__(self, client, monitor, cancel_event, batch_reports=False):
-        self._sender = GetObjectSender(client)
+    def __init__(self, sender, monitor, cancel_event, batch_reports=False):
+        self._sender = sender
         self._monitor = monitor
         self._cancel_event = cancel_event
         self._retryable = _retryable_errors()
@@ -370,10 +371,29 @@ def _is_precondition_failure(error):
     return code == 'PreconditionFailed' or status == 412
 
 
-def run_worker(client_factory, job_queue, monitor, cancel_event,
-               child_logging=None):
-    """Body of a worker process (a module-level function: picklable)."""
+def run_worker(client_factory, http_settings, job_queue, monitor,
+               cancel_event, child_logging=None):
+    """Body of a worker process (a module-level function: picklable).
+
+    :param http_settings: the ``HttpSessionSettings`` of the parent's client,
+        when the parent publishes GetObject templates (it does when it has
+        credentials to hand the workers); None: the worker's own client
+        sends its GETs and learns their templates.
+    """
     prepare_child(child_logging=child_logging)
-    client = client_factory.create_client(monitor.current_credentials)
-    Worker(client, monitor, cancel_event, batch_reports=True).run(job_queue)
+    sender = _get_object_sender(client_factory, http_settings, monitor)
+    Worker(sender, monitor, cancel_event, batch_reports=True).run(job_queue)
     exit_child(0)
+
+
+def _get_object_sender(client_factory, http_settings, monitor):
+    def create_client():
+        return client_factory.create_client(monitor.current_credentials)
+
+    if http_settings is None:
+        return GetObjectSender(create_client)
+    return GetObjectSender(
+        create_client, find_template=monitor.template,
+        credentials=signing_credentials(client_factory.credentials,
+                                        monitor.current_credentials),
+        http_settings=http_settings)

@@ -64,16 +64,20 @@ class Ppcp:
         for block in iter(lambda: pipe.read1(65536), b''):
             into += block
 
-    def wait_for_children(self, names, timeout=60):
-        """Until the descendants are exactly the processes ``names``."""
+    def wait_for_children(self, names, timeout=60, at_least=False):
+        """Until the pool's processes (named ``ppcp-...``) among the
+        descendants are exactly ``names`` (or include them, ``at_least``);
+        the others are multiprocessing's fork server and resource tracker,
+        there when workers are started from the lean fork server."""
         def have_them():
             pids = descendant_pids(self.pid)
             self.children.update(pids)
             try:
-                found = sorted(process_name(p) for p in pids)
+                found = {name for name in map(process_name, pids)
+                         if name.startswith('ppcp-')}
             except OSError:
                 return False
-            return found == sorted(names)
+            return found >= set(names) if at_least else found == set(names)
         wait_until(have_them, timeout,
                    'the children %r never all ran' % (names,))
 

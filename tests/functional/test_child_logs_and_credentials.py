@@ -43,11 +43,15 @@ def test_debug_shows_the_childrens_logs_tagged_with_their_process(
     assert result.returncode == 0, result.stderr
     assert (tmp_path / 'k').read_bytes() == b'payload'
     get_lines = [line for line in result.stderr.splitlines()
-                 if 'Making request for OperationModel(name=GetObject)'
-                 in line]
+                 if f'"GET /{bucket}/k HTTP/1.1" 200 7' in line]
     assert len(get_lines) == 1, result.stderr[-3000:]
     assert re.match(r'^\S+ \S+ - ppcp-worker-0/MainThread - '
-                    r'botocore\.endpoint - DEBUG - ', get_lines[0])
+                    r'urllib3\.connectionpool - DEBUG - ', get_lines[0])
+    # The GET's template was learned in the parent, from a request that
+    # botocore built and signed there but did not send.
+    assert (' - MainThread - awscli_ppdl.getobject - DEBUG - Learning the '
+            f'GetObject request for bucket {bucket} (built, not sent)'
+            in result.stderr)
     assert ' - MainThread - awscli_ppdl.processpool - DEBUG - Started ' \
         'ppcp-worker-0 (pid ' in result.stderr
     (tmp_path / 'k').unlink()

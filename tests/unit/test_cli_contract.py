@@ -5,6 +5,7 @@ this test fails first and names it, before any user sees a traceback.
 """
 import importlib
 import inspect
+import re
 
 import pytest
 
@@ -52,17 +53,21 @@ def test_cp_argument_table_still_has_the_download_flags():
             'force-glacier-transfer'} <= names
 
 
+def missing_from_source(obj, fragments):
+    """The ``fragments`` that ``obj``'s source code does not contain."""
+    source = inspect.getsource(obj)
+    return [fragment for fragment in fragments if fragment not in source]
+
+
 def test_transfer_handler_drives_a_manager_through_download():
     """S3TransferHandler calls ``download(fileobj=, bucket=, key=,
     extra_args=, subscribers=)`` on the manager it is given."""
     from awscli.customizations.s3.s3handler import DownloadRequestSubmitter
 
-    source = inspect.getsource(
-        DownloadRequestSubmitter._submit_transfer_request)
-    assert '_transfer_manager.download(' in source
-    for keyword in ('fileobj=', 'bucket=', 'key=', 'extra_args=',
-                    'subscribers='):
-        assert keyword in source
+    assert missing_from_source(
+        DownloadRequestSubmitter._submit_transfer_request,
+        ['_transfer_manager.download(', 'fileobj=', 'bucket=', 'key=',
+         'extra_args=', 'subscribers=']) == []
 
 
 def test_factory_result_printer_hook():
@@ -94,12 +99,11 @@ def test_botocore_internals_of_the_direct_get_path():
         's3', region_name='us-east-1', aws_access_key_id='a',
         aws_secret_access_key='b')
     assert isinstance(client._endpoint.http_session, URLLib3Session)
-    sign = inspect.getsource(RequestSigner.sign)
-    for keyword in ('before-sign', 'request=request', 'signing_name=',
-                    'region_name=', 'signature_version=', 'request_signer=',
-                    "signing_context.get('region')",
-                    "signing_context['signing_name']"):
-        assert keyword in sign
+    assert missing_from_source(RequestSigner.sign, [
+        'before-sign', 'request=request', 'signing_name=', 'region_name=',
+        'signature_version=', 'request_signer=',
+        "signing_context.get('region')",
+        "signing_context['signing_name']"]) == []
     assert 'get_auth_instance' in dir(RequestSigner)
     send = inspect.getsource(Endpoint._do_get_response)
     assert 'first_non_none_response(responses)' in send
@@ -116,14 +120,92 @@ def test_the_listing_we_mirror():
     from awscli.customizations.s3.filegenerator import FileGenerator
     from awscli.customizations.s3.utils import BucketLister
 
-    source = inspect.getsource(FileGenerator.list_objects)
-    for line in ("if not dir_op and prefix:",
-                 "yield self._list_single_object(s3_path)",
-                 "lister = BucketLister(self._client)",
-                 "self.request_parameters.get('ListObjectsV2', {})",
-                 "page_size=self.page_size",
-                 "if response_data['Size'] == 0 and source_path.endswith('/'):",
-                 "if self.operation_name == 'delete':",
-                 "elif not dir_op and s3_path != source_path:"):
-        assert line in source
+    assert missing_from_source(FileGenerator.list_objects, [
+        "if not dir_op and prefix:",
+        "yield self._list_single_object(s3_path)",
+        "lister = BucketLister(self._client)",
+        "self.request_parameters.get('ListObjectsV2', {})",
+        "page_size=self.page_size",
+        "if response_data['Size'] == 0 and source_path.endswith('/'):",
+        "if self.operation_name == 'delete':",
+        "elif not dir_op and s3_path != source_path:"]) == []
     assert 'date_parser' in inspect.signature(BucketLister).parameters
+
+
+def test_botocore_internals_a_worker_signs_and_checks_with():
+    """A worker signs and checks a direct GET without a client: botocore's
+    S3 signers read only ``TEMPLATE_CONTEXT`` (and what they write
+    themselves) from a request's context, ``RequestTemplate.auth`` builds
+    the signer as ``get_auth_instance`` does, and ``handle_checksum_body``
+    asks the operation model only whether its output streams."""
+    import botocore.auth
+    import botocore.compat
+    import botocore.httpchecksum
+    from botocore.signers import RequestSigner
+
+    from awscli_ppdl.getobject import TEMPLATE_CONTEXT
+
+    signer_modules = [botocore.auth]
+    if botocore.compat.HAS_CRT:
+        import botocore.crt.auth
+
+        signer_modules.append(botocore.crt.auth)
+    read = set()
+    for module in signer_modules:
+        read.update(re.findall(r"""\bcontext(?:\.get\(|\[)['"]([\w-]+)['"]""",
+                               inspect.getsource(module)))
+    written_by_signers = {'timestamp', 's3-presign-post-fields',
+                          's3-presign-post-policy'}
+    assert 'client_config' in read
+    assert read - written_by_signers <= set(TEMPLATE_CONTEXT)
+    assert missing_from_source(RequestSigner.get_auth_instance, [
+        'cls = botocore.auth.AUTH_TYPE_MAPS.get(signature_version)',
+        'frozen_credentials = credentials.get_frozen_credentials()',
+        "kwargs['credentials'] = frozen_credentials",
+        'if cls.REQUIRES_REGION:',
+        "kwargs['region_name'] = region_name",
+        "kwargs['service_name'] = signing_name",
+        'auth = cls(**kwargs)']) == []
+    checksum_source = inspect.getsource(
+        botocore.httpchecksum.handle_checksum_body)
+    assert set(re.findall(r'operation_model\.(\w+)', checksum_source)) == {
+        'has_streaming_output'}
+
+
+@pytest.mark.parametrize('client_kwargs, config', [
+    ({}, {}),
+    ({'verify': False}, {}),
+    ({'verify': '/path/to/ca-bundle.pem'}, {}),
+    ({}, {'connect_timeout': 3, 'read_timeout': 7.5,
+          'max_pool_connections': 3, 'tcp_keepalive': True,
+          'proxies': {'https': 'http://proxy.example:8080'},
+          'proxies_config': {'proxy_use_forwarding_for_https': True},
+          'client_cert': ('/path/cert.pem', '/path/key.pem')}),
+    ({}, {'client_cert': '/path/both.pem'}),
+], ids=['defaults', 'no-verify', 'ca-bundle', 'all-settings', 'one-cert'])
+def test_a_workers_http_session_is_built_as_the_clients(client_kwargs,
+                                                         config):
+    import pickle
+
+    import botocore.session
+    from botocore.config import Config
+
+    from awscli_ppdl.getobject import HttpSessionSettings
+
+    client = botocore.session.get_session().create_client(
+        's3', region_name='us-east-1', aws_access_key_id='a',
+        aws_secret_access_key='b', config=Config(**config), **client_kwargs)
+    settings = HttpSessionSettings.of_client(client)
+    assert pickle.loads(pickle.dumps(settings)) == settings
+    theirs = client._endpoint.http_session
+    ours = settings.create_session()
+
+    def described(session):
+        pool_kwargs = session._get_pool_manager_kwargs()
+        del pool_kwargs['ssl_context']
+        timeout = pool_kwargs.pop('timeout')
+        return (pool_kwargs, session._verify, session._proxy_config._proxies,
+                session._proxy_config.settings,
+                (timeout.connect_timeout, timeout.read_timeout))
+
+    assert described(ours) == described(theirs)

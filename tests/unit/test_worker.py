@@ -13,6 +13,7 @@ from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
 from awscli_ppdl import fileio
+from awscli_ppdl.getobject import GetObjectSender
 from awscli_ppdl.monitor import TransferMonitor
 from awscli_ppdl.records import (
     SHUTDOWN,
@@ -37,13 +38,16 @@ class Harness:
         self.stubber.activate()
         self.monitor = TransferMonitor()
         self.cancel_event = threading.Event()
-        self.worker = Worker(self.client, self.monitor, self.cancel_event)
+        self.worker = Worker(self.sender(), self.monitor, self.cancel_event)
         self.target = str(tmp_path / 'key.bin')
         self.temp = fileio.temp_filename_for(self.target)
         self.get_calls = []
         self.client.meta.events.register(
             'before-parameter-build.s3.GetObject',
             lambda params, **kwargs: self.get_calls.append(dict(params)))
+
+    def sender(self):
+        return GetObjectSender(lambda: self.client)
 
     def create_temp(self, size=None):
         fileio.create_temp_file(self.temp, size)
@@ -277,7 +281,7 @@ def test_reports_of_back_to_back_jobs_travel_together(h, monkeypatch):
     """Three jobs waiting in the queue, done long before REPORT_MAX_AGE
     (made long here): one round trip reports all three."""
     monkeypatch.setattr('awscli_ppdl.worker.REPORT_MAX_AGE', 600)
-    worker = Worker(h.client, h.monitor, h.cancel_event, batch_reports=True)
+    worker = Worker(h.sender(), h.monitor, h.cancel_event, batch_reports=True)
     batches = []
     notify_jobs_done = h.monitor.notify_jobs_done
     monkeypatch.setattr(h.monitor, 'notify_jobs_done', lambda reports: (
@@ -302,7 +306,7 @@ class RunningWorker:
         self.jobs = queue.Queue()
         for job in jobs:
             self.jobs.put(job)
-        worker = Worker(h.client, h.monitor, h.cancel_event,
+        worker = Worker(h.sender(), h.monitor, h.cancel_event,
                         batch_reports=True)
         self.thread = threading.Thread(target=worker.run, args=(self.jobs,),
                                        daemon=True)
