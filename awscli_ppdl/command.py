@@ -165,6 +165,10 @@ class DownloadCommand:
             fileinfos = self._list_fileinfos(result_queue)
         handler = _TransferHandlerFactory(self._params, self._downloader)(
             self._client, result_queue)
+        if self._params['dir_op'] and not self._params.get('dryrun'):
+            # Many files: the children start while the listing's first
+            # page is on its way.
+            self._downloader.start(several_workers=True)
         result = handler.call(fileinfos)
         if result.num_tasks_failed > 0:
             return 1

@@ -38,6 +38,7 @@ from awscli_ppdl.childlogs import ChildLogReceiver
 from awscli_ppdl.children import prepare_child
 from awscli_ppdl.credentials import CredentialRefresher
 from awscli_ppdl.getobject import HttpSessionSettings, TemplateLearner
+from awscli_ppdl.startmethods import ChildContexts
 from awscli_ppdl.streaming import StreamingDownload
 from awscli_ppdl.submitter import run_submitter
 from awscli_ppdl.worker import run_worker
@@ -86,9 +87,11 @@ class ProcessTransferConfig:
             as ranged GETs of ``multipart_chunksize`` bytes.
         :param max_request_processes: the most worker processes making GETs
             at once; fewer are started when there are fewer jobs.
-        :param start_method: ``fork``, ``forkserver`` or ``spawn``; None picks
-            ``fork`` where the platform has it (cheapest start-up: children do
-            not import botocore again) and the platform default elsewhere.
+        :param start_method: ``fork``, ``forkserver`` or ``spawn`` for
+            every child; None forks the first children (cheapest start-up)
+            and starts further workers from a lean fork server, where the
+            platform has both (``startmethods``), and uses the platform
+            default elsewhere.
         """
         if multipart_chunksize <= 0 or max_request_processes <= 0:
             raise ValueError('multipart_chunksize and max_request_processes '
@@ -96,9 +99,6 @@ class ProcessTransferConfig:
         self.multipart_threshold = multipart_threshold
         self.multipart_chunksize = multipart_chunksize
         self.max_request_processes = max_request_processes
-        if start_method is None:
-            methods = multiprocessing.get_all_start_methods()
-            start_method = 'fork' if 'fork' in methods else None
         self.start_method = start_method
 
 
@@ -185,7 +185,7 @@ class ProcessPoolDownloader:
             client_factory = ClientFactory.from_client_kwargs(client_kwargs)
         self._client_factory = client_factory
         self._config = config or ProcessTransferConfig()
-        self._context = multiprocessing.get_context(self._config.start_method)
+        self._contexts = None
         self._lock = threading.RLock()
         self._ids = itertools.count()
         self._pending = {}
@@ -198,6 +198,8 @@ class ProcessPoolDownloader:
         self._monitor = None
         self._submitter = None
         self._workers = []
+        self._starter = None
+        self._stopping_children = False
         self._collector = None
         self._credentials = credentials
         self._credential_refresher = None
@@ -249,13 +251,12 @@ class ProcessPoolDownloader:
                             for_stream=True)
 
     def _new_transfer(self, for_stream=False, **call_args):
-        """Check and start what every download needs; its ``TransferMeta``."""
+        """Check what every download needs; its ``TransferMeta``."""
         call_args['extra_args'] = dict(call_args['extra_args'] or {})
         _validate_extra_args(call_args['extra_args'])
         call_args['subscribers'] = list(call_args['subscribers'] or [])
         with self._lock:
             self._raise_if_unusable(for_stream)
-            self._start_if_needed()
             transfer_id = next(self._ids)
         return TransferMeta(CallArgs(**call_args), transfer_id=transfer_id)
 
@@ -287,6 +288,7 @@ class ProcessPoolDownloader:
             self._raise_if_unusable(for_stream)
             pending.parts = (1 if byte_range is not None
                              else self._estimate_parts(meta.size))
+            self._start_if_needed(several_workers=pending.parts > 1)
             self._pending[transfer_id] = pending
             self._planned_parts += pending.parts
             self._publish_template(bucket)
@@ -330,6 +332,7 @@ class ProcessPoolDownloader:
             return future
         with self._lock:
             self._raise_if_unusable()
+            self._start_if_needed(several_workers=True)
             self._streams.add(stream)
         stream.start()
         return future
@@ -352,15 +355,18 @@ class ProcessPoolDownloader:
             except queue.Full:
                 continue
 
-    def start(self):
+    def start(self, several_workers=False):
         """Start the processes now rather than at the first download.
 
         Under ``fork`` this lets a caller fork before it starts threads of
-        its own.
+        its own. ``several_workers``: the caller will keep more than one
+        worker busy (many files); with the default ``start_method``, the
+        workers after the first then start from a lean fork server, which
+        is otherwise chosen when the first download has several parts.
         """
         with self._lock:
             self._raise_if_unusable()
-            self._start_if_needed()
+            self._start_if_needed(several_workers)
 
     def shutdown(self, cancel=False, cancel_msg=''):
         """Wait for every download to finish, then stop the processes.
@@ -381,12 +387,18 @@ class ProcessPoolDownloader:
 
     # -- start-up -----------------------------------------------------------
 
-    def _start_if_needed(self):
+    def _start_if_needed(self, several_workers):
         if self._started:
             return
-        ctx = self._context
-        if ctx.get_start_method() == 'fork':
+        # Lean workers only where they need no client: with credentials
+        # to sign the parent's templates with.
+        self._contexts = ChildContexts(
+            self._config.start_method,
+            several_workers and self._client_factory.credentials is not None)
+        ctx = self._contexts.shared
+        if self._contexts.forks:
             self._client_factory.prepare_for_fork()
+        self._contexts.start_helpers()
         self._child_logs = ChildLogReceiver(ctx)
         # The manager's socket lives in a directory the parent owns and
         # removes (the monitor does, if the parent is killed): left to
@@ -394,10 +406,12 @@ class ProcessPoolDownloader:
         # exit) by the manager process, which a cancel terminates.
         self._work_dir = tempfile.mkdtemp(prefix=fileio.WORK_DIR_PREFIX)
         self._manager = TransferMonitorManager(
-            address=os.path.join(self._work_dir, 'monitor'), ctx=ctx)
+            address=os.path.join(self._work_dir, 'monitor'),
+            ctx=self._contexts.first)
         with _gc_frozen_for_fork():
             self._manager.start(prepare_child, (
-                functools.partial(fileio.remove_work_dirs, self._work_dir),
+                functools.partial(_remove_work_dirs, self._work_dir,
+                                  self._contexts.fork_server_dir()),
                 'ppcp-monitor', self._child_logs.config))
         self._monitor = self._manager.TransferMonitor()
         if (self._credentials is not None
@@ -423,13 +437,14 @@ class ProcessPoolDownloader:
         self._collector.start()
         self._started = True
 
-    def _start_process(self, name, target, args):
-        process = self._context.Process(target=target, args=args, name=name,
-                                        daemon=True)
+    def _start_process(self, name, target, args, context=None):
+        context = context or self._contexts.first
+        process = context.Process(target=target, args=args, name=name,
+                                  daemon=True)
         with _gc_frozen_for_fork():
             process.start()
         logger.debug('Started %s (pid %d, %s)', name, process.pid,
-                     self._context.get_start_method())
+                     context.get_start_method())
         return process
 
     def _estimate_parts(self, size):
@@ -441,13 +456,35 @@ class ProcessPoolDownloader:
 
     def _start_workers_for(self, planned_parts):
         """Only as many workers as there are jobs: a single small download
-        does not pay for ten process start-ups."""
+        does not pay for ten process start-ups. The first is started here,
+        at once; the others by the starter thread."""
         wanted = min(self._config.max_request_processes, planned_parts)
-        while len(self._workers) < wanted:
-            self._workers.append(self._start_process(
-                f'ppcp-worker-{len(self._workers)}', run_worker,
-                (self._client_factory, self._http_settings, self._job_queue,
-                 self._monitor, self._cancel_event, self._child_logs.config)))
+        if not self._workers and wanted:
+            self._workers.append(self._start_worker(0, None))
+        if wanted > 1:
+            if self._starter is None:
+                self._starter = _WorkerStarter(self._start_later_worker)
+            self._starter.want(wanted)
+
+    def _start_worker(self, number, context):
+        return self._start_process(
+            f'ppcp-worker-{number}', run_worker,
+            (self._client_factory, self._http_settings, self._job_queue,
+             self._monitor, self._cancel_event, self._child_logs.config),
+            context)
+
+    def _start_later_worker(self):
+        """In the starter thread: one more worker, unless the pool is
+        closing by the time it has started."""
+        with self._lock:
+            number = len(self._workers)
+        worker = self._start_worker(number, self._contexts.later_workers)
+        with self._lock:
+            if not self._stopping_children:
+                self._workers.append(worker)
+                return
+        worker.terminate()
+        worker.join()
 
     def _publish_template(self, bucket):
         """The first time a bucket is asked for: the request its workers
@@ -653,7 +690,8 @@ class ProcessPoolDownloader:
         return [process for _, process in self._described_children()]
 
     def _terminate_children(self):
-        self._closing = True
+        with self._lock:
+            self._closing = self._stopping_children = True
         processes = self._child_processes()
         for process in processes:
             if process.exitcode is None:
@@ -668,6 +706,10 @@ class ProcessPoolDownloader:
             work_queue.close()
 
     def _stop_children(self):
+        if self._starter is not None:
+            self._starter.stop()
+        with self._lock:
+            self._stopping_children = True
         try:
             self._stop_processes()
         finally:
@@ -703,6 +745,60 @@ class ProcessPoolDownloader:
             pass
         if self._collector is not threading.current_thread():
             self._collector.join()
+
+
+class _WorkerStarter:
+    """Starts workers in a thread of its own, one at a time, up to the
+    number wanted so far.
+
+    The first worker from the lean fork server waits for the server to
+    import what a worker runs (~0.2 s); neither the parent's main thread
+    (which lists and submits) nor the collector waits with it.
+    """
+
+    def __init__(self, start_one):
+        self._start_one = start_one
+        self._changed = threading.Condition()
+        self._wanted = 1
+        self._started = 1
+        self._stopped = False
+        self._thread = threading.Thread(target=self._run, name='ppcp-starter',
+                                        daemon=True)
+        self._thread.start()
+
+    def want(self, count):
+        with self._changed:
+            if count > self._wanted:
+                self._wanted = count
+                self._changed.notify()
+
+    def stop(self):
+        with self._changed:
+            self._stopped = True
+            self._changed.notify()
+        self._thread.join()
+
+    def _run(self):
+        while True:
+            with self._changed:
+                while not self._stopped and self._started >= self._wanted:
+                    self._changed.wait()
+                if self._stopped:
+                    return
+                self._started += 1
+            try:
+                self._start_one()
+            except Exception:
+                # The pool goes on with the workers it has.
+                logger.debug('Could not start a worker', exc_info=True)
+                return
+
+
+def _remove_work_dirs(work_dir, fork_server_dir):
+    """What the monitor removes when the parent is killed."""
+    fileio.remove_work_dirs(work_dir)
+    if fork_server_dir is not None:
+        fileio.remove_tree(fork_server_dir)
 
 
 @contextlib.contextmanager

@@ -8,6 +8,7 @@ botocore would do: the same requests, retries and messages.
 import base64
 import hashlib
 import os
+import time
 import urllib.parse
 
 import pytest
@@ -16,7 +17,8 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from tests.faults.proxy import Rule
-from tests.helpers import LASTING_S3_ERRORS, files_under, output_lines
+from tests.helpers import (
+    LASTING_S3_ERRORS, files_under, output_lines, process_name)
 from tests.s3server import TEST_ACCESS_KEY, TEST_REGION, TEST_SECRET_KEY
 
 BOTOCORE_ONLY_HEADER = 'amz-sdk-invocation-id'
@@ -31,9 +33,9 @@ def objects(s3_client, bucket):
     return bodies
 
 
-def one_process(ppcp, bucket, fault_proxy):
-    return ppcp(f's3://{bucket}/', 'out', '--recursive', '--processes', '1',
-                endpoint_url=fault_proxy.endpoint_url)
+def one_process(ppcp, bucket, fault_proxy, processes=1):
+    return ppcp(f's3://{bucket}/', 'out', '--recursive', '--processes',
+                str(processes), endpoint_url=fault_proxy.endpoint_url)
 
 
 def gets(fault_proxy, key):
@@ -60,16 +62,65 @@ def expected_signature(record, host):
     return auth.signature(string_to_sign, request)
 
 
+def hold_until_the_others_are_asked_for(fault_proxy, key, others):
+    """A proxy rule: the GET of ``key`` waits until every key of ``others``
+    has been asked for (by other workers). ``released`` gets, if they were
+    within a minute, what started each worker (``workers_parents``)."""
+    released = []
+
+    def hold(record):
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if all(gets(fault_proxy, other) for other in others):
+                released.append(workers_parents())
+                return
+            time.sleep(0.05)
+        released.append(None)
+
+    fault_proxy.add_rule(Rule(method='GET', key=f'/{key}', callback=hold))
+    return released
+
+
+def workers_parents():
+    """``{worker name: its parent's command line}`` of the running workers."""
+    parents = {}
+    for entry in os.listdir('/proc'):
+        try:
+            name = process_name(entry) if entry.isdigit() else ''
+            if name.startswith('ppcp-worker-'):
+                with open(f'/proc/{entry}/stat') as f:
+                    ppid = f.read().rsplit(')', 1)[1].split()[1]
+                with open(f'/proc/{ppid}/cmdline', 'rb') as f:
+                    parents[name] = f.read().replace(b'\0', b' ').decode()
+        except OSError:
+            continue
+    return parents
+
+
+@pytest.mark.parametrize('processes', [1, 3], ids=['forked', 'lean'])
 def test_direct_gets_are_signed_as_botocore_signs(
-        ppcp, s3_client, bucket, fault_proxy, workdir):
+        processes, ppcp, s3_client, bucket, fault_proxy, workdir):
+    """With three processes, the first worker (forked from ``aws``) holds
+    the first GET until the others have been sent by the workers from the
+    lean fork server, which sign with the credentials they were handed."""
     bodies = {f'dir/{name}': os.urandom(size) for name, size in
               [('a', 10), ('b c+d', 5000), ('é~(1)', 0), ('z', 300000)]}
     for key, body in bodies.items():
         s3_client.put_object(Bucket=bucket, Key=key, Body=body)
-    result = one_process(ppcp, bucket, fault_proxy)
+    if processes > 1:
+        released = hold_until_the_others_are_asked_for(
+            fault_proxy, 'dir/a', [k for k in bodies if k != 'dir/a'])
+    result = one_process(ppcp, bucket, fault_proxy, processes)
     assert result.returncode == 0, result.stderr
     for key, body in bodies.items():
         assert (workdir / 'out' / key).read_bytes() == body
+    if processes > 1:
+        [parents] = released
+        assert sorted(parents) == [f'ppcp-worker-{n}' for n in range(3)]
+        assert 'multiprocessing.forkserver' not in parents['ppcp-worker-0']
+        for later in ('ppcp-worker-1', 'ppcp-worker-2'):
+            assert 'from multiprocessing.forkserver import main' in parents[
+                later]
     requests = gets(fault_proxy, 'dir/')
     assert len(requests) == 4
     assert direct(requests) == requests

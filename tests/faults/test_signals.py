@@ -216,7 +216,9 @@ def test_sigterm_while_streaming_to_stdout_after_the_first_range(
                               throttle_bytes_per_second=THROTTLE))
     ppcp = start_ppcp([f's3://{bucket}/big.bin', '-'], out)
     wait_for_three_gets(fault_proxy)
-    ppcp.wait_for_children(ONE_FILE_CHILDREN)
+    # The first range may be done before the third is queued: then two
+    # workers are all the stream wants.
+    ppcp.wait_for_children(ONE_FILE_CHILDREN[:-1], at_least=True)
     wait_until(lambda: len(ppcp.stdout) >= 5 * MiB, 30,
                'the first range never reached stdout')
 
