@@ -17,7 +17,9 @@ semaphores, as processes of their own in the ``aws`` process group. They are
 started with the terminal's SIGINT and SIGHUP blocked (a signal mask survives
 fork and exec), so that closing the terminal does not kill them before the
 parent has stopped the download; the pool's children ignore both anyway.
-Like any fork server, it lives until the process that started it exits.
+Like any fork server, it lives until the process that started it exits,
+and it is the process's one fork server: code of the same process that
+starts children with ``forkserver`` gets it, and its preloaded modules, too.
 
 Two things keep that fork server lean. It is not asked to import
 ``__main__``, and its children are not told to run it: ``spawn`` and
