@@ -193,3 +193,29 @@ def test_a_direct_get_checks_the_checksum_as_botocore_does(
     assert direct(gets(fault_proxy, 'k')) == gets(fault_proxy, 'k')
     assert (workdir / 'out' / 'm').read_bytes() == b'right'
     assert files_under(workdir) == {'out/a-first', 'out/m'}
+
+
+def test_gets_with_other_arguments_go_through_botocore_in_every_worker(
+        ppcp, s3_client, bucket, fault_proxy, workdir):
+    """``--request-payer`` is not a template argument: each worker, the
+    lean ones included, builds a botocore client when it first needs one
+    and sends every GET through it."""
+    bodies = {f'dir/{name}': os.urandom(size) for name, size in
+              [('a', 10), ('b', 5000), ('c', 70000), ('d', 300000)]}
+    for key, body in bodies.items():
+        s3_client.put_object(Bucket=bucket, Key=key, Body=body)
+    released = hold_until_the_others_are_asked_for(
+        fault_proxy, 'dir/a', [k for k in bodies if k != 'dir/a'])
+    result = ppcp(f's3://{bucket}/', 'out', '--recursive', '--processes',
+                  '3', '--request-payer', 'requester',
+                  endpoint_url=fault_proxy.endpoint_url)
+    assert result.returncode == 0, result.stderr
+    for key, body in bodies.items():
+        assert (workdir / 'out' / key).read_bytes() == body
+    [parents] = released
+    assert sorted(parents) == [f'ppcp-worker-{n}' for n in range(3)]
+    requests = gets(fault_proxy, 'dir/')
+    assert len(requests) == 4
+    assert direct(requests) == []
+    assert {r.headers['x-amz-request-payer'] for r in requests} == {
+        'requester'}
