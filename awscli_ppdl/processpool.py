@@ -19,7 +19,6 @@ import functools
 import gc
 import itertools
 import logging
-import multiprocessing
 import os
 import queue
 import signal
