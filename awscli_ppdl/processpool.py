@@ -389,11 +389,13 @@ class ProcessPoolDownloader:
     def _start_if_needed(self, several_workers):
         if self._started:
             return
-        # Lean workers only where they need no client: with credentials
-        # to sign the parent's templates with.
+        # Lean workers only where there will be any (more than one worker
+        # allowed) and where they need no client: with credentials to sign
+        # the parent's templates with.
         self._contexts = ChildContexts(
             self._config.start_method,
-            several_workers and self._client_factory.credentials is not None)
+            several_workers and self._config.max_request_processes > 1
+            and self._client_factory.credentials is not None)
         ctx = self._contexts.shared
         if self._contexts.forks:
             self._client_factory.prepare_for_fork()

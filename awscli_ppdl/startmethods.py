@@ -30,6 +30,7 @@ children share come from the fork server's context (named semaphores, which
 a child that was not forked from the parent can open).
 """
 import contextlib
+import logging
 import multiprocessing
 import multiprocessing.context
 import multiprocessing.forkserver
@@ -49,6 +50,7 @@ LEAN_PRELOAD = ['awscli_ppdl.worker', 'botocore.config',
                 's3transfer.exceptions', 'encodings.idna', 'uuid']
 TERMINAL_SIGNALS = {signal.SIGINT, signal.SIGHUP}
 
+logger = logging.getLogger(__name__)
 _preparation_lock = threading.Lock()
 
 
@@ -84,6 +86,8 @@ class ChildContexts:
             with _terminal_signals_blocked():
                 multiprocessing.resource_tracker.ensure_running()
                 multiprocessing.forkserver.ensure_running()
+            logger.debug('Started the fork server of the workers after the '
+                         'first')
 
     def fork_server_dir(self):
         """Where the lean fork server's socket is (this process's

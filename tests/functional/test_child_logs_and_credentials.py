@@ -7,6 +7,8 @@ import sys
 import textwrap
 import time
 
+import pytest
+
 from tests.faults.proxy import Rule
 from tests.helpers import file_sha256, files_under, sha256
 from tests.s3server import run_aws
@@ -58,6 +60,23 @@ def test_debug_shows_the_childrens_logs_tagged_with_their_process(
     quiet = run_aws(args, env=aws_env)
     assert quiet.returncode == 0
     assert quiet.stderr == ''
+
+
+@pytest.mark.parametrize('processes, lean', [('1', False), ('3', True)])
+def test_a_fork_server_is_started_only_for_later_workers(
+        processes, lean, aws_env, s3_server, s3_client, bucket, tmp_path):
+    """A recursive download that may use one process only forks it: the
+    fork server (~0.25 s of CPU to start) is for the workers after it."""
+    for key in ('a', 'b', 'c'):
+        s3_client.put_object(Bucket=bucket, Key=key, Body=key.encode())
+    result = run_aws(['s3', 'ppcp', f's3://{bucket}/', tmp_path / 'out',
+                      '--recursive', '--processes', processes, '--debug',
+                      '--endpoint-url', s3_server.endpoint_url], env=aws_env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert files_under(tmp_path / 'out') == {'a', 'b', 'c'}
+    assert 'Started ppcp-worker-0 (pid ' in result.stderr
+    assert ('Started the fork server of the workers after the first'
+            in result.stderr) is lean
 
 
 def test_expiring_credentials_are_refreshed_by_the_parent_only(
