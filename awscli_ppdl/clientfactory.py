@@ -104,6 +104,22 @@ class ClientFactory:
                         session.user_agent_extra),
         )
 
+    def with_resolved_credentials(self):
+        """This factory with the credentials its clients would each resolve
+        (the seed's API without keys), resolved once, here; and the botocore
+        credentials they came from, for the parent to refresh. As the CLI's
+        factory does: no child resolves credentials itself."""
+        if self.credentials is not None or self.config_options.get(
+                'signature_version') == 'UNSIGNED':
+            return self, None
+        resolved = self._new_session().get_credentials()
+        if resolved is None:
+            return self, None
+        from awscli_ppdl.credentials import freeze
+
+        return dataclasses.replace(self, credentials=freeze(resolved)), \
+            resolved
+
     def create_client(self, current_credentials=None):
         """Build the client; called once per child process.
 

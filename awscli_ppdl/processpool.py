@@ -172,7 +172,8 @@ class ProcessPoolDownloader:
 
         :param client_kwargs: keyword arguments of
             ``botocore.session.Session.create_client()`` for the children's
-            clients (the seed's API).
+            clients (the seed's API); credentials not among them are
+            resolved once, in the parent, when the processes start.
         :param config: a ``ProcessTransferConfig``.
         :param client_factory: a ``ClientFactory``, instead of client_kwargs
             (the CLI builds one from its session).
@@ -180,6 +181,9 @@ class ProcessPoolDownloader:
             were frozen from; when they expire, the parent refreshes them
             and the children use the new ones.
         """
+        # The CLI's factory comes with credentials resolved (or none to
+        # find); the seed's client_kwargs without keys leave it to us.
+        self._resolve_credentials = client_factory is None
         if client_factory is None:
             client_factory = ClientFactory.from_client_kwargs(client_kwargs)
         self._client_factory = client_factory
@@ -389,6 +393,9 @@ class ProcessPoolDownloader:
     def _start_if_needed(self, several_workers):
         if self._started:
             return
+        if self._resolve_credentials:
+            self._client_factory, self._credentials = (
+                self._client_factory.with_resolved_credentials())
         # Lean workers only where there will be any (more than one worker
         # allowed) and where they need no client: with credentials to sign
         # the parent's templates with.

@@ -219,3 +219,37 @@ def test_gets_with_other_arguments_go_through_botocore_in_every_worker(
     assert direct(requests) == []
     assert {r.headers['x-amz-request-payer'] for r in requests} == {
         'requester'}
+
+
+def test_the_library_without_keys_resolves_credentials_once(
+        monkeypatch, s3_client, bucket, fault_proxy, tmp_path):
+    """``client_kwargs`` without keys: the parent resolves the credentials
+    (from the environment here) as the CLI does, so even each worker's
+    first GET is sent from the parent's template, signed with them."""
+    from awscli_ppdl.processpool import (
+        ProcessPoolDownloader, ProcessTransferConfig)
+
+    for name, value in [('AWS_ACCESS_KEY_ID', TEST_ACCESS_KEY),
+                        ('AWS_SECRET_ACCESS_KEY', TEST_SECRET_KEY),
+                        ('AWS_SHARED_CREDENTIALS_FILE', str(tmp_path / 'no')),
+                        ('AWS_CONFIG_FILE', str(tmp_path / 'no')),
+                        ('AWS_EC2_METADATA_DISABLED', 'true')]:
+        monkeypatch.setenv(name, value)
+    body = os.urandom(3 * 1024 * 1024 + 5)
+    s3_client.put_object(Bucket=bucket, Key='big', Body=body)
+    config = ProcessTransferConfig(multipart_threshold=1024 * 1024,
+                                   multipart_chunksize=1024 * 1024,
+                                   max_request_processes=3)
+    with ProcessPoolDownloader(
+            client_kwargs={'region_name': TEST_REGION,
+                           'endpoint_url': fault_proxy.endpoint_url},
+            config=config) as downloader:
+        downloader.download_file(bucket, 'big', str(tmp_path / 'big')).result()
+    assert (tmp_path / 'big').read_bytes() == body
+    requests = gets(fault_proxy, 'big')
+    assert len(requests) == 4
+    assert direct(requests) == requests
+    host = urllib.parse.urlsplit(fault_proxy.endpoint_url).netloc
+    for record in requests:
+        assert record.headers['Authorization'].endswith(
+            f'Signature={expected_signature(record, host)}')

@@ -88,3 +88,31 @@ def test_a_child_refreshes_from_what_the_parent_published():
     frozen = creds.get_frozen_credentials()
     assert (frozen.access_key, frozen.secret_key, frozen.token) == (
         'NEW', 's2', 't2')
+
+
+def test_the_seeds_client_kwargs_get_credentials_resolved_once(
+        monkeypatch, tmp_path):
+    from botocore import UNSIGNED
+    from botocore.config import Config
+
+    from awscli_ppdl.clientfactory import ClientFactory
+
+    for name, value in [('AWS_ACCESS_KEY_ID', 'AKIDENV'),
+                        ('AWS_SECRET_ACCESS_KEY', 'env-secret'),
+                        ('AWS_SHARED_CREDENTIALS_FILE', str(tmp_path / 'no')),
+                        ('AWS_CONFIG_FILE', str(tmp_path / 'no')),
+                        ('AWS_EC2_METADATA_DISABLED', 'true')]:
+        monkeypatch.setenv(name, value)
+    factory = ClientFactory.from_client_kwargs({'region_name': 'us-east-1'})
+    resolved_factory, resolved = factory.with_resolved_credentials()
+    assert resolved_factory.credentials == FrozenCredentials(
+        'AKIDENV', 'env-secret')
+    assert resolved.access_key == 'AKIDENV'
+    # Keys given outright, or no signing at all: nothing to resolve.
+    given = ClientFactory.from_client_kwargs(
+        {'aws_access_key_id': 'AKIDGIVEN', 'aws_secret_access_key': 'x'})
+    assert given.with_resolved_credentials() == (given, None)
+    assert given.credentials == FrozenCredentials('AKIDGIVEN', 'x')
+    unsigned = ClientFactory.from_client_kwargs(
+        {'config': Config(signature_version=UNSIGNED)})
+    assert unsigned.with_resolved_credentials() == (unsigned, None)
