@@ -62,6 +62,14 @@ def expected_signature(record, host):
     return auth.signature(string_to_sign, request)
 
 
+def assert_all_direct_and_signed_as_botocore_signs(requests, fault_proxy):
+    assert direct(requests) == requests
+    host = urllib.parse.urlsplit(fault_proxy.endpoint_url).netloc
+    for record in requests:
+        assert record.headers['Authorization'].endswith(
+            f'Signature={expected_signature(record, host)}')
+
+
 def hold_until_the_others_are_asked_for(fault_proxy, key, others):
     """A proxy rule: the GET of ``key`` waits until every key of ``others``
     has been asked for (by other workers). ``released`` gets, if they were
@@ -123,11 +131,7 @@ def test_direct_gets_are_signed_as_botocore_signs(
                 later]
     requests = gets(fault_proxy, 'dir/')
     assert len(requests) == 4
-    assert direct(requests) == requests
-    host = urllib.parse.urlsplit(fault_proxy.endpoint_url).netloc
-    for record in requests:
-        assert record.headers['Authorization'].endswith(
-            f'Signature={expected_signature(record, host)}')
+    assert_all_direct_and_signed_as_botocore_signs(requests, fault_proxy)
     assert {r.headers['User-Agent'] for r in requests} == {
         requests[0].headers['User-Agent']}
 
@@ -248,8 +252,4 @@ def test_the_library_without_keys_resolves_credentials_once(
     assert (tmp_path / 'big').read_bytes() == body
     requests = gets(fault_proxy, 'big')
     assert len(requests) == 4
-    assert direct(requests) == requests
-    host = urllib.parse.urlsplit(fault_proxy.endpoint_url).netloc
-    for record in requests:
-        assert record.headers['Authorization'].endswith(
-            f'Signature={expected_signature(record, host)}')
+    assert_all_direct_and_signed_as_botocore_signs(requests, fault_proxy)
