@@ -73,14 +73,13 @@ class SignedRequest:
     signing_name: str
     region_name: str
     signature_version: str
-    signer: object  # the client's RequestSigner
 
     @classmethod
     def at_before_sign(cls, request, signing_name, region_name,
-                       signature_version, request_signer, **kwargs):
+                       signature_version, **kwargs):
         return cls(request.url, tuple(request.headers.items()),
                    dict(request.context), signing_name, region_name,
-                   signature_version, request_signer)
+                   signature_version)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -221,11 +220,10 @@ class GetObjectSender:
     :param create_client: builds the worker's botocore client; called when
         botocore is first needed.
     :param find_template: the parent's template for a bucket, or None.
-    :param credentials: botocore credentials to sign direct GETs with;
-        None: the client's own signer signs them (its templates are then
-        learned from its own GETs).
-    :param http_settings: ``HttpSessionSettings`` for the direct GETs'
-        session; None: they are sent on the client's own session.
+    :param credentials: botocore credentials to sign direct GETs with, and
+    :param http_settings: the ``HttpSessionSettings`` of their session;
+        without them (unsigned requests, or no credentials to be found),
+        every GET goes through botocore.
     """
 
     def __init__(self, create_client, find_template=None, credentials=None,
@@ -235,14 +233,14 @@ class GetObjectSender:
         self._credentials = credentials
         self._http_settings = http_settings
         self._client = None
-        self._client_signer = None
         self._http_session = None
         self._templates = {}
         self._last_signed = None
         self._handoff = None
 
     def get_object(self, bucket, key, extra_args):
-        plain = extra_args.keys() <= TEMPLATE_ARGUMENTS.keys()
+        plain = (self._credentials is not None
+                 and extra_args.keys() <= TEMPLATE_ARGUMENTS.keys())
         template = self._template_for(bucket) if plain else None
         if template is not None:
             try:
@@ -262,25 +260,12 @@ class GetObjectSender:
 
     def _send(self, template, key, extra_args):
         request = template.request(key, extra_args)
-        if self._credentials is not None:
-            auth = template.auth(self._credentials)
-        else:
-            auth = self._client_signer.get_auth_instance(
-                signing_name=template.signing_name,
-                region_name=template.region_name,
-                signature_version=template.signature_version)
-        auth.add_auth(request)
+        template.auth(self._credentials).add_auth(request)
         prepared = request.prepare()
         prepared.stream_output = True
-        return self._session().send(prepared)
-
-    def _session(self):
         if self._http_session is None:
-            if self._http_settings is not None:
-                self._http_session = self._http_settings.create_session()
-            else:
-                self._http_session = self._client._endpoint.http_session
-        return self._http_session
+            self._http_session = self._http_settings.create_session()
+        return self._http_session.send(prepared)
 
     def _direct_body(self, response, template):
         """The body as botocore would return it: checked as it is read
@@ -307,7 +292,6 @@ class GetObjectSender:
         if learn and self._last_signed is not None:
             template = RequestTemplate.from_signed(key, self._last_signed)
             if template is not None:
-                self._client_signer = self._last_signed.signer
                 self._templates[bucket] = template
         return _object_body(response['Body'], response.get('ContentLength'),
                             response.get('ContentRange'))

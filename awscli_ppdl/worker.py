@@ -377,8 +377,8 @@ def run_worker(client_factory, http_settings, job_queue, monitor,
 
     :param http_settings: the ``HttpSessionSettings`` of the parent's client,
         when the parent publishes GetObject templates (it does when it has
-        credentials to hand the workers); None: the worker's own client
-        sends its GETs and learns their templates.
+        credentials to hand the workers); None: every GET goes through the
+        worker's botocore client.
     """
     prepare_child(child_logging=child_logging)
     sender = _get_object_sender(client_factory, http_settings, monitor)
