@@ -86,6 +86,19 @@ def process_name(pid):
 MiB = 1024 * 1024
 
 
+def credentials_only_in_the_environment(monkeypatch, no_files_dir,
+                                        access_key, secret_key):
+    """What botocore's default chain finds for this test: these keys, from
+    the environment (no shared files, no instance metadata)."""
+    for name, value in [('AWS_ACCESS_KEY_ID', access_key),
+                        ('AWS_SECRET_ACCESS_KEY', secret_key),
+                        ('AWS_SHARED_CREDENTIALS_FILE',
+                         str(no_files_dir / 'no')),
+                        ('AWS_CONFIG_FILE', str(no_files_dir / 'no')),
+                        ('AWS_EC2_METADATA_DISABLED', 'true')]:
+        monkeypatch.setenv(name, value)
+
+
 def library_downloader(endpoint_url, processes=2, start_method='fork',
                        part_size=MiB):
     """A ``ProcessPoolDownloader`` on the test endpoint, the library way.

@@ -18,7 +18,8 @@ from botocore.credentials import Credentials
 
 from tests.faults.proxy import Rule
 from tests.helpers import (
-    LASTING_S3_ERRORS, files_under, output_lines, process_name)
+    LASTING_S3_ERRORS, credentials_only_in_the_environment, files_under,
+    output_lines, process_name)
 from tests.s3server import TEST_ACCESS_KEY, TEST_REGION, TEST_SECRET_KEY
 
 BOTOCORE_ONLY_HEADER = 'amz-sdk-invocation-id'
@@ -233,12 +234,8 @@ def test_the_library_without_keys_resolves_credentials_once(
     from awscli_ppdl.processpool import (
         ProcessPoolDownloader, ProcessTransferConfig)
 
-    for name, value in [('AWS_ACCESS_KEY_ID', TEST_ACCESS_KEY),
-                        ('AWS_SECRET_ACCESS_KEY', TEST_SECRET_KEY),
-                        ('AWS_SHARED_CREDENTIALS_FILE', str(tmp_path / 'no')),
-                        ('AWS_CONFIG_FILE', str(tmp_path / 'no')),
-                        ('AWS_EC2_METADATA_DISABLED', 'true')]:
-        monkeypatch.setenv(name, value)
+    credentials_only_in_the_environment(monkeypatch, tmp_path, TEST_ACCESS_KEY,
+                                        TEST_SECRET_KEY)
     body = os.urandom(3 * 1024 * 1024 + 5)
     s3_client.put_object(Bucket=bucket, Key='big', Body=body)
     config = ProcessTransferConfig(multipart_threshold=1024 * 1024,

@@ -7,6 +7,7 @@ from botocore.credentials import Credentials, RefreshableCredentials
 from awscli_ppdl import credentials as credentials_module
 from awscli_ppdl.clientfactory import FrozenCredentials
 from awscli_ppdl.credentials import CredentialRefresher, refreshable_from_parent
+from tests.helpers import credentials_only_in_the_environment
 
 NOW = 1_800_000_000.0
 
@@ -97,12 +98,8 @@ def test_the_seeds_client_kwargs_get_credentials_resolved_once(
 
     from awscli_ppdl.clientfactory import ClientFactory
 
-    for name, value in [('AWS_ACCESS_KEY_ID', 'AKIDENV'),
-                        ('AWS_SECRET_ACCESS_KEY', 'env-secret'),
-                        ('AWS_SHARED_CREDENTIALS_FILE', str(tmp_path / 'no')),
-                        ('AWS_CONFIG_FILE', str(tmp_path / 'no')),
-                        ('AWS_EC2_METADATA_DISABLED', 'true')]:
-        monkeypatch.setenv(name, value)
+    credentials_only_in_the_environment(monkeypatch, tmp_path, 'AKIDENV',
+                                        'env-secret')
     factory = ClientFactory.from_client_kwargs({'region_name': 'us-east-1'})
     resolved_factory, resolved = factory.with_resolved_credentials()
     assert resolved_factory.credentials == FrozenCredentials(
