@@ -49,15 +49,15 @@ from awscli_ppdl.clientfactory import ClientFactory
 from awscli_ppdl.processpool import (
     ProcessPoolDownloader, ProcessTransferConfig, Terminated)
 
-# The shell's convention for "ended by SIGTERM": 128 + 15.
-
 PROCESSES = {
     'name': 'processes', 'cli_type_name': 'integer',
     'help_text': (
         'The number of worker processes that download in parallel. Defaults '
-        'to the ``max_concurrent_requests`` setting of the profile\'s ``s3`` '
-        'configuration (10 if unset). Fewer are started when there are '
-        'fewer parts to download.'),
+        'to the number of CPUs this command may run on, and at most the '
+        '``max_concurrent_requests`` setting of the profile\'s ``s3`` '
+        'configuration (10 if unset). The processes share that many GETs '
+        'in flight, each making its share at once (at least one). Fewer '
+        'are started when there are fewer parts to download.'),
 }
 
 USAGE = '<S3Uri> <LocalPath>'
@@ -127,9 +127,10 @@ class PpcpCommand(S3TransferCommand):
         return returncode
 
     def _build_downloader(self, params, runtime_config, parsed_globals):
+        requests = runtime_config['max_concurrent_requests']
         processes = params.get('processes')
         if processes is None:
-            processes = runtime_config['max_concurrent_requests']
+            processes = min(requests, _usable_cpus())
         if processes < 1:
             raise ValueError('--processes must be a positive integer, '
                              f'got {processes}.')
@@ -137,6 +138,7 @@ class PpcpCommand(S3TransferCommand):
             multipart_threshold=runtime_config['multipart_threshold'],
             multipart_chunksize=runtime_config['multipart_chunksize'],
             max_request_processes=processes,
+            max_concurrent_requests=requests,
         )
         factory = ClientFactory.from_cli_session(
             self._session, region=self.client.meta.region_name,
@@ -144,6 +146,16 @@ class PpcpCommand(S3TransferCommand):
             verify=parsed_globals.verify_ssl)
         return ProcessPoolDownloader(client_factory=factory, config=config,
                                      credentials=self._session.get_credentials())
+
+
+def _usable_cpus():
+    """The CPUs this process may run on (``taskset``, a container's
+    cpuset), which may be fewer than the machine has: more worker
+    processes than that only take turns."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
 
 
 class DownloadCommand:

@@ -27,6 +27,7 @@ finally sent it (after a region redirect, say).
 """
 import dataclasses
 import logging
+import threading
 from typing import Callable, Optional
 
 from botocore.auth import AUTH_TYPE_MAPS
@@ -224,6 +225,10 @@ class GetObjectSender:
     :param http_settings: the ``HttpSessionSettings`` of their session;
         without them (unsigned requests, or no credentials to be found),
         every GET goes through botocore.
+
+    The threads of a worker share one sender, so that they share one
+    connection pool and build at most one client: what a call hands to
+    botocore's event handlers is kept per thread.
     """
 
     def __init__(self, create_client, find_template=None, credentials=None,
@@ -234,9 +239,9 @@ class GetObjectSender:
         self._http_settings = http_settings
         self._client = None
         self._http_session = None
+        self._creating = threading.Lock()
         self._templates = {}
-        self._last_signed = None
-        self._handoff = None
+        self._call = threading.local()
 
     def get_object(self, bucket, key, extra_args):
         plain = (self._credentials is not None
@@ -246,11 +251,11 @@ class GetObjectSender:
             try:
                 response = self._send(template, key, extra_args)
             except HTTPClientError as e:
-                self._handoff = e
+                self._call.handoff = e
             else:
                 if response.status_code in (200, 206):
                     return self._direct_body(response, template)
-                self._handoff = response
+                self._call.handoff = response
         return self._get_through_botocore(bucket, key, extra_args, plain)
 
     def _template_for(self, bucket):
@@ -264,7 +269,9 @@ class GetObjectSender:
         prepared = request.prepare()
         prepared.stream_output = True
         if self._http_session is None:
-            self._http_session = self._http_settings.create_session()
+            with self._creating:
+                if self._http_session is None:
+                    self._http_session = self._http_settings.create_session()
         return self._http_session.send(prepared)
 
     def _direct_body(self, response, template):
@@ -283,37 +290,41 @@ class GetObjectSender:
         return _object_body(body, length, headers.get('Content-Range'))
 
     def _get_through_botocore(self, bucket, key, extra_args, learn):
-        self._last_signed = None
+        self._call.last_signed = None
         try:
             response = self._botocore_client().get_object(
                 Bucket=bucket, Key=key, **extra_args)
         finally:
-            self._handoff = None
-        if learn and self._last_signed is not None:
-            template = RequestTemplate.from_signed(key, self._last_signed)
+            self._call.handoff = None
+        last_signed = self._call.last_signed
+        if learn and last_signed is not None:
+            template = RequestTemplate.from_signed(key, last_signed)
             if template is not None:
                 self._templates[bucket] = template
         return _object_body(response['Body'], response.get('ContentLength'),
                             response.get('ContentRange'))
 
     def _botocore_client(self):
-        if self._client is None:
-            self._client = self._create_client()
-            events = self._client.meta.events
-            events.register('before-sign.s3.GetObject',
-                            self._remember_signing)
-            events.register('before-send.s3.GetObject', self._hand_off)
+        with self._creating:
+            if self._client is None:
+                client = self._create_client()
+                events = client.meta.events
+                events.register('before-sign.s3.GetObject',
+                                self._remember_signing)
+                events.register('before-send.s3.GetObject', self._hand_off)
+                self._client = client
         return self._client
 
     def _remember_signing(self, **kwargs):
         """``before-sign``: what botocore is about to sign (the last attempt
         of a call is the one that succeeded, after any region redirect)."""
-        self._last_signed = SignedRequest.at_before_sign(**kwargs)
+        self._call.last_signed = SignedRequest.at_before_sign(**kwargs)
 
     def _hand_off(self, request, **kwargs):
         """``before-send``: the outcome the fast path already had stands for
         botocore's first attempt; later attempts are sent as usual."""
-        outcome, self._handoff = self._handoff, None
+        outcome = getattr(self._call, 'handoff', None)
+        self._call.handoff = None
         if isinstance(outcome, Exception):
             raise outcome
         return outcome

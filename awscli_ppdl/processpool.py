@@ -79,7 +79,8 @@ class Terminated(KeyboardInterrupt):
 
 class ProcessTransferConfig:
     def __init__(self, multipart_threshold=8 * MB, multipart_chunksize=8 * MB,
-                 max_request_processes=10, start_method=None):
+                 max_request_processes=10, start_method=None,
+                 max_concurrent_requests=None):
         """Configuration for the ProcessPoolDownloader.
 
         :param multipart_threshold: objects of this size or larger are fetched
@@ -91,14 +92,31 @@ class ProcessTransferConfig:
             and starts further workers from a lean fork server, where the
             platform has both (``startmethods``), and uses the platform
             default elsewhere.
+        :param max_concurrent_requests: the GETs in flight in all the
+            workers together; each worker makes its share of them at once,
+            one per thread (at least one). None: one per worker, as in
+            s3transfer's process pool. Processes are what the CPUs run in
+            parallel, requests what keeps a link busy while each waits for
+            its server: more processes than CPUs only compete for them.
         """
-        if multipart_chunksize <= 0 or max_request_processes <= 0:
-            raise ValueError('multipart_chunksize and max_request_processes '
-                             'must be positive')
+        if max_concurrent_requests is None:
+            max_concurrent_requests = max_request_processes
+        if (multipart_chunksize <= 0 or max_request_processes <= 0
+                or max_concurrent_requests <= 0):
+            raise ValueError('multipart_chunksize, max_request_processes and '
+                             'max_concurrent_requests must be positive')
         self.multipart_threshold = multipart_threshold
         self.multipart_chunksize = multipart_chunksize
         self.max_request_processes = max_request_processes
         self.start_method = start_method
+        self.max_concurrent_requests = max_concurrent_requests
+
+    def requests_of_worker(self, number):
+        """How many GETs worker ``number`` makes at once: the concurrent
+        requests shared out as evenly as the processes allow."""
+        share, extra = divmod(self.max_concurrent_requests,
+                              self.max_request_processes)
+        return max(1, share + (number < extra))
 
 
 class ProcessPoolTransferFuture:
@@ -317,7 +335,7 @@ class ProcessPoolDownloader:
         """Write an object to a binary file object (stdout), in order.
 
         The workers fetch its ranges in parallel; at most a few ranges
-        (``max_request_processes + 2``) are held at once, in a temp
+        (``max_concurrent_requests + 2``) are held at once, in a temp
         directory, whatever the object's size. Returns a future.
         """
         meta = self._new_transfer(bucket=bucket, key=key, fileobj=fileobj,
@@ -327,7 +345,7 @@ class ProcessPoolDownloader:
         future = _StreamFuture(meta, self)
         stream = StreamingDownload(
             self, future, subscribers, self._config.multipart_chunksize,
-            window=self._config.max_request_processes + 2)
+            window=self._config.max_concurrent_requests + 2)
         future._stream = stream
         queue_error = _call_on_queued(subscribers, future)
         if queue_error is not None:
@@ -364,8 +382,9 @@ class ProcessPoolDownloader:
         Under ``fork`` this lets a caller fork before it starts threads of
         its own. ``several_workers``: the caller will keep more than one
         worker busy (many files); with the default ``start_method``, the
-        workers after the first then start from a lean fork server, which
-        is otherwise chosen when the first download has several parts.
+        workers after the first then start from a lean fork server (if
+        there may be enough of them, ``startmethods``), which is otherwise
+        chosen when the first download has several parts.
         """
         with self._lock:
             self._raise_if_unusable()
@@ -396,13 +415,15 @@ class ProcessPoolDownloader:
         if self._resolve_credentials:
             self._client_factory, self._credentials = (
                 self._client_factory.with_resolved_credentials())
-        # Lean workers only where there will be any (more than one worker
-        # allowed) and where they need no client: with credentials to sign
-        # the parent's templates with.
-        self._contexts = ChildContexts(
-            self._config.start_method,
-            several_workers and self._config.max_request_processes > 1
-            and self._client_factory.credentials is not None)
+        # Lean workers only where there will be enough of them to pay for
+        # their fork server, and where they need no client: with
+        # credentials to sign the parent's templates with.
+        expected_workers = (self._config.max_request_processes
+                            if several_workers
+                            and self._client_factory.credentials is not None
+                            else 1)
+        self._contexts = ChildContexts(self._config.start_method,
+                                       expected_workers)
         ctx = self._contexts.shared
         if self._contexts.forks:
             self._client_factory.prepare_for_fork()
@@ -478,7 +499,9 @@ class ProcessPoolDownloader:
         return self._start_process(
             f'ppcp-worker-{number}', run_worker,
             (self._client_factory, self._http_settings, self._job_queue,
-             self._monitor, self._cancel_event, self._child_logs.config),
+             self._monitor, self._cancel_event,
+             self._config.requests_of_worker(number),
+             self._child_logs.config),
             context)
 
     def _start_later_worker(self):
@@ -735,8 +758,11 @@ class ProcessPoolDownloader:
         if self._broken is not None or self._cancel_event.is_set():
             return
         self._request_queue.put(SHUTDOWN)
-        for _ in self._workers:
-            self._job_queue.put(SHUTDOWN)
+        # One for each thread of each worker: a thread stops at the first
+        # it takes.
+        for number in range(len(self._workers)):
+            for _ in range(self._config.requests_of_worker(number)):
+                self._job_queue.put(SHUTDOWN)
         for process in [self._submitter, *self._workers]:
             process.join(JOIN_TIMEOUT)
         if any(p.exitcode is None for p in [self._submitter, *self._workers]):

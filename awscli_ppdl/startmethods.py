@@ -3,14 +3,14 @@
 Forking starts a child at once, but the child inherits the whole heap of the
 ``aws`` process (the CLI, botocore, the parsed S3 model: ~50 MiB), and ``ps``
 and ``top`` count it in every process: ten forked workers look like 600 MiB.
-By default (``start_method=None``), when several workers are expected (a
-download in parts, or many files), the monitor, the submitter and the first
-worker are forked, so the first GET is not delayed, and every further worker
-comes from a fork server that has imported only what a worker runs (~20 MiB
-of heap; a worker needs no botocore client for a plain GET, see
-``getobject``, so it never loads the S3 model either). The server and its
-resource tracker cost ~0.25 s of CPU to start, so a download that one worker
-will do forks everything, as before.
+By default (``start_method=None``), when ``LEAN_MIN_WORKERS`` or more workers
+are expected (a download in parts, or many files), the monitor, the
+submitter and the first worker are forked, so the first GET is not delayed,
+and every further worker comes from a fork server that has imported only
+what a worker runs (~20 MiB of heap; a worker needs no botocore client for a
+plain GET, see ``getobject``, so it never loads the S3 model either). The
+server and its resource tracker cost ~0.25 s of CPU to start and ~47 MiB of
+their own, so a download that fewer workers will do forks everything.
 
 Multiprocessing runs that fork server, and a resource tracker for the named
 semaphores, as processes of their own in the ``aws`` process group. They are
@@ -49,6 +49,11 @@ LEAN_PRELOAD = ['awscli_ppdl.worker', 'botocore.config',
                 'botocore.credentials', 's3transfer.utils',
                 's3transfer.exceptions', 'encodings.idna', 'uuid']
 TERMINAL_SIGNALS = {signal.SIGINT, signal.SIGHUP}
+# At the peak of a 1 GiB download a lean worker holds 31-32 MiB, a forked
+# one 58 (what ``ps`` shows: a forked child counts every page it shares
+# with the parent); the fork server and its resource tracker hold ~47 MiB.
+# With fewer workers than this the server would cost more than it saves.
+LEAN_MIN_WORKERS = 4
 
 logger = logging.getLogger(__name__)
 _preparation_lock = threading.Lock()
@@ -57,9 +62,10 @@ _preparation_lock = threading.Lock()
 class ChildContexts:
     """The contexts of the pool's children and of what they share."""
 
-    def __init__(self, start_method=None, several_workers=True):
+    def __init__(self, start_method=None, workers=LEAN_MIN_WORKERS):
+        """:param workers: how many worker processes are expected."""
         methods = multiprocessing.get_all_start_methods()
-        self._lean = (start_method is None and several_workers
+        self._lean = (start_method is None and workers >= LEAN_MIN_WORKERS
                       and {'fork', 'forkserver'} <= set(methods))
         if self._lean:
             self.first = multiprocessing.get_context('fork')

@@ -1,7 +1,8 @@
 """The worker process: performs GET jobs and writes the bytes at their offset.
 
-A worker never trusts a response to be what it asked for: a ranged GET must
-come back as that range with that length, a whole-object GET must deliver its
+Each of its threads makes one GET at a time (``run_worker``). A worker never
+trusts a response to be what it asked for: a ranged GET must come back as
+that range with that length, a whole-object GET must deliver its
 Content-Length, or the part is fetched again (whole). It reports each job to
 the monitor exactly once, success or failure; reports of jobs done back to
 back travel together, in one round trip.
@@ -25,7 +26,7 @@ from awscli_ppdl.records import SHUTDOWN, ErrorSummary
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
-# Bytes received before each pwrite: one reused buffer per worker, filled
+# Bytes received before each pwrite: one reused buffer per thread, filled
 # straight from the socket, so each byte is copied once on its way to the
 # file (kernel to buffer) and written with one system call per MiB.
 BUFFER_SIZE = 256 * 1024
@@ -83,14 +84,20 @@ def _retries_exceeded(last_error):
 
 
 class Worker:
-    def __init__(self, sender, monitor, cancel_event, batch_reports=False):
+    """One GET at a time; a worker process runs one per thread.
+
+    :param reports: the process's ``ReportBatches``, which its workers
+        share; None: each job is reported in a round trip of its own.
+    """
+
+    def __init__(self, sender, monitor, cancel_event, reports=None):
         self._sender = sender
         self._monitor = monitor
         self._cancel_event = cancel_event
         self._retryable = _retryable_errors()
         self._buffer = memoryview(bytearray(BUFFER_SIZE))
         self._progress = None
-        self._reports = _ReportBatches(monitor) if batch_reports else None
+        self._reports = reports
         self._more_to_come = True
 
     def run(self, job_queue):
@@ -98,7 +105,7 @@ class Worker:
             job = self._next_job(job_queue)
             if job == SHUTDOWN:
                 if self._reports is not None:
-                    self._reports.close()
+                    self._reports.flush()
                 return
             self._more_to_come = job.more_to_come
             self.run_job(job)
@@ -253,10 +260,10 @@ def _fill(readinto, view):
     return filled
 
 
-class _ReportBatches:
+class ReportBatches:
     """Reports of finished jobs on their way to the monitor, in batches.
 
-    The worker sends a batch when it is full or when no job follows at once;
+    A worker sends a batch when it is full or when no job follows at once;
     a thread of its own sends one that reaches REPORT_MAX_AGE first: the
     worker may be in the middle of a long or stalled GET by then, and the
     file whose report waits is complete (its temp file would be removed,
@@ -290,7 +297,7 @@ class _ReportBatches:
         self._send(self._take())
 
     def close(self):
-        """Send what is left; the worker is about to exit."""
+        """Send what is left; the process is about to exit."""
         with self._changed:
             self._closed = True
             self._changed.notify()
@@ -372,18 +379,48 @@ def _is_precondition_failure(error):
 
 
 def run_worker(client_factory, http_settings, job_queue, monitor,
-               cancel_event, child_logging=None):
+               cancel_event, requests=1, child_logging=None):
     """Body of a worker process (a module-level function: picklable).
 
     :param http_settings: the ``HttpSessionSettings`` of the parent's client,
         when the parent publishes GetObject templates (it does when it has
         credentials to hand the workers); None: every GET goes through the
         worker's botocore client.
+    :param requests: how many GETs the process makes at once, one thread
+        each, sharing its sender (one connection pool, at most one botocore
+        client) and its report batches. The bytes move with the GIL
+        released (the socket's copy into the file's pages is the kernel's),
+        so threads are the cheap way to keep requests in flight, and
+        processes the way to use every CPU.
     """
     prepare_child(child_logging=child_logging)
     sender = _get_object_sender(client_factory, http_settings, monitor)
-    Worker(sender, monitor, cancel_event, batch_reports=True).run(job_queue)
+    reports = ReportBatches(monitor)
+    threads = [
+        threading.Thread(
+            target=_exit_if_it_fails,
+            args=(Worker(sender, monitor, cancel_event, reports).run,
+                  job_queue),
+            name=f'ppcp-get-{number}', daemon=True)
+        for number in range(requests)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    reports.close()
     exit_child(0)
+
+
+def _exit_if_it_fails(run, job_queue):
+    """A thread that cannot go on ends its process, as an exception in a
+    one-thread worker would: the parent sees the worker die (and says so)
+    instead of waiting for the job that thread held."""
+    try:
+        run(job_queue)
+    except BaseException:
+        logger.debug('%s failed', threading.current_thread().name,
+                     exc_info=True)
+        exit_child(1)
 
 
 def _get_object_sender(client_factory, http_settings, monitor):

@@ -339,7 +339,7 @@ def make_aws_env(directory, base_env=None):
     return env
 
 
-def run_aws(args, env, timeout=120, cwd=None):
+def run_aws(args, env, timeout=120, cwd=None, **popen_options):
     """Run this venv's ``aws`` script: ``CompletedProcess`` with text output.
 
     Never raises on a non-zero exit; check ``.returncode`` yourself.
@@ -347,4 +347,4 @@ def run_aws(args, env, timeout=120, cwd=None):
     return subprocess.run(
         [AWS_SCRIPT, *[str(a) for a in args]], env=env, cwd=cwd,
         stdin=subprocess.DEVNULL, capture_output=True, text=True,
-        timeout=timeout)
+        timeout=timeout, **popen_options)

@@ -126,3 +126,17 @@ ONE_FILE_CHILDREN = ['ppcp-monitor', 'ppcp-submitter', 'ppcp-worker-0',
 
 def temp_files(directory):
     return [p for p in files_under(directory) if p.endswith('.ppcp-tmp')]
+
+
+def kill_worker_and_expect_one_fatal_error(ppcp, number):
+    """SIGKILL a worker, as the OOM killer would: the command stops with one
+    fatal error that names it (as ``aws s3 cp`` reports what stops it, not
+    a line per file in flight) and exits 1."""
+    name = f'ppcp-worker-{number}'
+    [victim] = [p for p in ppcp.children if process_name(p) == name]
+    os.kill(victim, signal.SIGKILL)
+    assert ppcp.wait() == 1
+    assert ppcp.stderr_lines == [
+        f'fatal error: Download aborted: worker process {number} (pid '
+        f'{victim}) was killed by SIGKILL; the downloads in progress were '
+        'stopped and their temporary files removed.']

@@ -13,12 +13,16 @@ from tests.faults.proxy import Rule
 def start_ppcp(aws_env, fault_proxy):
     """``start_ppcp(args, cwd, **popen_options)``: a running :class:`Ppcp`
     through the proxy; killed (with every descendant seen) at the end of the
-    test."""
+    test. Three worker processes (``processes``; None: the default, one
+    per CPU), whatever the machine's CPUs: the tests find them by name
+    (``ONE_FILE_CHILDREN``: one per ranged GET of ``big.bin``)."""
     aws_env.set_config('s3', {'multipart_threshold': '5MB',
                               'multipart_chunksize': '5MB'})
     started = []
 
-    def start(args, cwd, **options):
+    def start(args, cwd, processes=3, **options):
+        if processes is not None:
+            args = [*args, '--processes', str(processes)]
         ppcp = Ppcp(args, cwd, aws_env, fault_proxy.endpoint_url, **options)
         started.append(ppcp)
         return ppcp

@@ -47,7 +47,7 @@ def test_debug_shows_the_childrens_logs_tagged_with_their_process(
     get_lines = [line for line in result.stderr.splitlines()
                  if f'"GET /{bucket}/k HTTP/1.1" 200 7' in line]
     assert len(get_lines) == 1, result.stderr[-3000:]
-    assert re.match(r'^\S+ \S+ - ppcp-worker-0/MainThread - '
+    assert re.match(r'^\S+ \S+ - ppcp-worker-0/ppcp-get-\d+ - '
                     r'urllib3\.connectionpool - DEBUG - ', get_lines[0])
     # The GET's template was learned in the parent, from a request that
     # botocore built and signed there but did not send.
@@ -62,11 +62,13 @@ def test_debug_shows_the_childrens_logs_tagged_with_their_process(
     assert quiet.stderr == ''
 
 
-@pytest.mark.parametrize('processes, lean', [('1', False), ('3', True)])
-def test_a_fork_server_is_started_only_for_later_workers(
+@pytest.mark.parametrize('processes, lean', [
+    ('1', False), ('3', False), ('4', True)])
+def test_a_fork_server_is_started_only_for_four_workers_or_more(
         processes, lean, aws_env, s3_server, s3_client, bucket, tmp_path):
-    """A recursive download that may use one process only forks it: the
-    fork server (~0.25 s of CPU to start) is for the workers after it."""
+    """A recursive download that may use fewer processes forks them all:
+    the fork server (~0.25 s of CPU and ~47 MiB to start) is for the
+    workers after the first, and pays for itself from three of them."""
     for key in ('a', 'b', 'c'):
         s3_client.put_object(Bucket=bucket, Key=key, Body=key.encode())
     result = run_aws(['s3', 'ppcp', f's3://{bucket}/', tmp_path / 'out',
@@ -91,7 +93,8 @@ def test_expiring_credentials_are_refreshed_by_the_parent_only(
     aws_env.set_config('credential_process',
                        f'{sys.executable} {script} {calls_file} 4')
     aws_env.set_config('s3', {'multipart_threshold': '1MB',
-                              'multipart_chunksize': '1MB'})
+                              'multipart_chunksize': '1MB',
+                              'max_concurrent_requests': '2'})
     body = os.urandom(6 * MiB)
     s3_client.put_object(Bucket=bucket, Key='big.bin', Body=body)
     fault_proxy.add_rule(Rule(method='GET', key='big.bin', has_range=True,

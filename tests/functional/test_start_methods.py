@@ -67,7 +67,8 @@ def test_downloads_under_each_start_method(method, s3_server, s3_client,
         s3_client.put_object(Bucket=bucket, Key=key, Body=body)
     config = ProcessTransferConfig(
         multipart_threshold=1024 * 1024, multipart_chunksize=1024 * 1024,
-        max_request_processes=3, start_method=method)
+        max_request_processes=2, max_concurrent_requests=5,
+        start_method=method)
     client_kwargs = dict(
         region_name=TEST_REGION, endpoint_url=s3_server.endpoint_url,
         aws_access_key_id=TEST_ACCESS_KEY,

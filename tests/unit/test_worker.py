@@ -3,6 +3,7 @@ TransferMonitor and a threading.Event, as s3transfer tests processpool.py."""
 import awscli  # noqa: F401  (before botocore: selects the vendored copy)
 
 import io
+import multiprocessing
 import os
 import queue
 import threading
@@ -21,7 +22,8 @@ from awscli_ppdl.records import (
     GetObjectJob,
     TransferOutcome,
 )
-from awscli_ppdl.worker import MAX_ATTEMPTS, Worker
+from awscli_ppdl.worker import (
+    MAX_ATTEMPTS, ReportBatches, Worker, _exit_if_it_fails)
 
 BUCKET = 'bucket'
 KEY = 'dir/key.bin'
@@ -281,7 +283,8 @@ def test_reports_of_back_to_back_jobs_travel_together(h, monkeypatch):
     """Three jobs waiting in the queue, done long before REPORT_MAX_AGE
     (made long here): one round trip reports all three."""
     monkeypatch.setattr('awscli_ppdl.worker.REPORT_MAX_AGE', 600)
-    worker = Worker(h.sender(), h.monitor, h.cancel_event, batch_reports=True)
+    worker = Worker(h.sender(), h.monitor, h.cancel_event,
+                    ReportBatches(h.monitor))
     batches = []
     notify_jobs_done = h.monitor.notify_jobs_done
     monkeypatch.setattr(h.monitor, 'notify_jobs_done', lambda reports: (
@@ -307,7 +310,7 @@ class RunningWorker:
         for job in jobs:
             self.jobs.put(job)
         worker = Worker(h.sender(), h.monitor, h.cancel_event,
-                        batch_reports=True)
+                        ReportBatches(h.monitor))
         self.thread = threading.Thread(target=worker.run, args=(self.jobs,),
                                        daemon=True)
         self.thread.start()
@@ -622,3 +625,17 @@ def test_a_cancelled_single_range_is_not_fetched(h):
     h.worker.run_job(h.ranged_job(0, 7, 0, 1))
     assert h.get_calls == []
     assert only_outcome(h).cancelled
+
+
+def _fail(job_queue):
+    raise RuntimeError('a bug in a worker thread')
+
+
+def test_a_worker_thread_that_fails_ends_its_process():
+    """The parent sees the worker die and says so, instead of waiting
+    forever for the job that thread held."""
+    process = multiprocessing.get_context('fork').Process(
+        target=_exit_if_it_fails, args=(_fail, None))
+    process.start()
+    process.join(30)
+    assert process.exitcode == 1
