@@ -3,7 +3,7 @@
 
     python3 benchmarks/run.py [--scale 0.01] [--server seaweedfs|moto]
         [--runs 3] [--datasets large,mixed,small,tiny]
-        [--tools ppcp,cp,cp20,seed,s5cmd,curl]
+        [--tools ppcp,ppcp10,cp,cp20,seed,s5cmd,curl]
         [--output benchmarks/RESULTS.md]
 
 It installs what it needs into venvs under ``benchmarks/.work`` (reused on

@@ -93,11 +93,13 @@ class Tool:
 class AwsS3Tool(Tool):
     """``aws s3 <subcommand>``: by key for single objects, else --recursive."""
 
-    def __init__(self, name, subcommand, config_text, description):
+    def __init__(self, name, subcommand, config_text, description,
+                 extra_args=()):
         self.name = name
         self.subcommand = subcommand
         self.config_text = config_text
         self.description = description
+        self.extra_args = list(extra_args)
 
     def invocation(self, ctx, dataset, dest_dir):
         aws = str(ctx.toolchain.aws)
@@ -108,15 +110,14 @@ class AwsS3Tool(Tool):
         else:
             paths = [f's3://{ctx.bucket}/{dataset.prefix}', f'{dest_dir}/',
                      '--recursive']
-        argv = [aws, 's3', self.subcommand, *paths,
+        argv = [aws, 's3', self.subcommand, *paths, *self.extra_args,
                 '--endpoint-url', ctx.endpoint_url]
         return Invocation(argv, client_env(ctx, self.config_text, self.name))
 
 
 class PpcpTool(AwsS3Tool):
-    def __init__(self):
-        super().__init__('ppcp', 'ppcp', PLUGIN_CONFIG,
-                         '`aws s3 ppcp` (this project), default settings')
+    def __init__(self, name, description, extra_args=()):
+        super().__init__(name, 'ppcp', PLUGIN_CONFIG, description, extra_args)
         self._reason = None
         self._checked = False
 
@@ -263,7 +264,11 @@ class CurlTool(Tool):
 def all_tools():
     """Every tool, in the order they run and appear in the tables."""
     return [
-        PpcpTool(),
+        PpcpTool('ppcp', '`aws s3 ppcp` (this project), default settings '
+                 '(one worker process per CPU, 10 requests in flight)'),
+        PpcpTool('ppcp10', '`aws s3 ppcp --processes 10`: the 10 worker '
+                 'processes the memory target is set for',
+                 ['--processes', '10']),
         AwsS3Tool('cp', 'cp', BASE_CONFIG,
                   '`aws s3 cp`, default settings (10 threads)'),
         AwsS3Tool('cp20', 'cp', CP20_CONFIG,
