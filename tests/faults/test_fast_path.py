@@ -202,25 +202,36 @@ def test_a_direct_get_checks_the_checksum_as_botocore_does(
     assert files_under(workdir) == {'out/a-first', 'out/m'}
 
 
+@pytest.mark.parametrize('processes', [4, 1],
+                         ids=['lean-workers', 'threads-of-one-worker'])
 def test_gets_with_other_arguments_go_through_botocore_in_every_worker(
-        ppcp, s3_client, bucket, fault_proxy, workdir):
+        processes, ppcp, cli_env, s3_client, bucket, fault_proxy, workdir):
     """``--request-payer`` is not a template argument: each worker, the
     lean ones included, builds a botocore client when it first needs one
-    and sends every GET through it."""
+    and sends every GET through it; the threads of one worker share it,
+    four GETs at once."""
     bodies = {f'dir/{name}': os.urandom(size) for name, size in
               [('a', 10), ('b', 5000), ('c', 70000), ('d', 300000)]}
     for key, body in bodies.items():
         s3_client.put_object(Bucket=bucket, Key=key, Body=body)
+    cli_env.set_config('s3', {'max_concurrent_requests': '4'})
     released = hold_until_the_others_are_asked_for(
         fault_proxy, 'dir/a', [k for k in bodies if k != 'dir/a'])
     result = ppcp(f's3://{bucket}/', 'out', '--recursive', '--processes',
-                  '3', '--request-payer', 'requester',
+                  processes, '--request-payer', 'requester',
                   endpoint_url=fault_proxy.endpoint_url)
     assert result.returncode == 0, result.stderr
     for key, body in bodies.items():
         assert (workdir / 'out' / key).read_bytes() == body
     [parents] = released
-    assert sorted(parents) == [f'ppcp-worker-{n}' for n in range(3)]
+    assert 'ppcp-worker-0' in parents
+    if processes == 1:
+        assert list(parents) == ['ppcp-worker-0']
+    else:
+        assert 'ppcp-worker-1' in parents
+    for name, parent in parents.items():
+        if name != 'ppcp-worker-0':
+            assert 'from multiprocessing.forkserver import main' in parent
     requests = gets(fault_proxy, 'dir/')
     assert len(requests) == 4
     assert direct(requests) == []
