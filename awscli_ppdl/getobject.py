@@ -178,6 +178,13 @@ class HttpSessionSettings:
     def create_session(self):
         return URLLib3Session(**dataclasses.asdict(self))
 
+    def with_room_for(self, connections):
+        """The same settings with a pool that keeps a connection for each
+        of ``connections`` threads (a full pool closes what it cannot keep,
+        and each GET would open a new one)."""
+        return dataclasses.replace(self, max_pool_connections=max(
+            self.max_pool_connections, connections))
+
 
 class TemplateLearner:
     """In the parent: a bucket's template, from a GetObject that botocore

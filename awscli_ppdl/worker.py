@@ -394,6 +394,8 @@ def run_worker(client_factory, http_settings, job_queue, monitor,
         processes the way to use every CPU.
     """
     prepare_child(child_logging=child_logging)
+    if http_settings is not None:
+        http_settings = http_settings.with_room_for(requests)
     sender = _get_object_sender(client_factory, http_settings, monitor)
     reports = ReportBatches(monitor)
     threads = [

@@ -208,3 +208,17 @@ def test_a_workers_http_session_is_built_as_the_clients(client_kwargs,
                 (timeout.connect_timeout, timeout.read_timeout))
 
     assert described(ours) == described(theirs)
+
+
+@pytest.mark.parametrize('threads, pool', [(4, 10), (16, 16)])
+def test_a_workers_pool_keeps_a_connection_per_thread(threads, pool):
+    import botocore.session
+
+    from awscli_ppdl.getobject import HttpSessionSettings
+
+    client = botocore.session.get_session().create_client(
+        's3', region_name='us-east-1', aws_access_key_id='a',
+        aws_secret_access_key='b')
+    settings = HttpSessionSettings.of_client(client).with_room_for(threads)
+    session = settings.create_session()
+    assert session._get_pool_manager_kwargs()['maxsize'] == pool
