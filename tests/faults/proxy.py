@@ -747,6 +747,25 @@ class FaultProxy:
             self._rules.append(rule)
         return rule
 
+    def hold_until(self, condition, on_release, timeout=60, **match):
+        """A rule (``match``: ``Rule``'s fields) whose requests wait until
+        ``condition()`` holds, ``timeout`` seconds at most. The list it
+        returns gets ``on_release()`` for each request released in time,
+        None for one that was not."""
+        released = []
+
+        def hold(record):
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                if condition():
+                    released.append(on_release())
+                    return
+                time.sleep(0.05)
+            released.append(None)
+
+        self.add_rule(Rule(callback=hold, **match))
+        return released
+
     def clear_rules(self):
         with self._lock:
             self._rules.clear()

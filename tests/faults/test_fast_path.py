@@ -8,7 +8,6 @@ botocore would do: the same requests, retries and messages.
 import base64
 import hashlib
 import os
-import time
 import urllib.parse
 
 import pytest
@@ -75,19 +74,9 @@ def hold_until_the_others_are_asked_for(fault_proxy, key, others):
     """A proxy rule: the GET of ``key`` waits until every key of ``others``
     has been asked for (by other workers). ``released`` gets, if they were
     within a minute, what started each worker (``workers_parents``)."""
-    released = []
-
-    def hold(record):
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if all(gets(fault_proxy, other) for other in others):
-                released.append(workers_parents())
-                return
-            time.sleep(0.05)
-        released.append(None)
-
-    fault_proxy.add_rule(Rule(method='GET', key=f'/{key}', callback=hold))
-    return released
+    return fault_proxy.hold_until(
+        lambda: all(gets(fault_proxy, other) for other in others),
+        workers_parents, method='GET', key=f'/{key}')
 
 
 def workers_parents():

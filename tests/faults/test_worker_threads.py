@@ -8,14 +8,12 @@ first part until the other two have been asked for: with fewer requests in
 flight than parts, they never would be.
 """
 import os
-import time
 
 import pytest
 
 from tests.faults.cli_process import (
     ONE_FILE_CHILDREN, SIZE, all_gone, kill_worker_and_expect_one_fatal_error,
     wait_for_three_gets)
-from tests.faults.proxy import Rule
 from tests.helpers import files_under, wait_until
 from tests.s3server import run_aws
 
@@ -24,24 +22,15 @@ from tests.s3server import run_aws
 def first_part_held(s3_client, bucket, fault_proxy, aws_env):
     """``big.bin`` in three 5 MiB parts; its first GET is answered once the
     others have been asked for. Its list gets True if they were (within a
-    minute), False if not."""
+    minute), None if not."""
     body = os.urandom(SIZE)
     s3_client.put_object(Bucket=bucket, Key='big.bin', Body=body)
     aws_env.set_config('s3', {'multipart_threshold': '5MB',
                               'multipart_chunksize': '5MB'})
-    released = []
-
-    def hold(record):
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if len(fault_proxy.find_requests(method='GET', key='big.bin')) >= 3:
-                released.append(True)
-                return
-            time.sleep(0.05)
-        released.append(False)
-
-    fault_proxy.add_rule(Rule(method='GET', key='big.bin', range_start=0,
-                              callback=hold))
+    released = fault_proxy.hold_until(
+        lambda: len(fault_proxy.find_requests(method='GET',
+                                              key='big.bin')) >= 3,
+        lambda: True, method='GET', key='big.bin', range_start=0)
     return body, released
 
 
