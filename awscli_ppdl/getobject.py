@@ -312,14 +312,16 @@ class GetObjectSender:
                             response.get('ContentRange'))
 
     def _botocore_client(self):
-        with self._creating:
-            if self._client is None:
-                client = self._create_client()
-                events = client.meta.events
-                events.register('before-sign.s3.GetObject',
-                                self._remember_signing)
-                events.register('before-send.s3.GetObject', self._hand_off)
-                self._client = client
+        if self._client is None:
+            with self._creating:
+                if self._client is None:
+                    client = self._create_client()
+                    events = client.meta.events
+                    events.register('before-sign.s3.GetObject',
+                                    self._remember_signing)
+                    events.register('before-send.s3.GetObject',
+                                    self._hand_off)
+                    self._client = client
         return self._client
 
     def _remember_signing(self, **kwargs):
