@@ -5,6 +5,10 @@ set -euo pipefail
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 venv="$repo_root/.venv"
 python=${PYTHON:-python3}
+if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null; then
+    echo "awscli-ppdl needs Python 3.10 or newer (as AWS CLI 1.46 does); $python is $("$python" -V 2>&1 || echo missing). Run with PYTHON=python3.11, for example." >&2
+    exit 1
+fi
 if [ ! -x "$venv/bin/python" ]; then
     "$python" -m venv "$venv" || {
         echo "Could not create a virtualenv with $python (on Debian/Ubuntu: apt-get install python3-venv)." >&2

@@ -1,6 +1,12 @@
-"""The package's public names, and that registering the plugin stays free."""
+"""The package's public names, that registering the plugin stays free, and
+how it installs."""
+import configparser
+import pathlib
+import re
 import subprocess
 import sys
+
+import pytest
 
 PROBE = '''
 import sys, awscli_ppdl
@@ -26,3 +32,53 @@ def test_unknown_names_still_raise_attribute_error():
         assert 'NoSuchThing' in str(error)
     else:
         raise AssertionError('expected AttributeError')
+
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+
+
+def test_pip_builds_the_project_with_a_declared_backend():
+    tomllib = pytest.importorskip('tomllib')
+    build_system = tomllib.loads(
+        (REPO / 'pyproject.toml').read_text())['build-system']
+    assert build_system['build-backend'] == 'setuptools.build_meta'
+    assert any(r.startswith('setuptools') for r in build_system['requires'])
+
+
+def _install_requires():
+    config = configparser.ConfigParser()
+    config.read(REPO / 'setup.cfg')
+    lines = config['options']['install_requires'].splitlines()
+    return [re.match(r'[A-Za-z0-9_.-]+', line).group(0)
+            for line in lines if line.strip() and not line.lstrip().startswith('#')]
+
+
+CODE_OF = '''
+import importlib, importlib.metadata, pathlib, sys
+import awscli
+name = sys.argv[1]
+module = importlib.import_module(name.replace('-', '_'))
+files = {str(f.locate().resolve()) for f in importlib.metadata.files(name)}
+print(str(pathlib.Path(module.__file__).resolve()) in files)
+'''
+
+
+def test_every_installed_requirement_is_the_copy_that_runs():
+    """awscli vendors botocore and s3transfer: requiring the standalone
+    packages installs code the plugin never imports."""
+    for name in _install_requires():
+        result = subprocess.run([sys.executable, '-c', CODE_OF, name],
+                                capture_output=True, text=True, check=True)
+        assert result.stdout.split() == ['True'], name
+
+
+def test_an_old_python_is_named_when_the_metadata_is_built():
+    probe = ("import sys; sys.version_info = (3, 9, 18, 'final', 0); "
+             "sys.argv = ['setup.py', '--version']; "
+             "exec(compile(open('setup.py').read(), 'setup.py', 'exec'))")
+    result = subprocess.run([sys.executable, '-c', probe], cwd=REPO,
+                            capture_output=True, text=True)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        'awscli-ppdl needs Python 3.10 or newer (as AWS CLI 1.46 does); '
+        'this is Python 3.9.18')
