@@ -66,6 +66,46 @@ NOT_A_DOWNLOAD = (
     'Use aws s3 cp for uploads and copies between S3 locations.')
 
 
+EXAMPLES = """\
+**Example 1: Downloading an object to a local file**
+
+The following ``ppcp`` command downloads one object. Large objects are
+fetched as parallel ranged GETs by the worker processes::
+
+    aws s3 ppcp s3://amzn-s3-demo-bucket/big.iso ./big.iso
+
+Output::
+
+    download: s3://amzn-s3-demo-bucket/big.iso to ./big.iso
+
+**Example 2: Downloading every object under a prefix**
+
+The following ``ppcp`` command downloads every object under a prefix,
+except those that end in ``.tmp``, spreading them over the workers::
+
+    aws s3 ppcp s3://amzn-s3-demo-bucket/logs/ ./logs --recursive --exclude "*.tmp"
+
+Output::
+
+    download: s3://amzn-s3-demo-bucket/logs/a.log to logs/a.log
+    download: s3://amzn-s3-demo-bucket/logs/b.log to logs/b.log
+
+**Example 3: Streaming an object to standard output**
+
+The following ``ppcp`` command writes an object to standard output, in
+order, while its ranges are fetched in parallel::
+
+    aws s3 ppcp s3://amzn-s3-demo-bucket/backup.tar - | tar x
+
+**Example 4: Choosing the number of worker processes**
+
+The following ``ppcp`` command shares the profile's
+``max_concurrent_requests`` among 4 worker processes, with a named profile::
+
+    aws s3 ppcp s3://amzn-s3-demo-bucket/big.iso . --processes 4 --profile prod
+"""
+
+
 class PpcpCommand(S3TransferCommand):
     NAME = 'ppcp'
     DESCRIPTION = (
@@ -77,6 +117,7 @@ class PpcpCommand(S3TransferCommand):
         'or copies are accepted and ignored, as ``aws s3 cp`` ignores them '
         'for downloads.')
     USAGE = USAGE
+    EXAMPLES = EXAMPLES
     ARG_TABLE = ([{'name': 'paths', 'nargs': 2, 'positional_arg': True,
                    'synopsis': USAGE}]
                  + [arg for arg in CpCommand.ARG_TABLE

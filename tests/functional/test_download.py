@@ -1,6 +1,7 @@
 """``aws s3 ppcp`` through the real CLI driver against moto's HTTP server."""
 import datetime
 import os
+import re
 
 import pytest
 
@@ -196,5 +197,8 @@ def test_help_is_real_help(aws_env, tmp_path):
     result = run_aws(['s3', 'ppcp', 'help'], env=dict(aws_env, PAGER='cat'),
                      cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    text = result.stdout.replace('\b', '')
+    text = re.sub('.\b', '', result.stdout)  # groff's overstrike bold
     assert 'ppcp' in text and '--processes' in text and '--recursive' in text
+    examples = text[text.index('EXAMPLES'):]
+    assert 'aws s3 ppcp s3://amzn-s3-demo-bucket/big.iso ./big.iso' in examples
+    assert '--recursive --exclude "*.tmp"' in examples
