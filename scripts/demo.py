@@ -3,10 +3,13 @@
 Starts moto's S3 server on 127.0.0.1, seeds a bucket with a few objects (one
 of them large enough for ranged GETs), registers the plugin in a throw-away
 AWS config (your ~/.aws is not touched), runs ``aws s3 ppcp --recursive``,
-checks every downloaded byte, and stops the server by its PID.
+checks every downloaded byte, and stops the server by its PID. What it made
+under $TMPDIR (the download, the throw-away config, moto's log) is removed
+when the demo succeeds, and kept to look at when it fails.
 """
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -26,20 +29,32 @@ OBJECTS = {
 
 def main():
     workdir = tempfile.mkdtemp(prefix='ppcp-demo-')
-    destination = os.path.join(workdir, 'download')
     with MotoServer() as server:
-        print(f'Local S3 endpoint: {server.endpoint_url} (moto, pid '
-              f'{server.pid})')
-        client = make_s3_client(server.endpoint_url)
-        client.create_bucket(Bucket=BUCKET)
-        for key, body in OBJECTS.items():
-            client.put_object(Bucket=BUCKET, Key=key, Body=body)
-        print(f'Seeded s3://{BUCKET}/ with {len(OBJECTS)} objects.\n')
-        command = ['aws', 's3', 'ppcp', f's3://{BUCKET}/', destination,
-                   '--recursive', '--endpoint-url', server.endpoint_url]
-        print('$ ' + ' '.join(command))
-        env = make_aws_env(os.path.join(workdir, 'aws'))
-        returncode = subprocess.call(command, env=env)
+        returncode = run_demo(server, workdir)
+    if returncode == 0:
+        shutil.rmtree(workdir)
+        server.remove_log()
+        print(f'Removed {workdir} and the server log.')
+    else:
+        print(f'Kept for a look: {workdir} and {server.log_path}',
+              file=sys.stderr)
+    return returncode
+
+
+def run_demo(server, workdir):
+    destination = os.path.join(workdir, 'download')
+    print(f'Local S3 endpoint: {server.endpoint_url} (moto, pid '
+          f'{server.pid})')
+    client = make_s3_client(server.endpoint_url)
+    client.create_bucket(Bucket=BUCKET)
+    for key, body in OBJECTS.items():
+        client.put_object(Bucket=BUCKET, Key=key, Body=body)
+    print(f'Seeded s3://{BUCKET}/ with {len(OBJECTS)} objects.\n')
+    command = ['aws', 's3', 'ppcp', f's3://{BUCKET}/', destination,
+               '--recursive', '--endpoint-url', server.endpoint_url]
+    print('$ ' + ' '.join(command))
+    env = make_aws_env(os.path.join(workdir, 'aws'))
+    returncode = subprocess.call(command, env=env)
     if returncode != 0:
         print(f'aws s3 ppcp exited with {returncode}', file=sys.stderr)
         return returncode
@@ -48,7 +63,7 @@ def main():
             if hashlib.sha256(f.read()).digest() != hashlib.sha256(body).digest():
                 print(f'MISMATCH: {key}', file=sys.stderr)
                 return 1
-    print(f'\nAll {len(OBJECTS)} files verified (sha256) in {destination}')
+    print(f'\nAll {len(OBJECTS)} files verified (sha256).')
     return 0
 
 
