@@ -161,13 +161,15 @@ def test_bad_input_is_a_one_line_error(ppcp, workdir, args, message):
     assert files_under(workdir) == set()
 
 
-def test_a_missing_argument_is_a_usage_error_with_exit_code_2(ppcp, workdir):
+def test_a_missing_argument_is_a_usage_error_with_exit_code_2(aws_env,
+                                                              tmp_path):
     """As the README says, and as aws s3 cp gives: argparse's own exit."""
-    result = ppcp('s3://bucket/key')
+    result = run_aws(['s3', 'ppcp', 's3://bucket/key'], env=aws_env,
+                     cwd=tmp_path)
     assert result.returncode == 2
     assert output_lines(result.stderr)[-1] == (
         'aws: error: the following arguments are required: paths')
-    assert files_under(workdir) == set()
+    assert files_under(tmp_path) == {'aws/aws_config', 'aws/aws_credentials'}
 
 
 def test_unknown_flag(ppcp, workdir):
