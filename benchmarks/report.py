@@ -112,6 +112,16 @@ def _machine_section(results):
              f'- S3 server: {results["server"]["name"]} '
              f'{results["server"]["version"]} on {results["server"]["endpoint"]}'
              ' (same machine, competing for the same cores)']
+    link = results['server'].get('link')
+    if link:
+        link_cpu = sum(r.get('link_cpu_s') or 0 for r in results['runs'])
+        wall = sum(r['wall_s'] for r in results['runs'])
+        lines.append(
+            f'- WAN link (`benchmarks/wan.py`, in front of the server): '
+            f'{link["delay_ms"]:g} ms added to every byte received, '
+            f'{link["rate_mbit"] or "no"} Mbit/s limit per connection; its '
+            f'own CPU over all runs: {link_cpu:.1f} s in {wall:.1f} s of '
+            f'runs ({100 * link_cpu / wall:.0f} % of one core)')
     lines += ['', 'Tool versions:', '']
     for name, version in results['versions'].items():
         lines.append(f'- {name}: `{version}`')

@@ -5,12 +5,18 @@
         [--runs 3] [--datasets large,mixed,small,tiny]
         [--tools ppcp,ppcp10,cp,cp20,seed,s5cmd,curl]
         [--output benchmarks/RESULTS.md]
+        [--https] [--delay-ms 30 --rate-mbit 400] [--link]
 
 It installs what it needs into venvs under ``benchmarks/.work`` (reused on
 later runs), generates the data sets (cached there too), starts a local S3
 server on 127.0.0.1, uploads the data, lets every tool download every data
 set ``--runs`` times with every byte verified, stops the server, and writes
 RESULTS.md plus the raw per-run figures in results.json next to it.
+``--https`` makes the tools download over SeaweedFS's own HTTPS with a
+self-signed certificate they are all told to trust; ``--delay-ms`` and
+``--rate-mbit`` put a WAN link (``wan.py``, whose CPU is recorded per run)
+between the tools and the server; ``--link`` puts it there with neither, to
+show what it costs by itself.
 
 Runs on the system python3 with the standard library only.  Module map:
 toolchain (venvs), server (S3 server), datasets (shapes, bytes, upload),
@@ -19,6 +25,7 @@ tree), verify (sha256 of every file), report (Markdown), import_overhead
 (cost of registering the plugin).
 """
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -52,6 +59,17 @@ def parse_args(argv):
                              'mixed/small object counts (default 1.0)')
     parser.add_argument('--server', choices=('seaweedfs', 'moto'),
                         default='seaweedfs')
+    parser.add_argument('--https', action='store_true',
+                        help='download over HTTPS (SeaweedFS only), with a '
+                             'self-signed certificate every tool trusts')
+    parser.add_argument('--delay-ms', type=float, default=0.0,
+                        help='WAN mode: delay added to every byte the '
+                             'tools receive (benchmarks/wan.py)')
+    parser.add_argument('--rate-mbit', type=float, default=0.0,
+                        help='WAN mode: rate limit per connection')
+    parser.add_argument('--link', action='store_true',
+                        help='go through wan.py even with no delay or rate '
+                             '(to show its own cost)')
     parser.add_argument('--runs', type=int, default=3,
                         help='measured runs per tool and data set')
     parser.add_argument('--datasets', default=','.join(datasets.DATASET_NAMES))
@@ -73,6 +91,9 @@ def parse_args(argv):
         parser.error('--scale must be positive')
     if args.runs < 1:
         parser.error('--runs must be at least 1')
+    if args.https and args.server != 'seaweedfs':
+        parser.error('--https needs --server seaweedfs')
+    args.link = args.link or args.delay_ms > 0 or args.rate_mbit > 0
     if args.json is None:
         args.json = str(Path(args.output).with_name('results.json'))
     return args
@@ -187,13 +208,31 @@ def _progress(record, dataset):
     return (f'{wall:8.3f} s {dataset.total_bytes / datasets.MIB / wall:9.1f} '
             f'MiB/s {len(dataset.objects) / wall:9.1f} obj/s  CPU '
             f'{record["cpu_s"]:7.2f} s  RSS {record["peak_rss_bytes"] / 2**20:6.0f}'
-            f' MiB  PSS {record["peak_pss_bytes"] / 2**20:6.0f} MiB')
+            f' MiB  PSS {record["peak_pss_bytes"] / 2**20:6.0f} MiB'
+            + (f'  link CPU {record["link_cpu_s"]:.2f} s'
+               if record.get('link_cpu_s') is not None else ''))
 
 
-def _start_server(args, chain, versions):
+def _start_server(args, chain, versions, scratch):
     if args.server == 'moto':
         return s3server.moto(chain.moto_python, versions.get('moto', ''))
-    return s3server.seaweedfs(chain.weed, versions.get('weed', ''))
+    tls = s3server.self_signed_certificate(scratch) if args.https else None
+    return s3server.seaweedfs(chain.weed, versions.get('weed', ''), tls=tls)
+
+
+def _download_endpoint(args, server, stack):
+    """Where the tools download from: the server's HTTP or HTTPS port,
+    or the WAN link in front of it (the data is uploaded directly)."""
+    scheme, port = (('https', server.https_port) if args.https
+                    else ('http', server.port))
+    if not args.link:
+        return f'{scheme}://{s3server.HOST}:{port}', None
+    link = stack.enter_context(s3server.WanLink(
+        port, args.delay_ms, args.rate_mbit, scheme))
+    log(f'WAN link (delay {args.delay_ms:g} ms, rate '
+        f'{args.rate_mbit or "unlimited"} Mbit/s per connection) on '
+        f'{link.endpoint_url} (pid {link.pid})')
+    return link.endpoint_url, link
 
 
 def benchmark(args):
@@ -223,12 +262,16 @@ def benchmark(args):
              if tool.name in args.tool_names]
     runs = []
     dataset_records = []
-    with _start_server(args, chain, versions) as server:
+    with contextlib.ExitStack() as stack:
+        server = stack.enter_context(_start_server(args, chain, versions,
+                                                   scratch))
         log(f'starting {server.name}')
         server.start()
         log(f'{server.name} answers on {server.endpoint_url} (pid {server.pid})')
-        ctx = toolset.BenchContext(chain, server.endpoint_url, datasets.BUCKET,
-                                   scratch, server.name)
+        endpoint_url, link = _download_endpoint(args, server, stack)
+        ctx = toolset.BenchContext(
+            chain, endpoint_url, datasets.BUCKET, scratch, server.name,
+            ca_bundle=scratch / 'cert.pem' if args.https else None)
         upload_env = toolset.client_env(ctx, toolset.BASE_CONFIG, 'upload')
         datasets.create_bucket(chain.s5cmd, server.endpoint_url, upload_env)
         upload_seconds = {}
@@ -243,7 +286,7 @@ def benchmark(args):
             if reason:
                 log(f'skipping {name}: {reason}')
         active = [tool for tool in tools if not skipped[tool.name]]
-        exclude = {server.pid}
+        exclude = {server.pid} | ({link.pid} if link else set())
 
         log('warm-up: every tool downloads the tiny object once, untimed')
         for tool in active:
@@ -257,8 +300,11 @@ def benchmark(args):
             manifest = local[dataset.name][1]
             for run_index in range(1, args.runs + 1):
                 for tool in active:
+                    link_cpu = link.cpu_s() if link else 0.0
                     record = run_once(ctx, tool, dataset, manifest, run_index,
                                       exclude, args.run_timeout, logs_dir)
+                    record['link_cpu_s'] = (link.cpu_s() - link_cpu
+                                            if link else None)
                     runs.append(record)
                     log(f'{dataset.name:6} run {run_index}/{args.runs} '
                         f'{tool.name:6} {_progress(record, dataset)}')
@@ -272,7 +318,9 @@ def benchmark(args):
                 'total_bytes': dataset.total_bytes,
                 'upload_s': upload_seconds[dataset.name]})
         server_facts = {'name': server.name, 'version': server.version,
-                        'endpoint': server.endpoint_url}
+                        'endpoint': endpoint_url,
+                        'link': {'delay_ms': args.delay_ms,
+                                 'rate_mbit': args.rate_mbit} if link else None}
         log(f'stopping {server.name}')
 
     overhead = None

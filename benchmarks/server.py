@@ -14,6 +14,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
@@ -55,8 +56,10 @@ def _server_env():
 class S3Server:
     """A running S3 server; use as a context manager so it always stops."""
 
-    def __init__(self, name, argv, port, cwd, temp_dir, env, version=''):
+    def __init__(self, name, argv, port, cwd, temp_dir, env, version='',
+                 https_port=None):
         self.name = name
+        self.https_port = https_port
         self.argv = argv
         self.port = port
         self.cwd = cwd
@@ -135,7 +138,74 @@ class S3Server:
         self.stop()
 
 
-def seaweedfs(weed_binary, version=''):
+def self_signed_certificate(directory):
+    """A certificate for 127.0.0.1 that every tool is told to trust (one
+    file for AWS_CA_BUNDLE, SSL_CERT_FILE and curl's --cacert)."""
+    cert, key = Path(directory) / 'cert.pem', Path(directory) / 'key.pem'
+    subprocess.run(
+        ['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes',
+         '-keyout', str(key), '-out', str(cert), '-days', '2',
+         '-subj', f'/CN={HOST}', '-addext', f'subjectAltName=IP:{HOST}'],
+        check=True, capture_output=True)
+    return cert, key
+
+
+class WanLink:
+    """``wan.py`` in front of a server port: a delay and a rate per
+    connection, emulated in a process whose CPU time is read by PID."""
+
+    def __init__(self, upstream_port, delay_ms, rate_mbit, scheme):
+        self.upstream_port = upstream_port
+        self.delay_ms = delay_ms
+        self.rate_mbit = rate_mbit
+        self.scheme = scheme
+        self.process = None
+        self.endpoint_url = None
+
+    @property
+    def pid(self):
+        return self.process.pid if self.process else None
+
+    def start(self):
+        self.process = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name('wan.py')),
+             '--upstream', f'{HOST}:{self.upstream_port}',
+             '--delay-ms', str(self.delay_ms),
+             '--rate-mbit', str(self.rate_mbit)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            start_new_session=True, text=True)
+        line = self.process.stdout.readline().split()
+        if line[:1] != ['listening']:
+            self.stop()
+            raise RuntimeError(f'wan.py did not start: {line}')
+        self.endpoint_url = f'{self.scheme}://{HOST}:{line[1]}'
+        return self
+
+    def cpu_s(self):
+        """User + system CPU seconds the link has used so far."""
+        fields = Path(f'/proc/{self.pid}/stat').read_text().rsplit(')', 1)[1]
+        utime, stime = fields.split()[11:13]
+        return (int(utime) + int(stime)) / os.sysconf('SC_CLK_TCK')
+
+    def stop(self, grace=10):
+        if self.process is not None and self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                os.kill(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        if self.process is not None:
+            self.process.stdout.close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc_info):
+        self.stop()
+
+
+def seaweedfs(weed_binary, version='', tls=None):
     """``weed mini`` with every listener on a free 127.0.0.1 port.
 
     Besides S3, ``weed mini`` runs a master, a volume server, a filer, an
@@ -150,7 +220,7 @@ def seaweedfs(weed_binary, version=''):
     data_dir = Path(temp_dir) / 'data'
     data_dir.mkdir()
     (s3_port, s3_grpc, master, master_grpc, volume, volume_grpc, filer,
-     filer_grpc, admin, admin_grpc) = _free_ports(10)
+     filer_grpc, admin, admin_grpc, https_port) = _free_ports(11)
     argv = [
         str(Path(weed_binary).resolve()), f'-logdir={temp_dir}', 'mini',
         f'-dir={data_dir}', f'-ip={HOST}', f'-ip.bind={HOST}',
@@ -165,10 +235,17 @@ def seaweedfs(weed_binary, version=''):
         f'-s3.localSocket={temp_dir}/s3.sock',
         f'-filer.localSocket={temp_dir}/filer.sock',
     ]
+    if tls:
+        # HTTPS beside plain HTTP: the data is uploaded over plain HTTP, the
+        # tools download over HTTPS, with the server's own (Go) TLS.
+        cert, key = tls
+        argv += [f'-s3.port.https={https_port}', f'-s3.cert.file={cert}',
+                 f'-s3.key.file={key}']
     env = _server_env()
     env['TMPDIR'] = temp_dir  # its gRPC unix sockets default to /tmp
     return S3Server('seaweedfs', argv, s3_port, cwd=temp_dir,
-                    temp_dir=temp_dir, env=env, version=version)
+                    temp_dir=temp_dir, env=env, version=version,
+                    https_port=https_port if tls else None)
 
 
 def moto(moto_python, version=''):

@@ -44,6 +44,7 @@ class BenchContext:
     bucket: str
     scratch_dir: Path            # config files and generated scripts
     server_name: str = 'seaweedfs'
+    ca_bundle: Optional[Path] = None  # the self-signed certificate (HTTPS)
 
 
 @dataclass
@@ -75,6 +76,11 @@ def client_env(ctx, config_text, config_name):
         'NO_PROXY': '127.0.0.1,localhost',
         'no_proxy': '127.0.0.1,localhost',
     })
+    if ctx.ca_bundle:
+        # botocore (aws, the seed) reads AWS_CA_BUNDLE; Go (s5cmd) reads
+        # SSL_CERT_FILE.
+        env.update(AWS_CA_BUNDLE=str(ctx.ca_bundle),
+                   SSL_CERT_FILE=str(ctx.ca_bundle))
     return env
 
 
@@ -220,6 +226,8 @@ class CurlTool(Tool):
         common = ['--fail', '--silent', '--show-error',
                   '--aws-sigv4', f'aws:amz:{REGION}:s3',
                   '--user', f'{ACCESS_KEY}:{SECRET_KEY}']
+        if ctx.ca_bundle:
+            common += ['--cacert', str(ctx.ca_bundle)]
         if dataset.single_object:
             obj = dataset.objects[0]
             url = self._url(ctx, dataset, obj)
