@@ -3,7 +3,7 @@
 
     python3 benchmarks/run.py [--scale 0.01] [--server seaweedfs|moto]
         [--runs 3] [--datasets large,mixed,small,tiny]
-        [--tools ppcp,ppcp10,cp,cp20,seed,s5cmd,curl]
+        [--tools ppcp,ppcp10,cp,cp20,seed,s5cmd,curl (also: ppcp64,cp64)]
         [--output benchmarks/RESULTS.md]
         [--https] [--delay-ms 30 --rate-mbit 400] [--link]
 
@@ -73,7 +73,8 @@ def parse_args(argv):
     parser.add_argument('--runs', type=int, default=3,
                         help='measured runs per tool and data set')
     parser.add_argument('--datasets', default=','.join(datasets.DATASET_NAMES))
-    parser.add_argument('--tools', default=','.join(toolset.TOOL_NAMES))
+    parser.add_argument('--tools',
+                        default=','.join(toolset.DEFAULT_TOOL_NAMES))
     parser.add_argument('--output', default=str(BENCH_DIR / 'RESULTS.md'))
     parser.add_argument('--json', default=None,
                         help='raw figures (default: results.json beside '

@@ -8,6 +8,8 @@ file per object, named as the key relative to the data set's prefix.
 * ``ppcp``  ``aws s3 ppcp``: this project (config with ``[plugins]``).
 * ``cp``    ``aws s3 cp`` with default settings (10 threads).
 * ``cp20``  ``aws s3 cp`` with ``max_concurrent_requests = 20``.
+* ``ppcp64``, ``cp64``  both with ``max_concurrent_requests = 64``: for the
+  WAN mode, where the requests in flight decide (not run unless named).
 * ``seed``  s3transfer's ``ProcessPoolDownloader`` (seed_downloader.py).
 * ``s5cmd`` s5cmd (Go) with its defaults.
 * ``curl``  a raw reference: what plain HTTP GETs achieve on this machine.
@@ -33,6 +35,7 @@ CURL_PARALLEL_MAX = 16        # concurrent transfers for many objects
 BASE_CONFIG = f'[default]\nregion = {REGION}\n'
 PLUGIN_CONFIG = f'[plugins]\nppcp = awscli_ppdl\n\n{BASE_CONFIG}'
 CP20_CONFIG = BASE_CONFIG + 's3 =\n  max_concurrent_requests = 20\n'
+REQUESTS64 = 's3 =\n  max_concurrent_requests = 64\n'
 
 
 @dataclass
@@ -122,8 +125,9 @@ class AwsS3Tool(Tool):
 
 
 class PpcpTool(AwsS3Tool):
-    def __init__(self, name, description, extra_args=()):
-        super().__init__(name, 'ppcp', PLUGIN_CONFIG, description, extra_args)
+    def __init__(self, name, description, extra_args=(), s3_config=''):
+        super().__init__(name, 'ppcp', PLUGIN_CONFIG + s3_config, description,
+                         extra_args)
         self._reason = None
         self._checked = False
 
@@ -277,10 +281,15 @@ def all_tools():
         PpcpTool('ppcp10', '`aws s3 ppcp --processes 10`: the 10 worker '
                  'processes the memory target is set for',
                  ['--processes', '10']),
+        PpcpTool('ppcp64', '`aws s3 ppcp` with `max_concurrent_requests = '
+                 '64` (the WAN question: more requests in flight)',
+                 s3_config=REQUESTS64),
         AwsS3Tool('cp', 'cp', BASE_CONFIG,
                   '`aws s3 cp`, default settings (10 threads)'),
         AwsS3Tool('cp20', 'cp', CP20_CONFIG,
                   '`aws s3 cp` with `max_concurrent_requests = 20`'),
+        AwsS3Tool('cp64', 'cp', BASE_CONFIG + REQUESTS64,
+                  '`aws s3 cp` with `max_concurrent_requests = 64`'),
         SeedTool(),
         S5cmdTool(),
         CurlTool(),
@@ -288,6 +297,8 @@ def all_tools():
 
 
 TOOL_NAMES = tuple(tool.name for tool in all_tools())
+DEFAULT_TOOL_NAMES = tuple(name for name in TOOL_NAMES
+                           if name not in ('ppcp64', 'cp64'))
 
 
 def write_invocation_files(invocation):
