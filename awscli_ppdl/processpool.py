@@ -544,7 +544,11 @@ class ProcessPoolDownloader:
                 events = self._monitor.collect(SUPERVISION_INTERVAL,
                                                forget_cancelled)
             except Exception as e:
-                if not self._closing:
+                # A dead monitor breaks the pool in every phase, closing
+                # too: ``shutdown()`` waits for what is in flight, which
+                # nothing would resolve any more. Only after a cancel has
+                # the parent stopped it itself.
+                if not self._cancel_event.is_set():
                     self._break(self._describe_monitor_failure(e))
                 return
             forget_cancelled = []
