@@ -818,10 +818,17 @@ class _WorkerStarter:
                 self._changed.notify()
 
     def stop(self):
+        """Wait for a start in progress, for a bounded time: a start that
+        never returns (a fork waiting for a lock that an interrupt left
+        held) must not hang the shutdown with it; a worker it starts after
+        all is terminated (``_start_later_worker``)."""
         with self._changed:
             self._stopped = True
             self._changed.notify()
-        self._thread.join()
+        self._thread.join(JOIN_TIMEOUT)
+        if self._thread.is_alive():
+            logger.debug('The worker starter did not stop in %s s',
+                         JOIN_TIMEOUT)
 
     def _run(self):
         while True:
