@@ -2,7 +2,8 @@
 
 The parent orchestrates Ctrl-C and a closed terminal (it cancels, then stops
 its children), so the children ignore the SIGINT and SIGHUP that the terminal
-sends to the whole process group.
+sends to the whole process group. Until they have set that up, they are
+started with those signals and SIGTERM blocked (``starting_children``).
 SIGXFSZ is ignored so that a write past ``RLIMIT_FSIZE`` fails with EFBIG and
 is reported, instead of killing the process.
 
