@@ -2,7 +2,8 @@
 
 The parent orchestrates Ctrl-C and a closed terminal (it cancels, then stops
 its children), so the children ignore the SIGINT and SIGHUP that the terminal
-sends to the whole process group.
+sends to the whole process group. Until they have set that up, they are
+started with those signals and SIGTERM blocked (``starting_children``).
 SIGXFSZ is ignored so that a write past ``RLIMIT_FSIZE`` fails with EFBIG and
 is reported, instead of killing the process.
 
@@ -16,6 +17,7 @@ A child whose parent dies must not go on: ``parent_process().sentinel`` becomes
 readable when the parent exits, under every start method, so one daemon thread
 waits on it, runs the child's clean-up and ends the process at once.
 """
+import contextlib
 import ctypes
 import logging
 import logging.handlers
@@ -29,6 +31,9 @@ from awscli_ppdl.childlogs import send_records_to_parent
 
 _PR_SET_NAME = 15
 _INHERITED_LOGGERS = ('', 'awscli', 'botocore', 's3transfer', 'urllib3')
+# What the parent handles (Ctrl-C; SIGTERM and SIGHUP in the CLI) and each
+# child sets for itself first.
+PARENT_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
 
 
 def prepare_child(on_parent_death=None, name=None, child_logging=None):
@@ -37,6 +42,9 @@ def prepare_child(on_parent_death=None, name=None, child_logging=None):
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if hasattr(signal, 'SIGXFSZ'):
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    # Blocked while it was started (``starting_children``): a SIGTERM that
+    # came meanwhile ends it now, the others are dropped.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, PARENT_SIGNALS)
     _set_os_process_name(name or multiprocessing.current_process().name)
     for logger_name in _INHERITED_LOGGERS:
         logging.getLogger(logger_name).handlers.clear()
@@ -51,6 +59,58 @@ def prepare_child(on_parent_death=None, name=None, child_logging=None):
         name='ppcp-parent-watch', daemon=True,
     )
     watcher.start()
+
+
+@contextlib.contextmanager
+def signals_blocked(signals):
+    """Held back in this thread (and delivered when unblocked), blocked in
+    the processes it starts meanwhile."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, signals)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+@contextlib.contextmanager
+def starting_children():
+    """Around starting children and recording them, in any thread.
+
+    A child does not run the parent's handlers (a SIGTERM from the parent's
+    clean-up raised the CLI's ``Terminated`` in a child still starting, with
+    a traceback on stderr): the signals stay blocked in it until
+    ``prepare_child``. And in the main thread no handler runs until the
+    children are started and recorded, where the clean-up finds them: a
+    handler runs at the main thread's next bytecode, which after a fork is
+    logging's at-fork hook; a KeyboardInterrupt there was ignored, so the
+    Ctrl-C was lost and logging's lock stayed held, and the next fork, in
+    the thread that starts later workers, waited for it for ever.
+    """
+    with _handlers_held(), signals_blocked(PARENT_SIGNALS):
+        yield
+
+
+@contextlib.contextmanager
+def _handlers_held():
+    """In the main thread: the Python handlers of ``PARENT_SIGNALS`` run
+    at the end, for the signals that came meanwhile."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received = []
+    held = {}
+    for signum in PARENT_SIGNALS:
+        handler = signal.getsignal(signum)
+        if callable(handler):
+            held[signum] = handler
+            signal.signal(signum, lambda *args: received.append(args))
+    try:
+        yield
+    finally:
+        for signum, handler in held.items():
+            signal.signal(signum, handler)
+        for signum, frame in received:
+            held[signum](signum, frame)
 
 
 def _set_os_process_name(name):

@@ -34,7 +34,7 @@ from awscli_ppdl.clientfactory import ClientFactory
 from awscli_ppdl.monitor import TransferMonitorManager
 from awscli_ppdl.records import SHUTDOWN, DownloadRequest
 from awscli_ppdl.childlogs import ChildLogReceiver
-from awscli_ppdl.children import prepare_child
+from awscli_ppdl.children import prepare_child, starting_children
 from awscli_ppdl.credentials import CredentialRefresher
 from awscli_ppdl.getobject import HttpSessionSettings, TemplateLearner
 from awscli_ppdl.startmethods import ChildContexts
@@ -309,9 +309,12 @@ class ProcessPoolDownloader:
             self._raise_if_unusable(for_stream)
             pending.parts = (1 if byte_range is not None
                              else self._estimate_parts(meta.size))
-            self._start_if_needed(several_workers=pending.parts > 1)
+            # Recorded first: a Ctrl-C during the start-up (which holds it
+            # to its end) cancels this transfer too, as the CLI expects of
+            # one it was told is queued.
             self._pending[transfer_id] = pending
             self._planned_parts += pending.parts
+            self._start_if_needed(several_workers=pending.parts > 1)
             self._publish_template(bucket)
             self._start_workers_for(self._planned_parts)
         self._put_request(request, for_stream)
@@ -428,43 +431,45 @@ class ProcessPoolDownloader:
         if self._contexts.forks:
             self._client_factory.prepare_for_fork()
         self._contexts.start_helpers()
-        self._child_logs = ChildLogReceiver(ctx)
-        # The manager's socket lives in a directory the parent owns and
-        # removes (the monitor does, if the parent is killed): left to
-        # multiprocessing, it would be created (and only removed on a clean
-        # exit) by the manager process, which a cancel terminates.
-        self._work_dir = tempfile.mkdtemp(prefix=fileio.WORK_DIR_PREFIX)
-        self._manager = TransferMonitorManager(
-            address=os.path.join(self._work_dir, 'monitor'),
-            ctx=self._contexts.first)
-        with _gc_frozen_for_fork():
-            self._manager.start(prepare_child, (
-                functools.partial(_remove_work_dirs, self._work_dir,
-                                  self._contexts.fork_server_dir()),
-                'ppcp-monitor', self._child_logs.config))
-        self._monitor = self._manager.TransferMonitor()
-        if (self._credentials is not None
-                and self._client_factory.credentials is not None
-                and self._client_factory.credentials.expiry_time is not None):
-            self._credential_refresher = CredentialRefresher(
-                self._credentials, self._monitor.publish_credentials)
-        if self._client_factory.credentials is not None:
-            client = self._client_factory.create_client()
-            self._template_learner = TemplateLearner(client)
-            self._http_settings = HttpSessionSettings.of_client(client)
-        self._request_queue = ctx.Queue(REQUEST_QUEUE_SIZE)
-        self._job_queue = ctx.Queue()
-        self._cancel_event = ctx.Event()
-        self._submitter = self._start_process(
-            'ppcp-submitter', run_submitter,
-            (self._client_factory, self._config, self._request_queue,
-             self._job_queue, self._monitor, self._cancel_event,
-             self._child_logs.config))
-        self._collector = threading.Thread(
-            target=self._collect_and_supervise, name='ppcp-collector',
-            daemon=True)
-        self._collector.start()
-        self._started = True
+        # Everything started is recorded before a Ctrl-C can stop it.
+        with starting_children():
+            self._child_logs = ChildLogReceiver(ctx)
+            # The manager's socket lives in a directory the parent owns and
+            # removes (the monitor does, if the parent is killed): left to
+            # multiprocessing, it would be created (and only removed on a
+            # clean exit) by the manager process, which a cancel terminates.
+            self._work_dir = tempfile.mkdtemp(prefix=fileio.WORK_DIR_PREFIX)
+            self._manager = TransferMonitorManager(
+                address=os.path.join(self._work_dir, 'monitor'),
+                ctx=self._contexts.first)
+            with _gc_frozen_for_fork():
+                self._manager.start(prepare_child, (
+                    functools.partial(_remove_work_dirs, self._work_dir,
+                                      self._contexts.fork_server_dir()),
+                    'ppcp-monitor', self._child_logs.config))
+            self._monitor = self._manager.TransferMonitor()
+            credentials = self._client_factory.credentials
+            if (self._credentials is not None and credentials is not None
+                    and credentials.expiry_time is not None):
+                self._credential_refresher = CredentialRefresher(
+                    self._credentials, self._monitor.publish_credentials)
+            if credentials is not None:
+                client = self._client_factory.create_client()
+                self._template_learner = TemplateLearner(client)
+                self._http_settings = HttpSessionSettings.of_client(client)
+            self._request_queue = ctx.Queue(REQUEST_QUEUE_SIZE)
+            self._job_queue = ctx.Queue()
+            self._cancel_event = ctx.Event()
+            self._submitter = self._start_process(
+                'ppcp-submitter', run_submitter,
+                (self._client_factory, self._config, self._request_queue,
+                 self._job_queue, self._monitor, self._cancel_event,
+                 self._child_logs.config))
+            self._collector = threading.Thread(
+                target=self._collect_and_supervise, name='ppcp-collector',
+                daemon=True)
+            self._collector.start()
+            self._started = True
 
     def _start_process(self, name, target, args, context=None):
         context = context or self._contexts.first
@@ -489,7 +494,8 @@ class ProcessPoolDownloader:
         at once; the others by the starter thread."""
         wanted = min(self._config.max_request_processes, planned_parts)
         if not self._workers and wanted:
-            self._workers.append(self._start_worker(0, None))
+            with starting_children():
+                self._workers.append(self._start_worker(0, None))
         if wanted > 1:
             if self._starter is None:
                 self._starter = _WorkerStarter(self._start_later_worker)
@@ -509,7 +515,8 @@ class ProcessPoolDownloader:
         closing by the time it has started."""
         with self._lock:
             number = len(self._workers)
-        worker = self._start_worker(number, self._contexts.later_workers)
+        with starting_children():
+            worker = self._start_worker(number, self._contexts.later_workers)
         with self._lock:
             if not self._stopping_children:
                 self._workers.append(worker)
@@ -544,7 +551,11 @@ class ProcessPoolDownloader:
                 events = self._monitor.collect(SUPERVISION_INTERVAL,
                                                forget_cancelled)
             except Exception as e:
-                if not self._closing:
+                # A dead monitor breaks the pool in every phase, closing
+                # too: ``shutdown()`` waits for what is in flight, which
+                # nothing would resolve any more. Only after a cancel has
+                # the parent stopped it itself.
+                if not self._cancel_event.is_set():
                     self._break(self._describe_monitor_failure(e))
                 return
             forget_cancelled = []
@@ -807,10 +818,17 @@ class _WorkerStarter:
                 self._changed.notify()
 
     def stop(self):
+        """Wait for a start in progress, for a bounded time: a start that
+        never returns (a fork waiting for a lock that an interrupt left
+        held) must not hang the shutdown with it; a worker it starts after
+        all is terminated (``_start_later_worker``)."""
         with self._changed:
             self._stopped = True
             self._changed.notify()
-        self._thread.join()
+        self._thread.join(JOIN_TIMEOUT)
+        if self._thread.is_alive():
+            logger.debug('The worker starter did not stop in %s s',
+                         JOIN_TIMEOUT)
 
     def _run(self):
         while True:

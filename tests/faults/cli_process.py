@@ -40,9 +40,10 @@ class Ppcp:
     that orphans can be found (and killed) after the parent is gone."""
 
     def __init__(self, args, cwd, env, endpoint_url,
-                 preexec_fn=as_from_a_terminal):
+                 preexec_fn=as_from_a_terminal, aws=(AWS_SCRIPT,)):
+        """:param aws: the command that runs ``aws``."""
         self.process = subprocess.Popen(
-            [AWS_SCRIPT, 's3', 'ppcp', *map(str, args),
+            [*aws, 's3', 'ppcp', *map(str, args),
              '--endpoint-url', endpoint_url],
             cwd=cwd, env=env, stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE,

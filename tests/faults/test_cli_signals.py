@@ -4,6 +4,7 @@ at the destination (the download was slowed down by the proxy so that it is
 certainly in the middle of its parts when the signal arrives)."""
 import os
 import signal
+import sys
 
 import pytest
 
@@ -74,3 +75,24 @@ def test_ctrl_c_during_a_stream(big_object, bucket, fault_proxy, start_ppcp,
     assert ppcp.stderr_lines == ['cancelled: ctrl-c received']
     wait_until(lambda: all_gone(ppcp.children), 5, 'children still running')
     assert os.listdir(cli_tmpdir) == []
+
+
+CTRL_C_AT_FORK = os.path.join(os.path.dirname(__file__), 'ctrl_c_at_fork.py')
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize('fork', range(len(ONE_FILE_CHILDREN)), ids=[
+    f'during-the-fork-of-{name}' for name in ONE_FILE_CHILDREN])
+def test_ctrl_c_during_start_up_cancels(fork, big_object, bucket, start_ppcp,
+                                        out, cli_tmpdir):
+    """Ctrl-C while each child is forked (the first three from the main
+    thread, the others from the thread that starts later workers): the
+    same message and exit code as later, nothing left behind; neither lost
+    in a fork hook nor a hang."""
+    ppcp = start_ppcp([f's3://{bucket}/big.bin', 'big.bin'], out,
+                      aws=(sys.executable, CTRL_C_AT_FORK, str(fork)))
+    assert ppcp.wait() == 1, ppcp.stderr
+    assert ppcp.stderr_lines == ['cancelled: ctrl-c received']
+    wait_until(lambda: all_gone(ppcp.children), 5, 'children still running')
+    assert files_under(out) == set()
+    assert files_under(cli_tmpdir) == set()

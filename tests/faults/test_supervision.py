@@ -7,9 +7,12 @@ import threading
 import pytest
 
 from awscli_ppdl.processpool import ProcessPoolBrokenError
+from tests.faults.cli_process import (
+    ONE_FILE_CHILDREN, all_gone, temp_files, wait_for_three_gets)
 from tests.faults.proxy import Rule
 from tests.helpers import (
-    assert_no_temp_files, files_under, library_downloader)
+    assert_no_temp_files, files_under, library_downloader, process_name,
+    wait_until)
 
 MiB = 1024 * 1024
 
@@ -99,3 +102,26 @@ def test_cancel_one_future(s3_client, bucket, fault_proxy, tmp_path):
         slow.result()
     assert type(error.value).__name__ == 'CancelledError'
     assert files_under(tmp_path) == {'fine'}
+
+
+@pytest.mark.timeout(90)
+def test_the_monitor_killed_while_the_cli_waits_is_one_fatal_error(
+        big_object, bucket, fault_proxy, start_ppcp, out, cli_tmpdir):
+    """``aws s3 ppcp`` of one file has left its ``with`` block (it is
+    closing, waiting for the download) when the monitor is killed: the pool
+    breaks as at any other time, rather than waiting for ever."""
+    ppcp = start_ppcp([f's3://{bucket}/big.bin', 'big.bin'], out)
+    wait_for_three_gets(fault_proxy)
+    ppcp.wait_for_children(ONE_FILE_CHILDREN)
+    assert len(temp_files(out)) == 1
+    [monitor] = [p for p in ppcp.children
+                 if process_name(p) == 'ppcp-monitor']
+    os.kill(monitor, signal.SIGKILL)
+    assert ppcp.wait() == 1
+    assert ppcp.stderr_lines == [
+        f'fatal error: Download aborted: the transfer monitor process (pid '
+        f'{monitor}) was killed by SIGKILL; the downloads in progress were '
+        'stopped and their temporary files removed.']
+    wait_until(lambda: all_gone(ppcp.children), 5, 'children still running')
+    assert files_under(out) == set()
+    assert files_under(cli_tmpdir) == set()
