@@ -1,4 +1,5 @@
-"""One object to a file object (``aws s3 ppcp s3://b/k -``), in order.
+"""One object to a file object (``aws s3 ppcp s3://b/k -``) or a special file
+(a FIFO, ``/dev/null``), in order.
 
 The workers fetch the object's ranges in parallel, each into its own file in a
 private temp directory; a thread in the parent writes them to the file object
@@ -8,6 +9,7 @@ by ``window × chunk size``, however large the object. Every range carries the
 ETag seen by the HeadObject (``IfMatch``): a stream never mixes two versions.
 """
 import collections
+import contextlib
 import os
 import tempfile
 import threading
@@ -66,7 +68,9 @@ class StreamingDownload:
             self.future.meta.provide_transfer_size(size)
             temp_dir = tempfile.mkdtemp(prefix=fileio.stream_dir_prefix(
                 self._downloader._work_dir))
-            self._stream(call_args, size, etag, temp_dir, checker)
+            with _output(call_args.fileobj) as fileobj:
+                self._stream(call_args, size, etag, temp_dir, checker,
+                             fileobj)
         except BaseException as e:
             exception = e
         finally:
@@ -96,7 +100,7 @@ class StreamingDownload:
         checker = None if checksum is None else ChecksumChecker(*checksum)
         return response['ContentLength'], response.get('ETag'), checker
 
-    def _stream(self, call_args, size, etag, temp_dir, checker):
+    def _stream(self, call_args, size, etag, temp_dir, checker, fileobj):
         ranges = ((start, min(self._chunksize, size - start))
                   for start in range(0, size, self._chunksize))
         for _ in range(self._window):
@@ -116,8 +120,7 @@ class StreamingDownload:
                     'output is incomplete.') from None
             if self._cancelled.is_set():
                 raise CancelledError('The download was cancelled.')
-            self._write(part.meta.call_args.filename, call_args.fileobj,
-                        checker)
+            self._write(part.meta.call_args.filename, fileobj, checker)
             self._submit_next(ranges, call_args, etag, temp_dir)
         if checker is not None:
             # As for aws s3 cp's streams: the bytes are out already; a
@@ -139,3 +142,12 @@ class StreamingDownload:
                     checker.update(block)
                 fileobj.write(block)
                 self._downloader._notify_stream_progress(self, len(block))
+
+
+def _output(fileobj):
+    """The stream's file object; a special file's name (a FIFO, /dev/null)
+    is opened ``wb`` as aws s3 cp opens it, only once the object is known
+    to exist (a FIFO's ``open`` waits for a reader), and closed at the end."""
+    if isinstance(fileobj, (str, os.PathLike)):
+        return open(fileobj, 'wb')
+    return contextlib.nullcontext(fileobj)
