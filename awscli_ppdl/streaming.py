@@ -10,7 +10,9 @@ ETag seen by the HeadObject (``IfMatch``): a stream never mixes two versions.
 """
 import collections
 import contextlib
+import errno
 import os
+import stat
 import tempfile
 import threading
 import time
@@ -29,6 +31,8 @@ WRITE_SIZE = 1024 * 1024
 # cancelled range in a worker's hands is still fetched to its end) before it
 # removes its temp directory anyway.
 SETTLE_TIMEOUT = 30.0
+# How often a stream to a FIFO looks for its reader.
+FIFO_POLL_INTERVAL = 0.1
 
 
 class ObjectChangedError(Exception):
@@ -66,9 +70,9 @@ class StreamingDownload:
             call_args = self.future.meta.call_args
             size, etag, checker = self._head_object(call_args)
             self.future.meta.provide_transfer_size(size)
-            temp_dir = tempfile.mkdtemp(prefix=fileio.stream_dir_prefix(
-                self._downloader._work_dir))
-            with _output(call_args.fileobj) as fileobj:
+            with self._output(call_args.fileobj) as fileobj:
+                temp_dir = tempfile.mkdtemp(prefix=fileio.stream_dir_prefix(
+                    self._downloader._work_dir))
                 self._stream(call_args, size, etag, temp_dir, checker,
                              fileobj)
         except BaseException as e:
@@ -81,6 +85,34 @@ class StreamingDownload:
                 self._settle_parts(SETTLE_TIMEOUT)
                 fileio.remove_tree(temp_dir)
             self._downloader._finish_stream(self, exception)
+
+    def _output(self, fileobj):
+        """The stream's file object; a special file's name (a FIFO,
+        /dev/null) is opened ``wb`` as aws s3 cp opens it, once the object
+        is known to exist, and closed at the end."""
+        if not isinstance(fileobj, (str, os.PathLike)):
+            return contextlib.nullcontext(fileobj)
+        if stat.S_ISFIFO(os.stat(fileobj).st_mode):
+            return os.fdopen(self._open_fifo(fileobj), 'wb')
+        return open(fileobj, 'wb')
+
+    def _open_fifo(self, filename):
+        """A FIFO's ``open`` for writing waits for a reader, and nothing can
+        interrupt it; opened non-blocking instead, again every
+        ``FIFO_POLL_INTERVAL`` until a reader comes, a cancel (Ctrl-C) ends
+        the wait."""
+        while True:
+            try:
+                fd = os.open(filename, os.O_WRONLY | os.O_NONBLOCK
+                             | os.O_CLOEXEC)
+            except OSError as e:
+                if e.errno != errno.ENXIO:
+                    raise
+            else:
+                os.set_blocking(fd, True)
+                return fd
+            if self._cancelled.wait(FIFO_POLL_INTERVAL):
+                raise CancelledError('The download was cancelled.')
 
     def _settle_parts(self, timeout):
         deadline = time.monotonic() + timeout
@@ -143,11 +175,3 @@ class StreamingDownload:
                 fileobj.write(block)
                 self._downloader._notify_stream_progress(self, len(block))
 
-
-def _output(fileobj):
-    """The stream's file object; a special file's name (a FIFO, /dev/null)
-    is opened ``wb`` as aws s3 cp opens it, only once the object is known
-    to exist (a FIFO's ``open`` waits for a reader), and closed at the end."""
-    if isinstance(fileobj, (str, os.PathLike)):
-        return open(fileobj, 'wb')
-    return contextlib.nullcontext(fileobj)
