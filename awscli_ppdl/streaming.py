@@ -97,10 +97,10 @@ class StreamingDownload:
         return open(fileobj, 'wb')
 
     def _open_fifo(self, filename):
-        """A FIFO's ``open`` for writing waits for a reader, and nothing can
-        interrupt it; opened non-blocking instead, again every
-        ``FIFO_POLL_INTERVAL`` until a reader comes, a cancel (Ctrl-C) ends
-        the wait."""
+        """A FIFO's blocking ``open`` for writing waits for a reader and
+        nothing can interrupt it; a non-blocking one, tried again every
+        ``FIFO_POLL_INTERVAL`` until a reader comes, lets a cancel (Ctrl-C,
+        SIGTERM) end the wait."""
         while True:
             try:
                 fd = os.open(filename, os.O_WRONLY | os.O_NONBLOCK
@@ -174,4 +174,3 @@ class StreamingDownload:
                     checker.update(block)
                 fileobj.write(block)
                 self._downloader._notify_stream_progress(self, len(block))
-
