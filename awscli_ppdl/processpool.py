@@ -27,7 +27,7 @@ import threading
 
 from s3transfer.exceptions import CancelledError, FatalError
 from s3transfer.futures import TransferMeta
-from s3transfer.utils import CallArgs
+from s3transfer.utils import CallArgs, OSUtils
 
 from awscli_ppdl import checksums, fileio
 from awscli_ppdl.clientfactory import ClientFactory
@@ -248,6 +248,13 @@ class ProcessPoolDownloader:
         subscribers = list(subscribers or [])
         if progress_callback is not None:
             subscribers.append(_ProgressCallback(progress_callback))
+        if OSUtils().is_special_file(filename):
+            # A FIFO or a device (/dev/null, /dev/stdout on a pipe) is
+            # written into, in order, as aws s3 cp writes into it: renaming
+            # a temp file over it would replace the node itself (/dev/null,
+            # as root), and a device's directory is seldom writable.
+            return self._start_stream(bucket, key, filename, extra_args,
+                                      subscribers)
         return self._submit(bucket, key, filename, extra_args, expected_size,
                             subscribers)
 
@@ -341,6 +348,13 @@ class ProcessPoolDownloader:
         (``max_concurrent_requests + 2``) are held at once, in a temp
         directory, whatever the object's size. Returns a future.
         """
+        return self._start_stream(bucket, key, fileobj, extra_args,
+                                  subscribers)
+
+    def _start_stream(self, bucket, key, fileobj, extra_args, subscribers):
+        """A ``StreamingDownload`` to a file object, or to a special file
+        named by ``fileobj`` (which stays the name, for the CLI's
+        subscribers)."""
         meta = self._new_transfer(bucket=bucket, key=key, fileobj=fileobj,
                                   extra_args=extra_args,
                                   subscribers=subscribers)

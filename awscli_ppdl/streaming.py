@@ -1,4 +1,5 @@
-"""One object to a file object (``aws s3 ppcp s3://b/k -``), in order.
+"""One object to a file object (``aws s3 ppcp s3://b/k -``) or a special file
+(a FIFO, ``/dev/null``), in order.
 
 The workers fetch the object's ranges in parallel, each into its own file in a
 private temp directory; a thread in the parent writes them to the file object
@@ -8,7 +9,10 @@ by ``window × chunk size``, however large the object. Every range carries the
 ETag seen by the HeadObject (``IfMatch``): a stream never mixes two versions.
 """
 import collections
+import contextlib
+import errno
 import os
+import stat
 import tempfile
 import threading
 import time
@@ -27,6 +31,8 @@ WRITE_SIZE = 1024 * 1024
 # cancelled range in a worker's hands is still fetched to its end) before it
 # removes its temp directory anyway.
 SETTLE_TIMEOUT = 30.0
+# How often a stream to a FIFO looks for its reader.
+FIFO_POLL_INTERVAL = 0.1
 
 
 class ObjectChangedError(Exception):
@@ -64,9 +70,11 @@ class StreamingDownload:
             call_args = self.future.meta.call_args
             size, etag, checker = self._head_object(call_args)
             self.future.meta.provide_transfer_size(size)
-            temp_dir = tempfile.mkdtemp(prefix=fileio.stream_dir_prefix(
-                self._downloader._work_dir))
-            self._stream(call_args, size, etag, temp_dir, checker)
+            with self._output(call_args.fileobj) as fileobj:
+                temp_dir = tempfile.mkdtemp(prefix=fileio.stream_dir_prefix(
+                    self._downloader._work_dir))
+                self._stream(call_args, size, etag, temp_dir, checker,
+                             fileobj)
         except BaseException as e:
             exception = e
         finally:
@@ -77,6 +85,34 @@ class StreamingDownload:
                 self._settle_parts(SETTLE_TIMEOUT)
                 fileio.remove_tree(temp_dir)
             self._downloader._finish_stream(self, exception)
+
+    def _output(self, fileobj):
+        """The stream's file object; a special file's name (a FIFO,
+        /dev/null) is opened ``wb`` as aws s3 cp opens it, once the object
+        is known to exist, and closed at the end."""
+        if not isinstance(fileobj, (str, os.PathLike)):
+            return contextlib.nullcontext(fileobj)
+        if stat.S_ISFIFO(os.stat(fileobj).st_mode):
+            return os.fdopen(self._open_fifo(fileobj), 'wb')
+        return open(fileobj, 'wb')
+
+    def _open_fifo(self, filename):
+        """A FIFO's blocking ``open`` for writing waits for a reader and
+        nothing can interrupt it; a non-blocking one, tried again every
+        ``FIFO_POLL_INTERVAL`` until a reader comes, lets a cancel (Ctrl-C,
+        SIGTERM) end the wait."""
+        while True:
+            try:
+                fd = os.open(filename, os.O_WRONLY | os.O_NONBLOCK
+                             | os.O_CLOEXEC)
+            except OSError as e:
+                if e.errno != errno.ENXIO:
+                    raise
+            else:
+                os.set_blocking(fd, True)
+                return fd
+            if self._cancelled.wait(FIFO_POLL_INTERVAL):
+                raise CancelledError('The download was cancelled.')
 
     def _settle_parts(self, timeout):
         deadline = time.monotonic() + timeout
@@ -96,7 +132,7 @@ class StreamingDownload:
         checker = None if checksum is None else ChecksumChecker(*checksum)
         return response['ContentLength'], response.get('ETag'), checker
 
-    def _stream(self, call_args, size, etag, temp_dir, checker):
+    def _stream(self, call_args, size, etag, temp_dir, checker, fileobj):
         ranges = ((start, min(self._chunksize, size - start))
                   for start in range(0, size, self._chunksize))
         for _ in range(self._window):
@@ -116,8 +152,7 @@ class StreamingDownload:
                     'output is incomplete.') from None
             if self._cancelled.is_set():
                 raise CancelledError('The download was cancelled.')
-            self._write(part.meta.call_args.filename, call_args.fileobj,
-                        checker)
+            self._write(part.meta.call_args.filename, fileobj, checker)
             self._submit_next(ranges, call_args, etag, temp_dir)
         if checker is not None:
             # As for aws s3 cp's streams: the bytes are out already; a
