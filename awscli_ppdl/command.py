@@ -21,7 +21,6 @@ import threading
 from dateutil.tz import tzlocal, tzutc
 
 from botocore.exceptions import ClientError
-from botocore.handlers import VALID_BUCKET, VALID_S3_ARN
 
 from awscli.clidriver import LOG_FORMAT
 from awscli.customizations.s3 import transferconfig
@@ -36,7 +35,7 @@ from awscli.customizations.s3.results import (
 from awscli.customizations.s3.s3handler import (
     S3TransferHandler, S3TransferHandlerFactory)
 from awscli.customizations.s3.subcommands import (
-    CpCommand, S3TransferCommand)
+    CommandParameters, CpCommand, S3TransferCommand)
 from awscli.customizations.s3.syncstrategy.caseconflict import (
     CaseConflictSync)
 from awscli.customizations.s3.syncstrategy.base import (
@@ -106,16 +105,15 @@ class PpcpCommand(S3TransferCommand):
             # and above, so they were built only to be dropped.
             logging.getLogger(_FILTER_LOGGER).setLevel(logging.INFO)
         self._convert_path_args(parsed_args)
+        _check_is_a_download(parsed_args.paths)
         params = self._build_call_parameters(parsed_args, {})
-        params.update(_download_paths(parsed_args.paths))
-        params.update(is_stream=False, is_move=False, follow_symlinks=True)
-        if params['dest'] == '-':
-            if params['dir_op']:
-                # aws s3 cp's own words.
-                raise ValueError('Streaming currently is only compatible '
-                                 'with non-recursive cp commands')
-            params.update(is_stream=True, only_show_errors=True)
-        _validate_sse_c(params)
+        # aws s3 cp's own checks and messages (streaming only without
+        # --recursive, --checksum-algorithm and --sse-c-copy-source refused
+        # for a download, --sse-c without its key...), and its normalised
+        # paths; a recursive download's destination directory is made here,
+        # as cp makes it, dry run or not.
+        CommandParameters('cp', params, CpCommand.USAGE).add_paths(
+            parsed_args.paths)
         runtime_config = transferconfig.RuntimeConfig().build_config(
             **self._session.get_scoped_config().get('s3', {}))
         command = DownloadCommand(params, self.client, self._build_downloader(
@@ -167,9 +165,6 @@ class DownloadCommand:
         self._downloader = downloader
 
     def run(self):
-        if self._params['dir_op'] and not os.path.exists(self._params['dest']):
-            # As aws s3 cp does for a recursive download.
-            os.makedirs(self._params['dest'])
         result_queue = queue.Queue()
         if self._params['is_stream']:
             fileinfos = [self._stream_fileinfo()]
@@ -331,21 +326,13 @@ class _TransferHandlerFactory(S3TransferHandlerFactory):
                                  command_result_recorder)
 
 
-def _download_paths(paths):
-    """Check that the paths say "download" and normalise them as cp does."""
+def _check_is_a_download(paths):
+    """Refuse an upload or a copy in our words, before cp's checks (which
+    would accept them). A bucket name is left to botocore's parameter
+    validation, which ``aws s3 cp`` reports with exit code 1."""
     src, dest = paths
     if not src.startswith('s3://') or dest.startswith('s3://'):
         raise ValueError(NOT_A_DOWNLOAD)
-    bucket, key = find_bucket_key(src[5:])
-    if not bucket:
-        raise ValueError(f'Invalid S3 URI: {src}. Expected s3://bucket/key.')
-    if not (VALID_BUCKET.search(bucket) or VALID_S3_ARN.search(bucket)):
-        raise ValueError(
-            f'Invalid bucket name "{bucket}": a bucket name has only letters, '
-            'digits, ".", "-" and "_", or is an access point ARN.')
-    if not key and not src.endswith('/'):
-        src += '/'
-    return {'src': src, 'dest': dest, 'paths_type': 's3local'}
 
 
 # Signals that end a download as Ctrl-C does, but report it as ended by
@@ -391,10 +378,3 @@ def _signals_stop_the_download():
         for number, handler in previous.items():
             signal.signal(number, handler)
 
-
-def _validate_sse_c(params):
-    for flag, partner in (('sse_c', 'sse_c_key'), ('sse_c_key', 'sse_c')):
-        if params.get(flag) and not params.get(partner):
-            raise ValueError(
-                f'It --{flag.replace("_", "-")} is specified, '
-                f'--{partner.replace("_", "-")} must be specified as well.')
