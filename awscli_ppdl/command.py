@@ -52,11 +52,12 @@ PROCESSES = {
     'name': 'processes', 'cli_type_name': 'integer',
     'help_text': (
         'The number of worker processes that download in parallel. Defaults '
-        'to the number of CPUs this command may run on, and at most the '
+        'to the number of CPUs this command may run on. It is at most the '
         '``max_concurrent_requests`` setting of the profile\'s ``s3`` '
-        'configuration (10 if unset). The processes share that many GETs '
-        'in flight, each making its share at once (at least one). Fewer '
-        'are started when there are fewer parts to download.'),
+        'configuration (10 if unset): a larger value is lowered to it. The '
+        'processes share that many GETs in flight, each making its share '
+        'at once. Fewer are started when there are fewer parts to '
+        'download.'),
 }
 
 USAGE = '<S3Uri> <LocalPath>'

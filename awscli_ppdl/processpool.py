@@ -27,7 +27,7 @@ import threading
 
 from s3transfer.exceptions import CancelledError, FatalError
 from s3transfer.futures import TransferMeta
-from s3transfer.utils import CallArgs
+from s3transfer.utils import MAX_PARTS, CallArgs
 
 from awscli_ppdl import checksums, fileio
 from awscli_ppdl.clientfactory import ClientFactory
@@ -84,9 +84,12 @@ class ProcessTransferConfig:
         """Configuration for the ProcessPoolDownloader.
 
         :param multipart_threshold: objects of this size or larger are fetched
-            as ranged GETs of ``multipart_chunksize`` bytes.
+            as ranged GETs of ``multipart_chunksize`` bytes, or larger ones
+            for an object that would otherwise have more than ``MAX_PARTS``
+            (10,000, S3's most parts of an upload) parts.
         :param max_request_processes: the most worker processes making GETs
-            at once; fewer are started when there are fewer jobs.
+            at once, and never more than ``max_concurrent_requests``; fewer
+            are started when there are fewer jobs.
         :param start_method: ``fork``, ``forkserver`` or ``spawn`` for
             every child; None forks the first children (cheapest start-up)
             and starts further workers from a lean fork server, where the
@@ -107,7 +110,11 @@ class ProcessTransferConfig:
                              'max_concurrent_requests must be positive')
         self.multipart_threshold = multipart_threshold
         self.multipart_chunksize = multipart_chunksize
-        self.max_request_processes = max_request_processes
+        # Each worker makes at least one GET at once: more workers than
+        # requests would put more of them in flight than asked for (and
+        # cost ~30 MiB each to do it).
+        self.max_request_processes = min(max_request_processes,
+                                         max_concurrent_requests)
         self.start_method = start_method
         self.max_concurrent_requests = max_concurrent_requests
 
@@ -116,7 +123,16 @@ class ProcessTransferConfig:
         requests shared out as evenly as the processes allow."""
         share, extra = divmod(self.max_concurrent_requests,
                               self.max_request_processes)
-        return max(1, share + (number < extra))
+        return share + (number < extra)
+
+    def part_size(self, size):
+        """The size of the ranged GETs of an object of ``size`` bytes.
+
+        ``multipart_chunksize``, but no more than ``MAX_PARTS`` parts: every
+        part is a job record planned and queued at once, so a tiny chunk
+        size (``multipart_chunksize = 1``) would otherwise fill the
+        submitter's memory with a job per byte."""
+        return max(self.multipart_chunksize, -(-size // MAX_PARTS))
 
 
 class ProcessPoolTransferFuture:
@@ -481,7 +497,7 @@ class ProcessPoolDownloader:
             return self._config.max_request_processes
         if size < self._config.multipart_threshold:
             return 1
-        return -(-size // self._config.multipart_chunksize)
+        return -(-size // self._config.part_size(size))
 
     def _start_workers_for(self, planned_parts):
         """Only as many workers as there are jobs: a single small download
