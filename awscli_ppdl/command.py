@@ -74,8 +74,8 @@ class PpcpCommand(S3TransferCommand):
         'pool of processes instead of threads so that large and many-object '
         'downloads are not limited by the Python GIL. It accepts the '
         'arguments of ``aws s3 cp``; arguments that only apply to uploads '
-        'or copies are accepted and ignored, as ``aws s3 cp`` ignores them '
-        'for downloads.')
+        'or copies are ignored, or refused, as ``aws s3 cp`` ignores or '
+        'refuses them for downloads.')
     USAGE = USAGE
     ARG_TABLE = ([{'name': 'paths', 'nargs': 2, 'positional_arg': True,
                    'synopsis': USAGE}]
