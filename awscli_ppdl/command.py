@@ -138,6 +138,7 @@ class PpcpCommand(S3TransferCommand):
             multipart_chunksize=runtime_config['multipart_chunksize'],
             max_request_processes=processes,
             max_concurrent_requests=requests,
+            max_queue_size=runtime_config['max_queue_size'],
         )
         factory = ClientFactory.from_cli_session(
             self._session, region=self.client.meta.region_name,

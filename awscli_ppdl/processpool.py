@@ -80,7 +80,7 @@ class Terminated(KeyboardInterrupt):
 class ProcessTransferConfig:
     def __init__(self, multipart_threshold=8 * MB, multipart_chunksize=8 * MB,
                  max_request_processes=10, start_method=None,
-                 max_concurrent_requests=None):
+                 max_concurrent_requests=None, max_queue_size=1000):
         """Configuration for the ProcessPoolDownloader.
 
         :param multipart_threshold: objects of this size or larger are fetched
@@ -101,13 +101,18 @@ class ProcessTransferConfig:
             s3transfer's process pool. Processes are what the CPUs run in
             parallel, requests what keeps a link busy while each waits for
             its server: more processes than CPUs only compete for them.
+        :param max_queue_size: the most GET jobs planned ahead of the
+            workers (the CLI's ``max_queue_size``, s3transfer's bound on its
+            queued tasks): the submitter waits for the workers beyond it,
+            so the jobs of many parts or files do not pile up in memory.
         """
         if max_concurrent_requests is None:
             max_concurrent_requests = max_request_processes
-        if (multipart_chunksize <= 0 or max_request_processes <= 0
-                or max_concurrent_requests <= 0):
-            raise ValueError('multipart_chunksize, max_request_processes and '
-                             'max_concurrent_requests must be positive')
+        if min(multipart_chunksize, max_request_processes,
+               max_concurrent_requests, max_queue_size) <= 0:
+            raise ValueError('multipart_chunksize, max_request_processes, '
+                             'max_concurrent_requests and max_queue_size '
+                             'must be positive')
         self.multipart_threshold = multipart_threshold
         self.multipart_chunksize = multipart_chunksize
         # Each worker makes at least one GET at once: more workers than
@@ -117,6 +122,7 @@ class ProcessTransferConfig:
                                          max_concurrent_requests)
         self.start_method = start_method
         self.max_concurrent_requests = max_concurrent_requests
+        self.max_queue_size = max_queue_size
 
     def requests_of_worker(self, number):
         """How many GETs worker ``number`` makes at once: the concurrent
@@ -469,7 +475,7 @@ class ProcessPoolDownloader:
             self._template_learner = TemplateLearner(client)
             self._http_settings = HttpSessionSettings.of_client(client)
         self._request_queue = ctx.Queue(REQUEST_QUEUE_SIZE)
-        self._job_queue = ctx.Queue()
+        self._job_queue = ctx.Queue(self._config.max_queue_size)
         self._cancel_event = ctx.Event()
         self._submitter = self._start_process(
             'ppcp-submitter', run_submitter,

@@ -37,7 +37,7 @@ def test_an_object_has_at_most_max_parts_parts(chunksize, size, part_size):
 
 @pytest.mark.parametrize('option', [
     'max_request_processes', 'max_concurrent_requests',
-    'multipart_chunksize'])
+    'multipart_chunksize', 'max_queue_size'])
 def test_counts_and_sizes_must_be_positive(option):
     with pytest.raises(ValueError, match='must be positive'):
         ProcessTransferConfig(**{option: 0})
