@@ -22,7 +22,15 @@ def verification_requested(extra_args):
 
 
 def full_object_checksum(response):
-    """``(algorithm, base64 value)`` from a HeadObject response, or None."""
+    """``(algorithm, base64 value)`` from a HeadObject response, or None.
+
+    A composite checksum (of the part checksums of a multipart upload) is
+    no checksum of the bytes, and S3 may send it without its ``-N`` suffix:
+    the response's ``ChecksumType`` says which kind it is. Only without
+    one (servers older than that header) is the suffix the sign.
+    """
+    if response.get('ChecksumType') == 'COMPOSITE':
+        return None
     for algorithm, field in CHECKSUM_FIELDS:
         value = response.get(field)
         if value and '-' not in value:

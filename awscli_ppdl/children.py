@@ -8,8 +8,10 @@ SIGXFSZ is ignored so that a write past ``RLIMIT_FSIZE`` fails with EFBIG and
 is reported, instead of killing the process.
 
 Children get an OS-level name (``ppcp-worker-3`` in ``ps`` and ``top``), so
-a user can tell what they are, and start with the default SIGTERM action and
-no inherited log handlers (under ``fork`` they would otherwise run the
+a user can tell what they are, and a command line of that name only: a
+forked child shares the parent's argv memory, and ``ps`` would show in every
+child what the user typed, ``--sse-c-key`` and all. They start with the
+default SIGTERM action and no inherited log handlers (under ``fork`` they would otherwise run the
 parent's handlers and write to its streams): their records go to the parent
 through ``childlogs``.
 
@@ -45,7 +47,9 @@ def prepare_child(on_parent_death=None, name=None, child_logging=None):
     # Blocked while it was started (``starting_children``): a SIGTERM that
     # came meanwhile ends it now, the others are dropped.
     signal.pthread_sigmask(signal.SIG_UNBLOCK, PARENT_SIGNALS)
-    _set_os_process_name(name or multiprocessing.current_process().name)
+    name = name or multiprocessing.current_process().name
+    _set_os_process_name(name)
+    _overwrite_command_line(name)
     for logger_name in _INHERITED_LOGGERS:
         logging.getLogger(logger_name).handlers.clear()
     if child_logging is not None:
@@ -124,6 +128,27 @@ def _set_os_process_name(name):
         libc.prctl(_PR_SET_NAME, name.encode()[:15], 0, 0, 0)
     except (OSError, AttributeError):
         pass
+
+
+def _overwrite_command_line(name):
+    """Replace the argv strings this process started with (or was forked
+    with) by ``name``, as ``setproctitle`` does: ``/proc/PID/cmdline``, and
+    so ``ps``, read that memory, whose bounds the kernel gives in
+    ``/proc/self/stat``. ``sys.argv`` is a copy and keeps its value.
+    Best effort: a kernel that hides the bounds leaves the line as it is.
+    """
+    try:
+        with open('/proc/self/stat', 'rb') as f:
+            fields = f.read().rsplit(b')', 1)[1].split()
+        # Fields 48 and 49 of proc(5); the list starts at field 3.
+        start, end = int(fields[45]), int(fields[46])
+    except (OSError, IndexError, ValueError):
+        return
+    if start <= 0 or end <= start:
+        return
+    title = name.encode()[:end - start - 1]
+    ctypes.memset(start, 0, end - start)
+    ctypes.memmove(start, title, len(title))
 
 
 def _exit_when_parent_dies(sentinel, on_parent_death):

@@ -21,7 +21,6 @@ import threading
 from dateutil.tz import tzlocal, tzutc
 
 from botocore.exceptions import ClientError
-from botocore.handlers import VALID_BUCKET, VALID_S3_ARN
 
 from awscli.clidriver import LOG_FORMAT
 from awscli.customizations.s3 import transferconfig
@@ -36,7 +35,7 @@ from awscli.customizations.s3.results import (
 from awscli.customizations.s3.s3handler import (
     S3TransferHandler, S3TransferHandlerFactory)
 from awscli.customizations.s3.subcommands import (
-    CpCommand, S3TransferCommand)
+    CommandParameters, CpCommand, S3TransferCommand)
 from awscli.customizations.s3.syncstrategy.caseconflict import (
     CaseConflictSync)
 from awscli.customizations.s3.syncstrategy.base import (
@@ -53,11 +52,12 @@ PROCESSES = {
     'name': 'processes', 'cli_type_name': 'integer',
     'help_text': (
         'The number of worker processes that download in parallel. Defaults '
-        'to the number of CPUs this command may run on, and at most the '
+        'to the number of CPUs this command may run on. It is at most the '
         '``max_concurrent_requests`` setting of the profile\'s ``s3`` '
-        'configuration (10 if unset). The processes share that many GETs '
-        'in flight, each making its share at once (at least one). Fewer '
-        'are started when there are fewer parts to download.'),
+        'configuration (10 if unset): a larger value is lowered to it. The '
+        'processes share that many GETs in flight, each making its share '
+        'at once. Fewer are started when there are fewer parts to '
+        'download.'),
 }
 
 USAGE = '<S3Uri> <LocalPath>'
@@ -114,8 +114,8 @@ class PpcpCommand(S3TransferCommand):
         'pool of processes instead of threads so that large and many-object '
         'downloads are not limited by the Python GIL. It accepts the '
         'arguments of ``aws s3 cp``; arguments that only apply to uploads '
-        'or copies are accepted and ignored, as ``aws s3 cp`` ignores them '
-        'for downloads.')
+        'or copies are ignored, or refused, as ``aws s3 cp`` ignores or '
+        'refuses them for downloads.')
     USAGE = USAGE
     EXAMPLES = EXAMPLES
     ARG_TABLE = ([{'name': 'paths', 'nargs': 2, 'positional_arg': True,
@@ -147,16 +147,15 @@ class PpcpCommand(S3TransferCommand):
             # and above, so they were built only to be dropped.
             logging.getLogger(_FILTER_LOGGER).setLevel(logging.INFO)
         self._convert_path_args(parsed_args)
+        _check_is_a_download(parsed_args.paths)
         params = self._build_call_parameters(parsed_args, {})
-        params.update(_download_paths(parsed_args.paths))
-        params.update(is_stream=False, is_move=False, follow_symlinks=True)
-        if params['dest'] == '-':
-            if params['dir_op']:
-                # aws s3 cp's own words.
-                raise ValueError('Streaming currently is only compatible '
-                                 'with non-recursive cp commands')
-            params.update(is_stream=True, only_show_errors=True)
-        _validate_sse_c(params)
+        # aws s3 cp's own checks and messages (streaming only without
+        # --recursive, --checksum-algorithm and --sse-c-copy-source refused
+        # for a download, --sse-c without its key...), and its normalised
+        # paths; a recursive download's destination directory is made here,
+        # as cp makes it, dry run or not.
+        CommandParameters('cp', params, CpCommand.USAGE).add_paths(
+            parsed_args.paths)
         runtime_config = transferconfig.RuntimeConfig().build_config(
             **self._session.get_scoped_config().get('s3', {}))
         command = DownloadCommand(params, self.client, self._build_downloader(
@@ -180,6 +179,7 @@ class PpcpCommand(S3TransferCommand):
             multipart_chunksize=runtime_config['multipart_chunksize'],
             max_request_processes=processes,
             max_concurrent_requests=requests,
+            max_queue_size=runtime_config['max_queue_size'],
         )
         factory = ClientFactory.from_cli_session(
             self._session, region=self.client.meta.region_name,
@@ -208,9 +208,6 @@ class DownloadCommand:
         self._downloader = downloader
 
     def run(self):
-        if self._params['dir_op'] and not os.path.exists(self._params['dest']):
-            # As aws s3 cp does for a recursive download.
-            os.makedirs(self._params['dest'])
         result_queue = queue.Queue()
         if self._params['is_stream']:
             fileinfos = [self._stream_fileinfo()]
@@ -372,21 +369,13 @@ class _TransferHandlerFactory(S3TransferHandlerFactory):
                                  command_result_recorder)
 
 
-def _download_paths(paths):
-    """Check that the paths say "download" and normalise them as cp does."""
+def _check_is_a_download(paths):
+    """Refuse an upload or a copy in our words, before cp's checks (which
+    would accept them). A bucket name is left to botocore's parameter
+    validation, which ``aws s3 cp`` reports with exit code 1."""
     src, dest = paths
     if not src.startswith('s3://') or dest.startswith('s3://'):
         raise ValueError(NOT_A_DOWNLOAD)
-    bucket, key = find_bucket_key(src[5:])
-    if not bucket:
-        raise ValueError(f'Invalid S3 URI: {src}. Expected s3://bucket/key.')
-    if not (VALID_BUCKET.search(bucket) or VALID_S3_ARN.search(bucket)):
-        raise ValueError(
-            f'Invalid bucket name "{bucket}": a bucket name has only letters, '
-            'digits, ".", "-" and "_", or is an access point ARN.')
-    if not key and not src.endswith('/'):
-        src += '/'
-    return {'src': src, 'dest': dest, 'paths_type': 's3local'}
 
 
 # Signals that end a download as Ctrl-C does, but report it as ended by
@@ -432,10 +421,3 @@ def _signals_stop_the_download():
         for number, handler in previous.items():
             signal.signal(number, handler)
 
-
-def _validate_sse_c(params):
-    for flag, partner in (('sse_c', 'sse_c_key'), ('sse_c_key', 'sse_c')):
-        if params.get(flag) and not params.get(partner):
-            raise ValueError(
-                f'It --{flag.replace("_", "-")} is specified, '
-                f'--{partner.replace("_", "-")} must be specified as well.')

@@ -27,7 +27,7 @@ import threading
 
 from s3transfer.exceptions import CancelledError, FatalError
 from s3transfer.futures import TransferMeta
-from s3transfer.utils import CallArgs, OSUtils
+from s3transfer.utils import MAX_PARTS, CallArgs, OSUtils
 
 from awscli_ppdl import checksums, fileio
 from awscli_ppdl.clientfactory import ClientFactory
@@ -80,13 +80,16 @@ class Terminated(KeyboardInterrupt):
 class ProcessTransferConfig:
     def __init__(self, multipart_threshold=8 * MB, multipart_chunksize=8 * MB,
                  max_request_processes=10, start_method=None,
-                 max_concurrent_requests=None):
+                 max_concurrent_requests=None, max_queue_size=1000):
         """Configuration for the ProcessPoolDownloader.
 
         :param multipart_threshold: objects of this size or larger are fetched
-            as ranged GETs of ``multipart_chunksize`` bytes.
+            as ranged GETs of ``multipart_chunksize`` bytes, or larger ones
+            for an object that would otherwise have more than ``MAX_PARTS``
+            (10,000, S3's most parts of an upload) parts.
         :param max_request_processes: the most worker processes making GETs
-            at once; fewer are started when there are fewer jobs.
+            at once, and never more than ``max_concurrent_requests``; fewer
+            are started when there are fewer jobs.
         :param start_method: ``fork``, ``forkserver`` or ``spawn`` for
             every child; None forks the first children (cheapest start-up)
             and starts further workers from a lean fork server, where the
@@ -98,25 +101,44 @@ class ProcessTransferConfig:
             s3transfer's process pool. Processes are what the CPUs run in
             parallel, requests what keeps a link busy while each waits for
             its server: more processes than CPUs only compete for them.
+        :param max_queue_size: the most GET jobs planned ahead of the
+            workers (the CLI's ``max_queue_size``, s3transfer's bound on its
+            queued tasks): the submitter waits for the workers beyond it,
+            so the jobs of many parts or files do not pile up in memory.
         """
         if max_concurrent_requests is None:
             max_concurrent_requests = max_request_processes
-        if (multipart_chunksize <= 0 or max_request_processes <= 0
-                or max_concurrent_requests <= 0):
-            raise ValueError('multipart_chunksize, max_request_processes and '
-                             'max_concurrent_requests must be positive')
+        if min(multipart_chunksize, max_request_processes,
+               max_concurrent_requests, max_queue_size) <= 0:
+            raise ValueError('multipart_chunksize, max_request_processes, '
+                             'max_concurrent_requests and max_queue_size '
+                             'must be positive')
         self.multipart_threshold = multipart_threshold
         self.multipart_chunksize = multipart_chunksize
-        self.max_request_processes = max_request_processes
+        # Each worker makes at least one GET at once: more workers than
+        # requests would put more of them in flight than asked for (and
+        # cost ~30 MiB each to do it).
+        self.max_request_processes = min(max_request_processes,
+                                         max_concurrent_requests)
         self.start_method = start_method
         self.max_concurrent_requests = max_concurrent_requests
+        self.max_queue_size = max_queue_size
 
     def requests_of_worker(self, number):
         """How many GETs worker ``number`` makes at once: the concurrent
         requests shared out as evenly as the processes allow."""
         share, extra = divmod(self.max_concurrent_requests,
                               self.max_request_processes)
-        return max(1, share + (number < extra))
+        return share + (number < extra)
+
+    def part_size(self, size):
+        """The size of the ranged GETs of an object of ``size`` bytes.
+
+        ``multipart_chunksize``, but no more than ``MAX_PARTS`` parts: every
+        part is a job record planned and queued at once, so a tiny chunk
+        size (``multipart_chunksize = 1``) would otherwise fill the
+        submitter's memory with a job per byte."""
+        return max(self.multipart_chunksize, -(-size // MAX_PARTS))
 
 
 class ProcessPoolTransferFuture:
@@ -472,7 +494,7 @@ class ProcessPoolDownloader:
                 self._template_learner = TemplateLearner(client)
                 self._http_settings = HttpSessionSettings.of_client(client)
             self._request_queue = ctx.Queue(REQUEST_QUEUE_SIZE)
-            self._job_queue = ctx.Queue()
+            self._job_queue = ctx.Queue(self._config.max_queue_size)
             self._cancel_event = ctx.Event()
             self._submitter = self._start_process(
                 'ppcp-submitter', run_submitter,
@@ -500,7 +522,7 @@ class ProcessPoolDownloader:
             return self._config.max_request_processes
         if size < self._config.multipart_threshold:
             return 1
-        return -(-size // self._config.multipart_chunksize)
+        return -(-size // self._config.part_size(size))
 
     def _start_workers_for(self, planned_parts):
         """Only as many workers as there are jobs: a single small download

@@ -95,7 +95,7 @@ class Submitter:
         return list(self._ranged_jobs(request, size, etag)), size
 
     def _ranged_jobs(self, request, size, etag):
-        part_size = self._config.multipart_chunksize
+        part_size = self._config.part_size(size)
         num_parts = -(-size // part_size)
         for index in range(num_parts):
             start = index * part_size

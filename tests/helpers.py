@@ -100,11 +100,12 @@ def credentials_only_in_the_environment(monkeypatch, no_files_dir,
 
 
 def library_downloader(endpoint_url, processes=2, start_method='fork',
-                       part_size=MiB):
+                       part_size=MiB, **config):
     """A ``ProcessPoolDownloader`` on the test endpoint, the library way.
 
     1 MiB parts by default (``part_size=None``: the defaults); ``fork``, so
-    that the children inherit patches made in the test process.
+    that the children inherit patches made in the test process. ``config``:
+    more ``ProcessTransferConfig`` arguments.
     """
     from awscli_ppdl.processpool import (
         ProcessPoolDownloader, ProcessTransferConfig)
@@ -117,7 +118,8 @@ def library_downloader(endpoint_url, processes=2, start_method='fork',
                            aws_access_key_id=TEST_ACCESS_KEY,
                            aws_secret_access_key=TEST_SECRET_KEY),
         config=ProcessTransferConfig(max_request_processes=processes,
-                                     start_method=start_method, **sizes))
+                                     start_method=start_method, **sizes,
+                                     **config))
 
 
 class Unpicklable(Exception):

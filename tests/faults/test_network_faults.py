@@ -117,22 +117,6 @@ def test_a_server_that_never_honours_range(ppcp, multipart, bucket,
     assert files_under(workdir) == set()
 
 
-def test_missing_bucket_is_not_reported_as_missing_key(ppcp, workdir):
-    result = ppcp('s3://ppcp-no-such-bucket/key', 'out')
-    assert result.returncode == 1
-    assert output_lines(result.stderr) == [
-        'fatal error: An error occurred (NoSuchBucket) when calling the '
-        'HeadObject operation: The specified bucket does not exist']
-
-
-def test_invalid_bucket_name(ppcp, workdir):
-    result = ppcp('s3://bad_Bucket!/key', 'out')
-    assert result.returncode == 255
-    assert output_lines(result.stderr) == [
-        'Invalid bucket name "bad_Bucket!": a bucket name has only letters, '
-        'digits, ".", "-" and "_", or is an access point ARN.']
-
-
 def test_destination_below_a_file(ppcp, s3_client, bucket, workdir):
     """``aws s3 cp`` prints nothing and exits 0 here; ppcp reports it."""
     s3_client.put_object(Bucket=bucket, Key='k', Body=b'data')

@@ -1,6 +1,7 @@
 """Bounded state in a long-lived downloader, and errors that cannot cross a
 process boundary as they are."""
 import http.server
+import os
 import threading
 
 import pytest
@@ -118,3 +119,22 @@ def test_an_exception_that_cannot_cross_arrives_as_a_summary(
     assert (tmp_path / 'good').read_bytes() == BODY
     assert files_under(tmp_path) == {'good'}
     assert_no_temp_files(tmp_path)
+
+
+def test_the_submitter_queues_no_more_than_max_queue_size_jobs(
+        s3_client, bucket, fault_proxy, tmp_path):
+    """64 parts of 1 KiB, one worker whose first GET is held: the submitter
+    queues ``max_queue_size`` jobs and waits for the worker, instead of
+    queuing a job for every part (of every file) at once."""
+    body = os.urandom(64 * 1024)
+    s3_client.put_object(Bucket=bucket, Key='k', Body=body)
+    with library_downloader(fault_proxy.endpoint_url, processes=1,
+                            part_size=1024, max_queue_size=8) as downloader:
+        queued = fault_proxy.hold_until(
+            lambda: downloader._job_queue.full(),
+            lambda: downloader._job_queue.qsize(),
+            timeout=20, method='GET', key='k', times=1)
+        downloader.download_file(bucket, 'k', str(tmp_path / 'k'),
+                                 expected_size=len(body)).result(timeout=60)
+    assert queued == [8]
+    assert (tmp_path / 'k').read_bytes() == body

@@ -85,3 +85,19 @@ def test_a_killed_worker_with_several_requests_in_flight_stops_the_download(
     wait_until(lambda: all_gone(ppcp.children), 5, 'children still running')
     assert files_under(out) == set()
     assert os.listdir(cli_tmpdir) == []
+
+
+def test_no_more_processes_than_concurrent_requests(
+        first_part_held, aws_env, bucket, fault_proxy, tmp_path):
+    """Each worker makes at least one GET at once: ``--processes 40`` with
+    ``max_concurrent_requests = 2`` starts two, not one per part."""
+    body, released = first_part_held
+    aws_env.set_config('s3', {'multipart_threshold': '5MB',
+                              'multipart_chunksize': '5MB',
+                              'max_concurrent_requests': '2'})
+    result = download(aws_env, bucket, fault_proxy, tmp_path,
+                      '--processes', '40')
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert released == [True]
+    assert started_workers(result.stderr) == 2
+    assert (tmp_path / 'big.bin').read_bytes() == body

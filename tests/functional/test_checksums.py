@@ -83,3 +83,37 @@ def test_without_a_size_one_head_object_serves_size_and_checksum(
     assert file_sha256(tmp_path / 'k') == sha256(body)
     assert len(fault_proxy.find_requests(method='HEAD')) == 1
     assert len(fault_proxy.find_requests(method='GET')) == 4
+
+
+def upload_in_parts(s3_client, bucket, key, parts, checksum_type):
+    """A multipart upload with CRC32 checksums of ``checksum_type``."""
+    upload_id = s3_client.create_multipart_upload(
+        Bucket=bucket, Key=key, ChecksumAlgorithm='CRC32',
+        ChecksumType=checksum_type)['UploadId']
+    uploaded = []
+    for number, body in enumerate(parts, 1):
+        response = s3_client.upload_part(
+            Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number,
+            Body=body, ChecksumAlgorithm='CRC32')
+        uploaded.append({'PartNumber': number, 'ETag': response['ETag'],
+                         'ChecksumCRC32': response['ChecksumCRC32']})
+    s3_client.complete_multipart_upload(
+        Bucket=bucket, Key=key, UploadId=upload_id,
+        MultipartUpload={'Parts': uploaded}, ChecksumType=checksum_type)
+
+
+@pytest.mark.parametrize('checksum_type', ['COMPOSITE', 'FULL_OBJECT'])
+def test_an_object_uploaded_in_parts_downloads_whatever_its_checksum_type(
+        checksum_type, in_parts, ppcp, s3_client, bucket, workdir):
+    """As aws s3 cp does. moto, as S3 may, sends a composite checksum
+    without its ``-N`` suffix; its ``x-amz-checksum-type`` says it is not
+    one of the bytes (a full-object one is checked)."""
+    parts = [os.urandom(5 * MiB), os.urandom(MiB + 3)]
+    upload_in_parts(s3_client, bucket, 'k', parts, checksum_type)
+    head = s3_client.head_object(Bucket=bucket, Key='k',
+                                 ChecksumMode='ENABLED')
+    assert (head['ChecksumType'], '-' in head['ChecksumCRC32']) == (
+        checksum_type, False)
+    result = ppcp(f's3://{bucket}/k', 'k', '--checksum-mode', 'ENABLED')
+    assert result.returncode == 0, result.stderr
+    assert file_sha256(workdir / 'k') == sha256(b''.join(parts))

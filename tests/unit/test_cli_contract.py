@@ -11,7 +11,7 @@ import pytest
 
 REUSED = {
     'awscli.customizations.s3.subcommands': [
-        'CpCommand', 'S3TransferCommand', 'S3Command'],
+        'CpCommand', 'S3TransferCommand', 'S3Command', 'CommandParameters'],
     'awscli.customizations.s3.s3handler': [
         'S3TransferHandler', 'S3TransferHandlerFactory',
         'DownloadRequestSubmitter'],

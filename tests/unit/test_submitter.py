@@ -17,12 +17,12 @@ def request(tmp_path, transfer_id, size):
         extra_args={}, expected_size=size, etag='"etag"')
 
 
-def submit_all(tmp_path, sizes):
+def submit_all(tmp_path, sizes, threshold=8 * MiB, chunksize=8 * MiB):
     """Plans each request as the submitter's loop does, taking them from
     the request queue one by one; returns the jobs queued."""
     requests, jobs = queue.Queue(), queue.Queue()
-    config = ProcessTransferConfig(multipart_threshold=8 * MiB,
-                                   multipart_chunksize=8 * MiB)
+    config = ProcessTransferConfig(multipart_threshold=threshold,
+                                   multipart_chunksize=chunksize)
     submitter = Submitter(None, config, requests, jobs, TransferMonitor(),
                           threading.Event())
     for transfer_id, size in enumerate(sizes):
@@ -46,3 +46,12 @@ def test_only_a_job_queued_with_no_request_waiting_has_nothing_more_to_come(
 def test_a_single_small_file_has_nothing_more_to_come(tmp_path):
     [job] = submit_all(tmp_path, [1024])
     assert job.more_to_come is False
+
+
+def test_a_one_byte_chunk_size_plans_no_more_than_max_parts(tmp_path):
+    """``multipart_chunksize = 1``: not a job per byte (the submitter would
+    grow without bound) but 10,000 ranges, S3's most parts, that cover the
+    object."""
+    jobs = submit_all(tmp_path, [20000], threshold=1, chunksize=1)
+    assert [job.extra_args['Range'] for job in jobs] == [
+        f'bytes={start}-{start + 1}' for start in range(0, 20000, 2)]
