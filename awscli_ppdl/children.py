@@ -12,10 +12,19 @@ no inherited log handlers (under ``fork`` they would otherwise run the
 parent's handlers and write to its streams): their records go to the parent
 through ``childlogs``.
 
+Until it has set those, a child runs with the parent's handlers: under
+``fork`` a SIGTERM, SIGHUP or SIGINT that reached it then would raise the
+parent's ``Terminated`` or ``KeyboardInterrupt`` in the child's copy of the
+parent's stack (a traceback on the parent's stderr, or the CLI's own
+clean-up run a second time). So the parent starts every child with them
+blocked (``parent_signals_blocked``) and the child unblocks them once its own
+actions are in place; one sent meanwhile is delivered then.
+
 A child whose parent dies must not go on: ``parent_process().sentinel`` becomes
 readable when the parent exits, under every start method, so one daemon thread
 waits on it, runs the child's clean-up and ends the process at once.
 """
+import contextlib
 import ctypes
 import logging
 import logging.handlers
@@ -29,6 +38,25 @@ from awscli_ppdl.childlogs import send_records_to_parent
 
 _PR_SET_NAME = 15
 _INHERITED_LOGGERS = ('', 'awscli', 'botocore', 's3transfer', 'urllib3')
+# The signals the parent handles itself (``command``, Python's SIGINT).
+PARENT_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+
+
+@contextlib.contextmanager
+def signals_blocked(signals):
+    """Held back in this thread (and delivered when unblocked), blocked in
+    the processes it starts meanwhile (a signal mask survives fork and
+    exec)."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, signals)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def parent_signals_blocked():
+    """Around starting a child: see the module's docstring."""
+    return signals_blocked(PARENT_SIGNALS)
 
 
 def prepare_child(on_parent_death=None, name=None, child_logging=None):
@@ -37,6 +65,7 @@ def prepare_child(on_parent_death=None, name=None, child_logging=None):
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if hasattr(signal, 'SIGXFSZ'):
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, PARENT_SIGNALS)
     _set_os_process_name(name or multiprocessing.current_process().name)
     for logger_name in _INHERITED_LOGGERS:
         logging.getLogger(logger_name).handlers.clear()

@@ -41,6 +41,8 @@ import multiprocessing.util
 import signal
 import threading
 
+from awscli_ppdl.children import signals_blocked
+
 # What a lean worker runs, imported once by the fork server instead of by
 # each worker: its module, and what it imports on first use (the arguments
 # it unpickles, its signer's credentials, s3transfer's retryable errors,
@@ -89,7 +91,7 @@ class ChildContexts:
         while the parent is still listing, and later workers need not wait
         for it as long."""
         if self._lean:
-            with _terminal_signals_blocked():
+            with signals_blocked(TERMINAL_SIGNALS):
                 multiprocessing.resource_tracker.ensure_running()
                 multiprocessing.forkserver.ensure_running()
             logger.debug('Started the fork server of the workers after the '
@@ -107,23 +109,12 @@ class ChildContexts:
 class _LeanForkServerProcess(multiprocessing.context.ForkServerProcess):
     @staticmethod
     def _Popen(process_obj):
-        with _terminal_signals_blocked(), _main_left_out():
+        with signals_blocked(TERMINAL_SIGNALS), _main_left_out():
             return multiprocessing.popen_forkserver.Popen(process_obj)
 
 
 class _LeanForkServerContext(multiprocessing.context.ForkServerContext):
     Process = _LeanForkServerProcess
-
-
-@contextlib.contextmanager
-def _terminal_signals_blocked():
-    """Held back in this thread (and delivered when unblocked), blocked in
-    the processes it starts meanwhile."""
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, TERMINAL_SIGNALS)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 @contextlib.contextmanager
