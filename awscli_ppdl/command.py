@@ -108,7 +108,7 @@ class PpcpCommand(S3TransferCommand):
         self._convert_path_args(parsed_args)
         params = self._build_call_parameters(parsed_args, {})
         params.update(_download_paths(parsed_args.paths))
-        params.update(is_stream=False, is_move=False, follow_symlinks=True)
+        params.update(is_stream=False, is_move=False)
         if params['dest'] == '-':
             if params['dir_op']:
                 # aws s3 cp's own words.
@@ -225,9 +225,12 @@ class DownloadCommand:
         params = self._params
         local_files = FileFormat().format(params['dest'], params['src'],
                                           params)
+        # As cp's: with --no-follow-symlinks, local symlinks are not listed
+        # (so a dangling one is no warning, and one at a destination counts
+        # as a file that differs only by case).
         local_generator = FileGenerator(
-            self._client, '', page_size=params['page_size'],
-            result_queue=result_queue)
+            self._client, '', follow_symlinks=params['follow_symlinks'],
+            page_size=params['page_size'], result_queue=result_queue)
         local_listed = create_filter(params).call(
             local_generator.call(local_files))
         comparator = Comparator(
