@@ -17,7 +17,7 @@ Until it has set those, a child runs with the parent's handlers: under
 parent's ``Terminated`` or ``KeyboardInterrupt`` in the child's copy of the
 parent's stack (a traceback on the parent's stderr, or the CLI's own
 clean-up run a second time). So the parent starts every child with them
-blocked (``parent_signals_blocked``) and the child unblocks them once its own
+blocked (``signals_blocked(PARENT_SIGNALS)``) and the child unblocks them once its own
 actions are in place; one sent meanwhile is delivered then.
 
 A child whose parent dies must not go on: ``parent_process().sentinel`` becomes
@@ -52,12 +52,6 @@ def signals_blocked(signals):
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-
-
-def parent_signals_blocked():
-    """Around starting a child: see the module's docstring."""
-    return signals_blocked(PARENT_SIGNALS)
-
 
 def prepare_child(on_parent_death=None, name=None, child_logging=None):
     signal.signal(signal.SIGINT, signal.SIG_IGN)

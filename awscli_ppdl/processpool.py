@@ -34,7 +34,8 @@ from awscli_ppdl.clientfactory import ClientFactory
 from awscli_ppdl.monitor import TransferMonitorManager
 from awscli_ppdl.records import SHUTDOWN, DownloadRequest
 from awscli_ppdl.childlogs import ChildLogReceiver
-from awscli_ppdl.children import parent_signals_blocked, prepare_child
+from awscli_ppdl.children import (
+    PARENT_SIGNALS, prepare_child, signals_blocked)
 from awscli_ppdl.credentials import CredentialRefresher
 from awscli_ppdl.getobject import HttpSessionSettings, TemplateLearner
 from awscli_ppdl.startmethods import ChildContexts
@@ -853,7 +854,7 @@ def _starting_a_child():
     its own handlers (``children``)."""
     gc.freeze()
     try:
-        with parent_signals_blocked():
+        with signals_blocked(PARENT_SIGNALS):
             yield
     finally:
         gc.unfreeze()
