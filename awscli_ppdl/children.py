@@ -17,8 +17,8 @@ Until it has set those, a child runs with the parent's handlers: under
 parent's ``Terminated`` or ``KeyboardInterrupt`` in the child's copy of the
 parent's stack (a traceback on the parent's stderr, or the CLI's own
 clean-up run a second time). So the parent starts every child with them
-blocked (``signals_blocked(PARENT_SIGNALS)``) and the child unblocks them once its own
-actions are in place; one sent meanwhile is delivered then.
+blocked (``signals_blocked(PARENT_SIGNALS)``) and the child unblocks them
+once its own actions are in place; one sent meanwhile is delivered then.
 
 A child whose parent dies must not go on: ``parent_process().sentinel`` becomes
 readable when the parent exits, under every start method, so one daemon thread
