@@ -2,8 +2,7 @@
 
 The parent orchestrates Ctrl-C and a closed terminal (it cancels, then stops
 its children), so the children ignore the SIGINT and SIGHUP that the terminal
-sends to the whole process group. Until they have set that up, they are
-started with those signals and SIGTERM blocked (``starting_children``).
+sends to the whole process group.
 SIGXFSZ is ignored so that a write past ``RLIMIT_FSIZE`` fails with EFBIG and
 is reported, instead of killing the process.
 
@@ -14,6 +13,14 @@ child what the user typed, ``--sse-c-key`` and all. They start with the
 default SIGTERM action and no inherited log handlers (under ``fork`` they would otherwise run the
 parent's handlers and write to its streams): their records go to the parent
 through ``childlogs``.
+
+Until it has set those, a child runs with the parent's handlers: under
+``fork`` a SIGTERM, SIGHUP or SIGINT that reached it then would raise the
+parent's ``Terminated`` or ``KeyboardInterrupt`` in the child's copy of the
+parent's stack (a traceback on the parent's stderr, or the CLI's own
+clean-up run a second time). So the parent starts every child with them
+blocked (``starting_children``) and the child unblocks them once its own
+actions are in place; one sent meanwhile is delivered then.
 
 A child whose parent dies must not go on: ``parent_process().sentinel`` becomes
 readable when the parent exits, under every start method, so one daemon thread
@@ -36,6 +43,18 @@ _INHERITED_LOGGERS = ('', 'awscli', 'botocore', 's3transfer', 'urllib3')
 # What the parent handles (Ctrl-C; SIGTERM and SIGHUP in the CLI) and each
 # child sets for itself first.
 PARENT_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+
+
+@contextlib.contextmanager
+def signals_blocked(signals):
+    """Held back in this thread (and delivered when unblocked), blocked in
+    the processes it starts meanwhile (a signal mask survives fork and
+    exec)."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, signals)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def prepare_child(on_parent_death=None, name=None, child_logging=None):
@@ -63,17 +82,6 @@ def prepare_child(on_parent_death=None, name=None, child_logging=None):
         name='ppcp-parent-watch', daemon=True,
     )
     watcher.start()
-
-
-@contextlib.contextmanager
-def signals_blocked(signals):
-    """Held back in this thread (and delivered when unblocked), blocked in
-    the processes it starts meanwhile."""
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, signals)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 @contextlib.contextmanager

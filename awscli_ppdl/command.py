@@ -263,9 +263,12 @@ class DownloadCommand:
         params = self._params
         local_files = FileFormat().format(params['dest'], params['src'],
                                           params)
+        # As cp's: with --no-follow-symlinks, local symlinks are not listed
+        # (so a dangling one is no warning, and one at a destination counts
+        # as a file that differs only by case).
         local_generator = FileGenerator(
-            self._client, '', page_size=params['page_size'],
-            result_queue=result_queue)
+            self._client, '', follow_symlinks=params['follow_symlinks'],
+            page_size=params['page_size'], result_queue=result_queue)
         local_listed = create_filter(params).call(
             local_generator.call(local_files))
         comparator = Comparator(

@@ -34,7 +34,8 @@ from awscli_ppdl.clientfactory import ClientFactory
 from awscli_ppdl.monitor import TransferMonitorManager
 from awscli_ppdl.records import SHUTDOWN, DownloadRequest
 from awscli_ppdl.childlogs import ChildLogReceiver
-from awscli_ppdl.children import prepare_child, starting_children
+from awscli_ppdl.children import (
+    PARENT_SIGNALS, prepare_child, signals_blocked, starting_children)
 from awscli_ppdl.credentials import CredentialRefresher
 from awscli_ppdl.getobject import HttpSessionSettings, TemplateLearner
 from awscli_ppdl.startmethods import ChildContexts
@@ -478,7 +479,7 @@ class ProcessPoolDownloader:
             self._manager = TransferMonitorManager(
                 address=os.path.join(self._work_dir, 'monitor'),
                 ctx=self._contexts.first)
-            with _gc_frozen_for_fork():
+            with _starting_a_child():
                 self._manager.start(prepare_child, (
                     functools.partial(_remove_work_dirs, self._work_dir,
                                       self._contexts.fork_server_dir()),
@@ -511,7 +512,7 @@ class ProcessPoolDownloader:
         context = context or self._contexts.first
         process = context.Process(target=target, args=args, name=name,
                                   daemon=True)
-        with _gc_frozen_for_fork():
+        with _starting_a_child():
             process.start()
         logger.debug('Started %s (pid %d, %s)', name, process.pid,
                      context.get_start_method())
@@ -737,6 +738,15 @@ class ProcessPoolDownloader:
         does not cut this short.
         """
         with _interrupts_deferred():
+            with self._lock:
+                # What the collector finishes from now on (the children's
+                # last reports) fails with the cancel's reason too: a
+                # FatalError's ``fatal error`` line is the one the CLI
+                # prints, not a plain cancel's ``cancelled: ctrl-c
+                # received``, nor an error the cancel itself caused.
+                for pending in self._pending.values():
+                    if pending.cancel_exception is None:
+                        pending.cancel_exception = exception
             self._cancel_event.set()
             self._terminate_children()
             self._abandon_pending(exception)
@@ -890,13 +900,16 @@ def _remove_work_dirs(work_dir, fork_server_dir):
 
 
 @contextlib.contextmanager
-def _gc_frozen_for_fork():
-    """A forked child never collects the objects it inherited, so its garbage
-    collector does not write to (and so copy) the pages it shares with the
-    parent; the parent collects them as before."""
+def _starting_a_child():
+    """Around starting a child process. A forked child never collects the
+    objects it inherited, so its garbage collector does not write to (and so
+    copy) the pages it shares with the parent; the parent collects them as
+    before. And the child starts deaf to the parent's signals until it has
+    its own handlers (``children``)."""
     gc.freeze()
     try:
-        yield
+        with signals_blocked(PARENT_SIGNALS):
+            yield
     finally:
         gc.unfreeze()
 
