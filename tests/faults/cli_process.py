@@ -133,11 +133,17 @@ def kill_worker_and_expect_one_fatal_error(ppcp, number):
     """SIGKILL a worker, as the OOM killer would: the command stops with one
     fatal error that names it (as ``aws s3 cp`` reports what stops it, not
     a line per file in flight) and exits 1."""
-    name = f'ppcp-worker-{number}'
+    kill_child_and_expect_one_fatal_error(
+        ppcp, f'ppcp-worker-{number}', f'worker process {number}')
+
+
+def kill_child_and_expect_one_fatal_error(ppcp, name, described_as):
+    """SIGKILL the child called ``name``; the one fatal line calls it
+    ``described_as``."""
     [victim] = [p for p in ppcp.children if process_name(p) == name]
     os.kill(victim, signal.SIGKILL)
     assert ppcp.wait() == 1
     assert ppcp.stderr_lines == [
-        f'fatal error: Download aborted: worker process {number} (pid '
-        f'{victim}) was killed by SIGKILL; the downloads in progress were '
-        'stopped and their temporary files removed.']
+        f'fatal error: Download aborted: {described_as} (pid {victim}) was '
+        'killed by SIGKILL; the downloads in progress were stopped and their '
+        'temporary files removed.']

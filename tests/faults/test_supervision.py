@@ -8,10 +8,11 @@ import pytest
 
 from awscli_ppdl.processpool import ProcessPoolBrokenError
 from tests.faults.cli_process import (
-    ONE_FILE_CHILDREN, all_gone, temp_files, wait_for_three_gets)
+    ONE_FILE_CHILDREN, all_gone, kill_child_and_expect_one_fatal_error,
+    temp_files, wait_for_three_gets)
 from tests.faults.proxy import Rule
 from tests.helpers import (
-    assert_no_temp_files, files_under, library_downloader, process_name,
+    assert_no_temp_files, files_under, library_downloader,
     wait_until)
 
 MiB = 1024 * 1024
@@ -114,14 +115,8 @@ def test_the_monitor_killed_while_the_cli_waits_is_one_fatal_error(
     wait_for_three_gets(fault_proxy)
     ppcp.wait_for_children(ONE_FILE_CHILDREN)
     assert len(temp_files(out)) == 1
-    [monitor] = [p for p in ppcp.children
-                 if process_name(p) == 'ppcp-monitor']
-    os.kill(monitor, signal.SIGKILL)
-    assert ppcp.wait() == 1
-    assert ppcp.stderr_lines == [
-        f'fatal error: Download aborted: the transfer monitor process (pid '
-        f'{monitor}) was killed by SIGKILL; the downloads in progress were '
-        'stopped and their temporary files removed.']
+    kill_child_and_expect_one_fatal_error(
+        ppcp, 'ppcp-monitor', 'the transfer monitor process')
     wait_until(lambda: all_gone(ppcp.children), 5, 'children still running')
     assert files_under(out) == set()
     assert files_under(cli_tmpdir) == set()
