@@ -62,10 +62,14 @@ def open_for_writing(temp_filename):
 
 
 def is_reserved(fd, end):
-    """Whether the file's blocks up to ``end`` are allocated (fallocate'd
-    or written), so that writing through a mapping cannot meet a full disk
-    (which a mapping reports with SIGBUS, not an error)."""
-    return os.fstat(fd).st_blocks * 512 >= end
+    """Whether the file reaches ``end`` and its blocks up to there are
+    allocated (fallocate'd or written), so that writing through a mapping
+    cannot meet a full disk (which a mapping reports with SIGBUS, not an
+    error). The size counts too: a body cut short leaves its last block
+    written but the file shorter than that block, which cannot be mapped
+    for the retry."""
+    status = os.fstat(fd)
+    return status.st_size >= end and status.st_blocks * 512 >= end
 
 
 class MappedRegion:

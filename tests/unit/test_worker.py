@@ -225,6 +225,37 @@ def test_a_short_body_into_a_mapping_is_fetched_again(h, monkeypatch):
     assert len(h.get_calls) == 2
 
 
+class _CutShortResponse(io.RawIOBase):
+    """A raw stream as botocore's fast read sees http.client's response
+    (``_fp``): a body cut short returns what arrived, then 0, no error."""
+
+    def __init__(self, data):
+        super().__init__()
+        self._fp = io.BytesIO(data)
+
+    def readinto(self, b):
+        return self._fp.readinto(b)
+
+
+def test_a_body_cut_in_its_last_block_is_fetched_again(h, monkeypatch):
+    """The cut attempt wrote into the file's last block, so the blocks are
+    allocated to the end but the file is shorter: the retry cannot map it
+    (``mmap length is greater than file size``) and writes with pwrite."""
+    monkeypatch.setattr('awscli_ppdl.worker.MAP_MIN_BYTES', 1000)
+    monkeypatch.setattr('awscli_ppdl.worker.MAP_WINDOW', 1000)
+    monkeypatch.setattr('awscli_ppdl.worker.RETRY_MAX_DELAY', 0)
+    body = os.urandom(2 * 4096 + 4000)
+    h.create_temp()
+    h.stubber.add_response('get_object', {
+        'Body': StreamingBody(_CutShortResponse(body[:-3000]), len(body)),
+        'ContentLength': len(body), 'ETag': ETAG})
+    h.add_get(body)
+    h.worker.run_job(h.job())
+    assert only_outcome(h) == TransferOutcome(1, None, False, len(body))
+    assert h.contents() == body
+    assert len(h.get_calls) == 2
+
+
 def test_a_file_without_reserved_blocks_is_written_with_pwrite(
         h, monkeypatch):
     """A full disk would reach a mapping as SIGBUS: a sparse temp file
