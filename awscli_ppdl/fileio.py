@@ -25,8 +25,20 @@ class SizeMismatchError(Exception):
     """The assembled file is not as long as the object: never rename it."""
 
 
+# The longest file name (in bytes) of the file systems a download writes to.
+NAME_MAX = 255
+
+
 def temp_filename_for(filename):
-    return f'{filename}.{secrets.token_hex(4)}{TEMP_SUFFIX}'
+    """``filename`` plus the temp suffix, its name cut (by whole characters)
+    so that the whole fits in NAME_MAX bytes: a destination whose name is
+    already NAME_MAX long can still be written (as s3transfer shortens its
+    own temp names)."""
+    suffix = f'.{secrets.token_hex(4)}{TEMP_SUFFIX}'
+    directory, name = os.path.split(filename)
+    while name and len(os.fsencode(name + suffix)) > NAME_MAX:
+        name = name[:-1]
+    return os.path.join(directory, name + suffix)
 
 
 def create_temp_file(temp_filename, size=None):

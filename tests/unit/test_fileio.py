@@ -40,6 +40,21 @@ def test_temp_filename_is_beside_the_target_with_random_token(tmp_path):
     assert match is not None, name
 
 
+@pytest.mark.parametrize('name', ['n' * 255, 'é' * 127 + 'x', 'a' * 237])
+def test_a_temp_name_fits_in_name_max_bytes(tmp_path, name):
+    """A destination name of up to 255 bytes can be written: its temp name
+    is cut (by whole characters, never inside a UTF-8 sequence) to fit."""
+    target = str(tmp_path / name)
+    temp = temp_filename_for(target)
+    temp_name = os.path.basename(temp)
+    assert len(os.fsencode(temp_name)) <= 255
+    assert re.fullmatch(r'\.[0-9a-f]{8}\.ppcp-tmp', temp_name[-18:])
+    assert name.startswith(temp_name[:-18])
+    assert os.path.dirname(temp) == str(tmp_path)
+    create_temp_file(temp)
+    assert os.path.exists(temp)
+
+
 def test_temp_filenames_differ_between_calls(tmp_path):
     target = str(tmp_path / 'f')
     names = {temp_filename_for(target) for _ in range(50)}
