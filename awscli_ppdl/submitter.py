@@ -91,7 +91,9 @@ class Submitter:
         if head is not None:
             size, etag = head['ContentLength'], head.get('ETag')
         if size < self._config.multipart_threshold:
-            return [self._job(request, request.extra_args, 0, None, 0, 1)], None
+            # The size S3 listed (or HEAD reported) is what the GET must
+            # deliver, whatever its Content-Length says.
+            return [self._job(request, request.extra_args, 0, size, 0, 1)], None
         return list(self._ranged_jobs(request, size, etag)), size
 
     def _ranged_jobs(self, request, size, etag):

@@ -3,7 +3,9 @@
 Each of its threads makes one GET at a time (``run_worker``). A worker never
 trusts a response to be what it asked for: a ranged GET must come back as
 that range with that length, a whole-object GET must deliver its
-Content-Length, or the part is fetched again (whole). It reports each job to
+Content-Length, or the part is fetched again (whole); and that length must
+be the size S3 reported for the object (listing or HEAD), or the download
+fails. It reports each job to
 the monitor exactly once, success or failure; reports of jobs done back to
 back travel together, in one round trip.
 """
@@ -58,6 +60,13 @@ class RetryableBodyError(Exception):
 
 class ObjectChangedError(Exception):
     """The object was replaced during a ranged download (IfMatch failed)."""
+
+
+class ObjectSizeError(Exception):
+    """A whole-object GET announced another size than S3 reported for the
+    object (listing or HEAD): its body would make a short or long file.
+    Not retried: a replaced object or a rewriting middlebox would answer
+    the same again."""
 
 
 class LocalWriteError(Exception):
@@ -201,6 +210,13 @@ class Worker:
     def _expected_length(job, body):
         length = body.content_length
         if job.length is None:
+            return length
+        if 'Range' not in job.extra_args:
+            if length != job.length:
+                raise ObjectSizeError(
+                    f's3://{job.bucket}/{job.key} has {job.length} bytes, '
+                    f'but its GET announced {length}; the file was not '
+                    'written.')
             return length
         start = int(job.extra_args['Range'][len('bytes='):].split('-')[0])
         end = start + job.length - 1

@@ -12,7 +12,7 @@ import pytest
 from tests.faults.proxy import Rule
 from tests.helpers import (
     LASTING_S3_ERRORS, file_sha256, files_under, output_lines, sha256)
-from tests.s3server import AWS_SCRIPT
+from tests.s3server import AWS_SCRIPT, make_s3_client
 
 MiB = 1024 * 1024
 SIZE = 12 * MiB + 12345   # three 5 MiB parts, the last one short
@@ -249,3 +249,31 @@ def test_a_part_body_cut_anywhere_is_fetched_again(
     assert file_sha256(workdir / 'big.bin') == sha256(multipart)
     assert len(gets_at(fault_proxy, part_start)) == 2
     assert files_under(workdir) == {'big.bin'}
+
+
+@pytest.mark.parametrize('listed', [True, False])
+def test_a_response_shorter_than_the_object_is_refused(
+        listed, ppcp, s3_server, bucket, fault_proxy, workdir):
+    """A consistent response (its Content-Length 100 bytes short, its body
+    as long) of an object without a checksum: the size S3 listed (or HEAD
+    reported) is what counts. Not retried: it would come back the same."""
+    client = make_s3_client(s3_server.endpoint_url,
+                            request_checksum_calculation='when_required')
+    client.put_object(Bucket=bucket, Key='p/k', Body=os.urandom(50000))
+    client.close()
+    fault_proxy.add_rule(Rule(method='GET', key='p/k', shorten_body_by=100))
+    if listed:
+        result = ppcp(f's3://{bucket}/p/', 'out', '--recursive',
+                      endpoint_url=fault_proxy.endpoint_url)
+        destination = 'out/k'
+    else:
+        result = ppcp(f's3://{bucket}/p/k', 'k',
+                      endpoint_url=fault_proxy.endpoint_url)
+        destination = './k'
+    assert result.returncode == 1
+    assert output_lines(result.stderr) == [
+        f'download failed: s3://{bucket}/p/k to {destination} '
+        f's3://{bucket}/p/k has 50000 bytes, but its GET announced 49900; '
+        'the file was not written.']
+    assert len(fault_proxy.find_requests(method='GET', key='p/k')) == 1
+    assert files_under(workdir) == set()
