@@ -4,18 +4,24 @@ The rules that keep a failed or interrupted download from leaving anything
 behind:
 
 * the bytes go to ``<destination>.<8 random hex digits>.ppcp-tmp`` in the same
-  directory, so the final ``os.replace`` is atomic and a leftover is easy to
-  recognise;
-* exactly one process creates temp files (the submitter) and it remembers
-  them, so if the parent dies it can remove every one that was never renamed;
+  directory (the destination's name cut to fit in NAME_MAX), so the final
+  ``os.replace`` is atomic and a leftover is easy to recognise;
+* a temp file is created by the worker whose GET's response has arrived,
+  not when the download is queued: a process killed outright (SIGKILL, no
+  clean-up at all) leaves at most one per GET in flight;
+* each worker process remembers the temp files it opened, so if the parent
+  dies it removes every one that was never renamed;
 * only the parent renames a temp file into place, after checking its size, so
-  nothing can appear at a destination once the parent is gone.
+  nothing can appear at a destination once the parent is gone; it removes a
+  temp file only once every GET of its download has ended, so none is
+  created again behind it.
 """
 import errno
 import mmap
 import os
 import secrets
 import shutil
+import threading
 import time
 
 TEMP_SUFFIX = '.ppcp-tmp'
@@ -41,16 +47,16 @@ def temp_filename_for(filename):
     return os.path.join(directory, name + suffix)
 
 
-def create_temp_file(temp_filename, size=None):
-    """Create an empty temp file; reserve ``size`` bytes when it is known.
+def open_temp_file(temp_filename, size=None):
+    """Open a temp file read-write (a mapping needs both), creating it if
+    no GET of its download has yet; reserve ``size`` bytes when it is known.
 
-    ``posix_fallocate`` makes a full disk fail here, before any byte is
-    fetched, instead of halfway through a part.
+    Each part's worker reserves the whole file (the same size every time, so
+    it never cuts what another part wrote): ``posix_fallocate`` makes a full
+    disk fail here, before the part's bytes are received, instead of halfway
+    through them.
     """
-    fd = os.open(
-        temp_filename, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC,
-        0o666,
-    )
+    fd = os.open(temp_filename, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
     try:
         if size:
             try:
@@ -61,16 +67,8 @@ def create_temp_file(temp_filename, size=None):
                 os.ftruncate(fd, size)
     except BaseException:
         os.close(fd)
-        remove_quietly(temp_filename)
         raise
-    os.close(fd)
-
-
-def open_for_writing(temp_filename):
-    """Open an existing temp file; a vanished one (cleaned up) is an error.
-
-    Read-write, because a mapping of a file needs both."""
-    return os.open(temp_filename, os.O_RDWR | os.O_CLOEXEC)
+    return fd
 
 
 def is_reserved(fd, end):
@@ -140,8 +138,10 @@ def remove_quietly(filename):
 
 
 class TempFileRegistry:
-    """The temp files one process created, so it can remove them if orphaned.
+    """The temp files one process opened, so it can remove them if orphaned.
 
+    Files are opened under a lock that ``remove_all`` keeps: no file can be
+    created after the orphan clean-up.
     A name that no longer exists was renamed into place or removed by the
     parent; it is forgotten the next time the registry grows past its bound,
     so a long-lived downloader does not accumulate names.
@@ -150,15 +150,24 @@ class TempFileRegistry:
     def __init__(self, prune_at=4096):
         self._names = set()
         self._prune_at = prune_at
+        self._lock = threading.Lock()
 
-    def create(self, temp_filename, size=None):
-        create_temp_file(temp_filename, size)
-        self._names.add(temp_filename)
-        if len(self._names) >= self._prune_at:
-            self._names = {n for n in self._names if os.path.lexists(n)}
-            self._prune_at = max(self._prune_at, 2 * len(self._names))
+    def open(self, temp_filename, size=None):
+        """``open_temp_file``, remembered; returns the descriptor."""
+        with self._lock:
+            try:
+                return open_temp_file(temp_filename, size)
+            finally:
+                # Even if reserving failed: the file was created.
+                self._names.add(temp_filename)
+                if len(self._names) >= self._prune_at:
+                    self._names = {n for n in self._names
+                                   if os.path.lexists(n)}
+                    self._prune_at = max(self._prune_at, 2 * len(self._names))
 
     def remove_all(self):
+        """For good: the parent is gone, and nothing is opened after this."""
+        self._lock.acquire()
         for name in self._names:
             remove_quietly(name)
         self._names.clear()

@@ -52,7 +52,8 @@ class Harness:
         return GetObjectSender(lambda: self.client)
 
     def create_temp(self, size=None):
-        fileio.create_temp_file(self.temp, size)
+        """The temp file as another part's worker left it."""
+        os.close(fileio.open_temp_file(self.temp, size))
 
     def contents(self):
         with open(self.temp, 'rb') as f:
@@ -551,17 +552,25 @@ def test_no_such_key_is_reported_and_not_retried(h):
         'The specified key does not exist.')
 
 
-def test_vanished_temp_file_is_reported(h):
-    # The parent removed the temp file (cancel): the worker must not recreate
-    # it.
-    h.add_get(DATA)
+def test_the_temp_file_is_created_when_the_response_arrives(h):
+    """Not before its GET (a crash leaves at most one per GET in flight),
+    reserved to the size the job says."""
+    existed_at_get = []
+    h.client.meta.events.register(
+        'before-parameter-build.s3.GetObject',
+        lambda **kwargs: existed_at_get.append(os.path.exists(h.temp)))
+    h.add_range(DATA[:8], 0)
+    h.worker.run_job(h.ranged_job(0, 7)._replace(reserve=len(DATA)))
+    assert existed_at_get == [False]
+    assert h.contents() == DATA[:8] + b'\0' * 12
+    assert only_outcome(h).error is None
+
+
+def test_no_temp_file_for_a_failed_get(h):
+    h.stubber.add_client_error('get_object', 'NoSuchKey', http_status_code=404)
     h.worker.run_job(h.job())
-    outcome = only_outcome(h)
-    assert outcome.error.type_name == 'FileNotFoundError'
-    assert outcome.error.filename == h.temp
-    assert isinstance(outcome.error.to_exception(), FileNotFoundError)
-    with pytest.raises(FileNotFoundError):
-        open(h.temp, 'rb')
+    assert only_outcome(h).error.error_code == 'NoSuchKey'
+    assert not os.path.exists(h.temp)
 
 
 def test_unpicklable_error_is_still_reported(h, monkeypatch):
