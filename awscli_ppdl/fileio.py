@@ -21,6 +21,8 @@ import mmap
 import os
 import secrets
 import shutil
+import sys
+import tempfile
 import threading
 import time
 
@@ -177,12 +179,30 @@ class TempFileRegistry:
 
 
 # The private directories of a downloader: ``ppcp-XXXX`` (the monitor's
-# socket) and, beside it, ``ppcp-stream-XXXX-YYYY`` for each stream (ranges
-# waiting to be written). Both are named after the same token, so that the
+# socket, where it is a file) and, beside it, ``ppcp-stream-XXXX-YYYY`` for
+# each stream (ranges waiting to be written). Both are named after the same token, so that the
 # monitor process can remove them all when the parent is killed.
 WORK_DIR_PREFIX = 'ppcp-'
 STREAM_DIR_PREFIX = 'ppcp-stream-'
 _REMOVE_ATTEMPTS = 5
+
+
+def new_work_dir():
+    """A downloader's work directory and the address of its monitor.
+
+    On Linux the monitor listens on an abstract socket, which lives only as
+    long as its process: the work directory is only a name, which its
+    streams' directories are named after, so a SIGKILL of the whole group
+    leaves no empty ``ppcp-*`` directory behind. Elsewhere the
+    socket is a file in the directory, which the parent removes (the
+    monitor does, if the parent is killed).
+    """
+    if sys.platform.startswith('linux'):
+        work_dir = os.path.join(tempfile.gettempdir(),
+                                WORK_DIR_PREFIX + secrets.token_hex(8))
+        return work_dir, '\0' + work_dir
+    work_dir = tempfile.mkdtemp(prefix=WORK_DIR_PREFIX)
+    return work_dir, os.path.join(work_dir, 'monitor')
 
 
 def stream_dir_prefix(work_dir):

@@ -105,3 +105,6 @@ def test_the_group_killed_leaves_a_temp_file_per_get_in_flight_at_most(
     assert in_flight <= 10
     assert 1 <= len(temps()) <= in_flight
     assert files_under(out) == set(temps())
+    # The monitor's socket was abstract: no ppcp-* directory is left (a
+    # fork server's pymp-* may be: multiprocessing's own).
+    assert [n for n in os.listdir(cli_tmpdir) if n.startswith('ppcp-')] == []
