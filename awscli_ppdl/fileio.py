@@ -180,8 +180,9 @@ class TempFileRegistry:
 
 # The private directories of a downloader: ``ppcp-XXXX`` (the monitor's
 # socket, where it is a file) and, beside it, ``ppcp-stream-XXXX-YYYY`` for
-# each stream (ranges waiting to be written). Both are named after the same token, so that the
-# monitor process can remove them all when the parent is killed.
+# each stream (ranges waiting to be written). Both are named after the same
+# token, so that the monitor process can remove them all when the parent is
+# killed.
 WORK_DIR_PREFIX = 'ppcp-'
 STREAM_DIR_PREFIX = 'ppcp-stream-'
 _REMOVE_ATTEMPTS = 5

@@ -2,9 +2,10 @@
 
 It plans each request (one GET below the multipart threshold, ranged GETs
 carrying ``IfMatch`` at or above it) and queues the jobs; the workers
-create the temp file when a GET's response arrives. It builds an S3 client only if a
-request comes without a size (library use without ``expected_size``): the CLI
-always knows sizes from its listing, so no HeadObject is made per file.
+create the temp file when a GET's response arrives. It builds an S3 client
+only if a request comes without a size (library use without
+``expected_size``): the CLI always knows sizes from its listing, so no
+HeadObject is made per file.
 """
 import logging
 
@@ -80,7 +81,8 @@ class Submitter:
         if size < self._config.multipart_threshold:
             # The size S3 listed (or HEAD reported) is what the GET must
             # deliver, whatever its Content-Length says.
-            return [self._job(request, request.extra_args, 0, size, 0, 1)], None
+            return [self._job(request, request.extra_args, 0, size, 0,
+                              1)], None
         return list(self._ranged_jobs(request, size, etag)), size
 
     def _ranged_jobs(self, request, size, etag):
