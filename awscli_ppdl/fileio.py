@@ -4,18 +4,26 @@ The rules that keep a failed or interrupted download from leaving anything
 behind:
 
 * the bytes go to ``<destination>.<8 random hex digits>.ppcp-tmp`` in the same
-  directory, so the final ``os.replace`` is atomic and a leftover is easy to
-  recognise;
-* exactly one process creates temp files (the submitter) and it remembers
-  them, so if the parent dies it can remove every one that was never renamed;
+  directory (the destination's name cut to fit in NAME_MAX), so the final
+  ``os.replace`` is atomic and a leftover is easy to recognise;
+* a temp file is created by the worker whose GET's response has arrived,
+  not when the download is queued: a process killed outright (SIGKILL, no
+  clean-up at all) leaves at most one per GET in flight;
+* each worker process remembers the temp files it opened, so if the parent
+  dies it removes every one that was never renamed;
 * only the parent renames a temp file into place, after checking its size, so
-  nothing can appear at a destination once the parent is gone.
+  nothing can appear at a destination once the parent is gone; it removes a
+  temp file only once every GET of its download has ended, so none is
+  created again behind it.
 """
 import errno
 import mmap
 import os
 import secrets
 import shutil
+import sys
+import tempfile
+import threading
 import time
 
 TEMP_SUFFIX = '.ppcp-tmp'
@@ -25,20 +33,32 @@ class SizeMismatchError(Exception):
     """The assembled file is not as long as the object: never rename it."""
 
 
+# The longest file name (in bytes) of the file systems a download writes to.
+NAME_MAX = 255
+
+
 def temp_filename_for(filename):
-    return f'{filename}.{secrets.token_hex(4)}{TEMP_SUFFIX}'
+    """``filename`` plus the temp suffix, its name cut (by whole characters)
+    so that the whole fits in NAME_MAX bytes: a destination whose name is
+    already NAME_MAX long can still be written (as s3transfer shortens its
+    own temp names)."""
+    suffix = f'.{secrets.token_hex(4)}{TEMP_SUFFIX}'
+    directory, name = os.path.split(filename)
+    while name and len(os.fsencode(name + suffix)) > NAME_MAX:
+        name = name[:-1]
+    return os.path.join(directory, name + suffix)
 
 
-def create_temp_file(temp_filename, size=None):
-    """Create an empty temp file; reserve ``size`` bytes when it is known.
+def open_temp_file(temp_filename, size=None):
+    """Open a temp file read-write (a mapping needs both), creating it if
+    no GET of its download has yet; reserve ``size`` bytes when it is known.
 
-    ``posix_fallocate`` makes a full disk fail here, before any byte is
-    fetched, instead of halfway through a part.
+    Each part's worker reserves the whole file (the same size every time, so
+    it never cuts what another part wrote): ``posix_fallocate`` makes a full
+    disk fail here, before the part's bytes are received, instead of halfway
+    through them.
     """
-    fd = os.open(
-        temp_filename, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC,
-        0o666,
-    )
+    fd = os.open(temp_filename, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
     try:
         if size:
             try:
@@ -49,23 +69,19 @@ def create_temp_file(temp_filename, size=None):
                 os.ftruncate(fd, size)
     except BaseException:
         os.close(fd)
-        remove_quietly(temp_filename)
         raise
-    os.close(fd)
-
-
-def open_for_writing(temp_filename):
-    """Open an existing temp file; a vanished one (cleaned up) is an error.
-
-    Read-write, because a mapping of a file needs both."""
-    return os.open(temp_filename, os.O_RDWR | os.O_CLOEXEC)
+    return fd
 
 
 def is_reserved(fd, end):
-    """Whether the file's blocks up to ``end`` are allocated (fallocate'd
-    or written), so that writing through a mapping cannot meet a full disk
-    (which a mapping reports with SIGBUS, not an error)."""
-    return os.fstat(fd).st_blocks * 512 >= end
+    """Whether the file reaches ``end`` and its blocks up to there are
+    allocated (fallocate'd or written), so that writing through a mapping
+    cannot meet a full disk (which a mapping reports with SIGBUS, not an
+    error). The size counts too: a body cut short leaves its last block
+    written but the file shorter than that block, which cannot be mapped
+    for the retry."""
+    status = os.fstat(fd)
+    return status.st_size >= end and status.st_blocks * 512 >= end
 
 
 class MappedRegion:
@@ -124,8 +140,10 @@ def remove_quietly(filename):
 
 
 class TempFileRegistry:
-    """The temp files one process created, so it can remove them if orphaned.
+    """The temp files one process opened, so it can remove them if orphaned.
 
+    Files are opened under a lock that ``remove_all`` keeps: no file can be
+    created after the orphan clean-up.
     A name that no longer exists was renamed into place or removed by the
     parent; it is forgotten the next time the registry grows past its bound,
     so a long-lived downloader does not accumulate names.
@@ -134,15 +152,24 @@ class TempFileRegistry:
     def __init__(self, prune_at=4096):
         self._names = set()
         self._prune_at = prune_at
+        self._lock = threading.Lock()
 
-    def create(self, temp_filename, size=None):
-        create_temp_file(temp_filename, size)
-        self._names.add(temp_filename)
-        if len(self._names) >= self._prune_at:
-            self._names = {n for n in self._names if os.path.lexists(n)}
-            self._prune_at = max(self._prune_at, 2 * len(self._names))
+    def open(self, temp_filename, size=None):
+        """``open_temp_file``, remembered; returns the descriptor."""
+        with self._lock:
+            try:
+                return open_temp_file(temp_filename, size)
+            finally:
+                # Even if reserving failed: the file was created.
+                self._names.add(temp_filename)
+                if len(self._names) >= self._prune_at:
+                    self._names = {n for n in self._names
+                                   if os.path.lexists(n)}
+                    self._prune_at = max(self._prune_at, 2 * len(self._names))
 
     def remove_all(self):
+        """For good: the parent is gone, and nothing is opened after this."""
+        self._lock.acquire()
         for name in self._names:
             remove_quietly(name)
         self._names.clear()
@@ -152,12 +179,31 @@ class TempFileRegistry:
 
 
 # The private directories of a downloader: ``ppcp-XXXX`` (the monitor's
-# socket) and, beside it, ``ppcp-stream-XXXX-YYYY`` for each stream (ranges
-# waiting to be written). Both are named after the same token, so that the
-# monitor process can remove them all when the parent is killed.
+# socket, where it is a file) and, beside it, ``ppcp-stream-XXXX-YYYY`` for
+# each stream (ranges waiting to be written). Both are named after the same
+# token, so that the monitor process can remove them all when the parent is
+# killed.
 WORK_DIR_PREFIX = 'ppcp-'
 STREAM_DIR_PREFIX = 'ppcp-stream-'
 _REMOVE_ATTEMPTS = 5
+
+
+def new_work_dir():
+    """A downloader's work directory and the address of its monitor.
+
+    On Linux the monitor listens on an abstract socket, which lives only as
+    long as its process: the work directory is only a name, which its
+    streams' directories are named after, so a SIGKILL of the whole group
+    leaves no empty ``ppcp-*`` directory behind. Elsewhere the
+    socket is a file in the directory, which the parent removes (the
+    monitor does, if the parent is killed).
+    """
+    if sys.platform.startswith('linux'):
+        work_dir = os.path.join(tempfile.gettempdir(),
+                                WORK_DIR_PREFIX + secrets.token_hex(8))
+        return work_dir, '\0' + work_dir
+    work_dir = tempfile.mkdtemp(prefix=WORK_DIR_PREFIX)
+    return work_dir, os.path.join(work_dir, 'monitor')
 
 
 def stream_dir_prefix(work_dir):

@@ -22,7 +22,6 @@ import logging
 import os
 import queue
 import signal
-import tempfile
 import threading
 
 from s3transfer.exceptions import CancelledError, FatalError
@@ -471,14 +470,13 @@ class ProcessPoolDownloader:
         # Everything started is recorded before a Ctrl-C can stop it.
         with starting_children():
             self._child_logs = ChildLogReceiver(ctx)
-            # The manager's socket lives in a directory the parent owns and
-            # removes (the monitor does, if the parent is killed): left to
-            # multiprocessing, it would be created (and only removed on a
-            # clean exit) by the manager process, which a cancel terminates.
-            self._work_dir = tempfile.mkdtemp(prefix=fileio.WORK_DIR_PREFIX)
+            # The manager's socket is the parent's (left to multiprocessing,
+            # it would be created, and only removed on a clean exit, by the
+            # manager process, which a cancel terminates): see
+            # ``fileio.new_work_dir``.
+            self._work_dir, address = fileio.new_work_dir()
             self._manager = TransferMonitorManager(
-                address=os.path.join(self._work_dir, 'monitor'),
-                ctx=self._contexts.first)
+                address=address, ctx=self._contexts.first)
             with _starting_a_child():
                 self._manager.start(prepare_child, (
                     functools.partial(_remove_work_dirs, self._work_dir,

@@ -35,7 +35,8 @@ class GetObjectJob(NamedTuple):
     ``more_to_come`` is False when the submitter queued this job with no
     other work in hand (a one-file download's only job): the worker that
     does it reports at once instead of waiting for a next job to batch the
-    report with.
+    report with. ``reserve`` is the whole file's size when it is known
+    (ranged GETs): the worker that opens the temp file reserves it.
     """
 
     transfer_id: int
@@ -48,6 +49,7 @@ class GetObjectJob(NamedTuple):
     part_index: int
     num_parts: int
     more_to_come: bool = True
+    reserve: Optional[int] = None
 
 
 class ErrorSummary(NamedTuple):

@@ -1,19 +1,17 @@
 """The submitter process: turns download requests into GET jobs.
 
 It plans each request (one GET below the multipart threshold, ranged GETs
-carrying ``IfMatch`` at or above it), creates the temp file and queues the
-jobs. It is the only process that creates temp files, so it is the one that
-removes the orphaned ones if the parent dies. It builds an S3 client only if a
-request comes without a size (library use without ``expected_size``): the CLI
-always knows sizes from its listing, so no HeadObject is made per file.
+carrying ``IfMatch`` at or above it) and queues the jobs; the workers
+create the temp file when a GET's response arrives. It builds an S3 client
+only if a request comes without a size (library use without
+``expected_size``): the CLI always knows sizes from its listing, so no
+HeadObject is made per file.
 """
 import logging
-import threading
 
 from awscli_ppdl.checksums import (
     full_object_checksum, verification_requested)
 from awscli_ppdl.children import exit_child, prepare_child
-from awscli_ppdl.fileio import TempFileRegistry
 from awscli_ppdl.records import SHUTDOWN, ErrorSummary, GetObjectJob
 
 logger = logging.getLogger(__name__)
@@ -33,10 +31,6 @@ class Submitter:
         self._monitor = monitor
         self._cancel_event = cancel_event
         self._client = None
-        self._temp_files = TempFileRegistry()
-        # Held while a temp file is created, and taken for good when the
-        # parent dies: no file can be created after the orphan clean-up.
-        self._create_lock = threading.Lock()
 
     def run(self):
         while True:
@@ -55,15 +49,11 @@ class Submitter:
         self._job_queue.close()
         self._job_queue.join_thread()
 
-    def remove_orphaned_temp_files(self):
-        self._create_lock.acquire()
-        self._temp_files.remove_all()
-
     def _submit(self, request):
         head = None
         if request.byte_range is None and request.expected_size is None:
             head = self._head_object(request)
-        jobs, preallocate = self._plan(request, head)
+        jobs, reserve = self._plan(request, head)
         if len(jobs) > 1 and verification_requested(request.extra_args):
             # A whole-object GET is checked by botocore as it is read; the
             # parts of one are checked together, before the rename.
@@ -71,12 +61,10 @@ class Submitter:
                 head or self._head_object(request))
             if checksum is not None:
                 self._monitor.expect_checksum(request.transfer_id, checksum)
-        with self._create_lock:
-            self._temp_files.create(request.temp_filename, preallocate)
         jobs[-1] = jobs[-1]._replace(
             more_to_come=not self._request_queue.empty())
         for job in jobs:
-            self._job_queue.put(job)
+            self._job_queue.put(job._replace(reserve=reserve))
 
     def _plan(self, request, head):
         """The jobs of a request, and how many bytes to reserve for them.
@@ -91,7 +79,10 @@ class Submitter:
         if head is not None:
             size, etag = head['ContentLength'], head.get('ETag')
         if size < self._config.multipart_threshold:
-            return [self._job(request, request.extra_args, 0, None, 0, 1)], None
+            # The size S3 listed (or HEAD reported) is what the GET must
+            # deliver, whatever its Content-Length says.
+            return [self._job(request, request.extra_args, 0, size, 0,
+                              1)], None
         return list(self._ranged_jobs(request, size, etag)), size
 
     def _ranged_jobs(self, request, size, etag):
@@ -144,7 +135,6 @@ def run_submitter(client_factory, transfer_config, request_queue, job_queue,
     """Body of the submitter process (a module-level function: picklable)."""
     submitter = Submitter(client_factory, transfer_config, request_queue,
                           job_queue, monitor, cancel_event)
-    prepare_child(on_parent_death=submitter.remove_orphaned_temp_files,
-                  child_logging=child_logging)
+    prepare_child(child_logging=child_logging)
     submitter.run()
     exit_child(0)

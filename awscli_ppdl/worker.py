@@ -3,7 +3,9 @@
 Each of its threads makes one GET at a time (``run_worker``). A worker never
 trusts a response to be what it asked for: a ranged GET must come back as
 that range with that length, a whole-object GET must deliver its
-Content-Length, or the part is fetched again (whole). It reports each job to
+Content-Length, or the part is fetched again (whole); and that length must
+be the size S3 reported for the object (listing or HEAD), or the download
+fails. It reports each job to
 the monitor exactly once, success or failure; reports of jobs done back to
 back travel together, in one round trip.
 """
@@ -60,6 +62,13 @@ class ObjectChangedError(Exception):
     """The object was replaced during a ranged download (IfMatch failed)."""
 
 
+class ObjectSizeError(Exception):
+    """A whole-object GET announced another size than S3 reported for the
+    object (listing or HEAD): its body would make a short or long file.
+    Not retried: a replaced object or a rewriting middlebox would answer
+    the same again."""
+
+
 class LocalWriteError(Exception):
     """Writing the temp file failed (disk full, file too large): fetching
     the part again would not help, so it escapes the retries with its
@@ -88,10 +97,16 @@ class Worker:
 
     :param reports: the process's ``ReportBatches``, which its workers
         share; None: each job is reported in a round trip of its own.
+    :param temp_files: the process's ``TempFileRegistry`` (its workers
+        share it), which removes the temp files it opened if the parent
+        dies; None: one of the worker's own.
     """
 
-    def __init__(self, sender, monitor, cancel_event, reports=None):
+    def __init__(self, sender, monitor, cancel_event, reports=None,
+                 temp_files=None):
         self._sender = sender
+        self._temp_files = (fileio.TempFileRegistry() if temp_files is None
+                            else temp_files)
         self._monitor = monitor
         self._cancel_event = cancel_event
         self._retryable = _retryable_errors()
@@ -177,7 +192,11 @@ class Worker:
         complete = False
         try:
             expected = self._expected_length(job, body)
-            fd = fileio.open_for_writing(job.temp_filename)
+            # Created now that its bytes arrive, not when it was queued.
+            try:
+                fd = self._temp_files.open(job.temp_filename, job.reserve)
+            except OSError as e:
+                raise LocalWriteError() from e
             try:
                 if (expected is not None and expected >= MAP_MIN_BYTES
                         and fileio.is_reserved(fd, job.offset + expected)):
@@ -201,6 +220,13 @@ class Worker:
     def _expected_length(job, body):
         length = body.content_length
         if job.length is None:
+            return length
+        if 'Range' not in job.extra_args:
+            if length != job.length:
+                raise ObjectSizeError(
+                    f's3://{job.bucket}/{job.key} has {job.length} bytes, '
+                    f'but its GET announced {length}; the file was not '
+                    'written.')
             return length
         start = int(job.extra_args['Range'][len('bytes='):].split('-')[0])
         end = start + job.length - 1
@@ -393,7 +419,9 @@ def run_worker(client_factory, http_settings, job_queue, monitor,
         so threads are the cheap way to keep requests in flight, and
         processes the way to use every CPU.
     """
-    prepare_child(child_logging=child_logging)
+    temp_files = fileio.TempFileRegistry()
+    prepare_child(on_parent_death=temp_files.remove_all,
+                  child_logging=child_logging)
     if http_settings is not None:
         http_settings = http_settings.with_room_for(requests)
     sender = _get_object_sender(client_factory, http_settings, monitor)
@@ -401,8 +429,8 @@ def run_worker(client_factory, http_settings, job_queue, monitor,
     threads = [
         threading.Thread(
             target=_exit_if_it_fails,
-            args=(Worker(sender, monitor, cancel_event, reports).run,
-                  job_queue),
+            args=(Worker(sender, monitor, cancel_event, reports,
+                         temp_files).run, job_queue),
             name=f'ppcp-get-{number}', daemon=True)
         for number in range(requests)]
     for thread in threads:

@@ -129,6 +129,13 @@ def temp_files(directory):
     return [p for p in files_under(directory) if p.endswith('.ppcp-tmp')]
 
 
+def wait_for_one_temp_file(directory):
+    """A GET's worker creates its temp file once the response arrives,
+    a moment after the proxy has seen the request."""
+    wait_until(lambda: len(temp_files(directory)) == 1, 30,
+               'the temp file never appeared')
+
+
 def kill_worker_and_expect_one_fatal_error(ppcp, number):
     """SIGKILL a worker, as the OOM killer would: the command stops with one
     fatal error that names it (as ``aws s3 cp`` reports what stops it, not

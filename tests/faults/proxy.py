@@ -200,6 +200,9 @@ class Rule:
     ``truncate_after_bytes`` -- forward, send the upstream headers (with the full
                         Content-Length), the first N body bytes, then close
                         cleanly (FIN).
+    ``shorten_body_by`` -- forward, announce a Content-Length N bytes short
+                        of upstream's and send only that many body bytes (a
+                        consistent but short response), then close.
     ``throttle_bytes_per_second`` -- stream the response body at about R bytes/s
                         (may be combined with reset/truncate).
 
@@ -212,7 +215,8 @@ class Rule:
                  status=None, reset_after_bytes=None,
                  truncate_after_bytes=None, drop_range=False,
                  delay_seconds=None, throttle_bytes_per_second=None,
-                 callback=None, reset_before_response=False, name=None):
+                 callback=None, reset_before_response=False,
+                 shorten_body_by=None, name=None):
         self.method = method.upper() if method else None
         self.path = path
         self._path_re = re.compile(path) if path is not None else None
@@ -239,8 +243,10 @@ class Rule:
         self.throttle_bytes_per_second = throttle_bytes_per_second
         self.callback = callback
         self.reset_before_response = bool(reset_before_response)
+        self.shorten_body_by = shorten_body_by
 
-        for attr in ('reset_after_bytes', 'truncate_after_bytes'):
+        for attr in ('reset_after_bytes', 'truncate_after_bytes',
+                     'shorten_body_by'):
             value = getattr(self, attr)
             if value is not None and value < 0:
                 raise ValueError('%s must be >= 0' % attr)
@@ -254,7 +260,8 @@ class Rule:
         if status is not None and (
                 reset_after_bytes is not None
                 or truncate_after_bytes is not None or self.drop_range
-                or throttle_bytes_per_second is not None):
+                or throttle_bytes_per_second is not None
+                or shorten_body_by is not None):
             raise ValueError(
                 'status answers without forwarding; it cannot be combined '
                 'with reset/truncate/drop_range/throttle')
@@ -262,7 +269,8 @@ class Rule:
                     truncate_after_bytes is not None, self.drop_range,
                     delay_seconds is not None,
                     throttle_bytes_per_second is not None,
-                    callback is not None, self.reset_before_response)):
+                    callback is not None, self.reset_before_response,
+                    shorten_body_by is not None)):
             raise ValueError('a Rule needs at least one action')
 
         self.fired = 0
@@ -296,8 +304,9 @@ class Rule:
         parts = []
         for attr in ('name', 'method', 'path', 'key', 'query', 'has_range',
                      'range_start', 'times', 'status', 'reset_after_bytes',
-                     'truncate_after_bytes', 'delay_seconds',
-                     'throttle_bytes_per_second', 'callback'):
+                     'truncate_after_bytes', 'shorten_body_by',
+                     'delay_seconds', 'throttle_bytes_per_second',
+                     'callback'):
             value = getattr(self, attr)
             if value is not None:
                 parts.append('%s=%r' % (attr, value))
@@ -474,6 +483,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         reset_after = rule.reset_after_bytes if rule is not None else None
         truncate_after = rule.truncate_after_bytes if rule is not None else None
         rate = rule.throttle_bytes_per_second if rule is not None else None
+        shorten_by = rule.shorten_body_by if rule is not None else None
 
         no_body = (self.command == 'HEAD' or resp.status in (204, 304)
                    or 100 <= resp.status < 200)
@@ -488,6 +498,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             # client gets a Content-Length (and keep-alive keeps working).
             prebuffered = resp.read()
             total = len(prebuffered)
+        if total is not None and shorten_by is not None:
+            total = max(0, total - shorten_by)
 
         self.send_response_only(resp.status, resp.reason)
         for name, value in resp.getheaders():
@@ -499,7 +511,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         else:
             self.send_header('Content-Length', str(total))
         closing = (reset_after is not None or truncate_after is not None
-                   or self.close_connection)
+                   or shorten_by is not None or self.close_connection)
         if closing:
             self.close_connection = True
             self.send_header('Connection', 'close')

@@ -9,8 +9,9 @@ import sys
 import pytest
 
 from tests.faults.cli_process import (
-    ONE_FILE_CHILDREN, all_gone, wait_for_three_gets)
-from tests.helpers import files_under, wait_until
+    ONE_FILE_CHILDREN, all_gone, temp_files, wait_for_three_gets)
+from tests.faults.proxy import Rule
+from tests.helpers import descendant_pids, files_under, wait_until
 
 
 @pytest.fixture
@@ -96,3 +97,36 @@ def test_ctrl_c_during_start_up_cancels(fork, big_object, bucket, start_ppcp,
     wait_until(lambda: all_gone(ppcp.children), 5, 'children still running')
     assert files_under(out) == set()
     assert files_under(cli_tmpdir) == set()
+
+
+def test_the_group_killed_leaves_a_temp_file_per_get_in_flight_at_most(
+        s3_client, bucket, fault_proxy, start_ppcp, out, cli_tmpdir):
+    """SIGKILL of the whole group (an OOM kill of the service, say) runs no
+    clean-up at all: what is left is what existed at that moment. A temp
+    file is created when its GET's bytes start, so of 60 queued objects
+    only those whose GET was under way (10 requests at once) leave one."""
+    for i in range(60):
+        s3_client.put_object(Bucket=bucket, Key=f'many/{i:02}',
+                             Body=os.urandom(100_000))
+    fault_proxy.add_rule(Rule(method='GET', key='many/',
+                              throttle_bytes_per_second=1000))
+    ppcp = start_ppcp([f's3://{bucket}/many/', 'dest', '--recursive'], out)
+
+    def gets():
+        return fault_proxy.find_requests(method='GET', key='many/')
+
+    def temps():
+        return temp_files(out)
+    wait_until(lambda: len(gets()) >= 3 and len(temps()) >= len(gets()), 60,
+               'the GETs never started')
+    ppcp.children.update(descendant_pids(ppcp.pid))
+    os.killpg(ppcp.pid, signal.SIGKILL)
+    ppcp.process.wait(30)
+    wait_until(lambda: all_gone(ppcp.children), 10, 'children still running')
+    in_flight = len(gets())
+    assert in_flight <= 10
+    assert 1 <= len(temps()) <= in_flight
+    assert files_under(out) == set(temps())
+    # The monitor's socket was abstract: no ppcp-* directory is left (a
+    # fork server's pymp-* may be: multiprocessing's own).
+    assert [n for n in os.listdir(cli_tmpdir) if n.startswith('ppcp-')] == []

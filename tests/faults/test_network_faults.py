@@ -12,7 +12,7 @@ import pytest
 from tests.faults.proxy import Rule
 from tests.helpers import (
     LASTING_S3_ERRORS, file_sha256, files_under, output_lines, sha256)
-from tests.s3server import AWS_SCRIPT
+from tests.s3server import AWS_SCRIPT, make_s3_client
 
 MiB = 1024 * 1024
 SIZE = 12 * MiB + 12345   # three 5 MiB parts, the last one short
@@ -192,3 +192,72 @@ def test_disk_full_mid_batch(aws_env, s3_server, s3_client, bucket, tmp_path):
     assert files_under(tmp_path / 'out') == {k[6:] for k in small}
     for key, body in small.items():
         assert file_sha256(tmp_path / 'out' / key[6:]) == sha256(body)
+
+
+# One GET (below the threshold), long enough to be mapped on a retry; its
+# last block holds 4000 bytes.
+WHOLE_SIZE = 3 * MiB + 4000
+
+
+@pytest.mark.parametrize('cut', [1000, MiB, WHOLE_SIZE - 3000,
+                                 WHOLE_SIZE - 1])
+@pytest.mark.parametrize('how', ['truncate_after_bytes', 'reset_after_bytes'])
+def test_a_whole_object_body_cut_anywhere_is_fetched_again(
+        cut, how, ppcp, s3_client, bucket, fault_proxy, workdir):
+    """A cut within the last 4 KiB leaves the file's last block written but
+    the file shorter than the body: the retry must still write it all."""
+    body = os.urandom(WHOLE_SIZE)
+    s3_client.put_object(Bucket=bucket, Key='whole.bin', Body=body)
+    fault_proxy.add_rule(Rule(method='GET', key='whole.bin', times=1,
+                              **{how: cut}))
+    result = ppcp(f's3://{bucket}/whole.bin', 'whole.bin',
+                  endpoint_url=fault_proxy.endpoint_url)
+    assert result.returncode == 0, result.stderr
+    assert file_sha256(workdir / 'whole.bin') == sha256(body)
+    assert len(fault_proxy.find_requests(method='GET', key='whole.bin')) == 2
+    assert files_under(workdir) == {'whole.bin'}
+
+
+@pytest.mark.parametrize('cut', [1000, 5 * MiB - 4000, 5 * MiB - 1])
+@pytest.mark.parametrize('part_start', [0, 10 * MiB])
+def test_a_part_body_cut_anywhere_is_fetched_again(
+        cut, part_start, ppcp, multipart, bucket, fault_proxy, workdir):
+    last_part = SIZE - 10 * MiB
+    fault_proxy.add_rule(Rule(
+        method='GET', key='big.bin', range_start=part_start, times=1,
+        truncate_after_bytes=min(cut, last_part - 1)
+        if part_start else cut))
+    result = ppcp(f's3://{bucket}/big.bin', 'big.bin',
+                  endpoint_url=fault_proxy.endpoint_url)
+    assert result.returncode == 0, result.stderr
+    assert file_sha256(workdir / 'big.bin') == sha256(multipart)
+    assert len(gets_at(fault_proxy, part_start)) == 2
+    assert files_under(workdir) == {'big.bin'}
+
+
+@pytest.mark.parametrize('listed', [True, False])
+def test_a_response_shorter_than_the_object_is_refused(
+        listed, ppcp, s3_server, bucket, fault_proxy, workdir):
+    """A consistent response (its Content-Length 100 bytes short, its body
+    as long) of an object without a checksum: the size S3 listed (or HEAD
+    reported) is what counts. Not retried: it would come back the same."""
+    client = make_s3_client(s3_server.endpoint_url,
+                            request_checksum_calculation='when_required')
+    client.put_object(Bucket=bucket, Key='p/k', Body=os.urandom(50000))
+    client.close()
+    fault_proxy.add_rule(Rule(method='GET', key='p/k', shorten_body_by=100))
+    if listed:
+        result = ppcp(f's3://{bucket}/p/', 'out', '--recursive',
+                      endpoint_url=fault_proxy.endpoint_url)
+        destination = 'out/k'
+    else:
+        result = ppcp(f's3://{bucket}/p/k', 'k',
+                      endpoint_url=fault_proxy.endpoint_url)
+        destination = './k'
+    assert result.returncode == 1
+    assert output_lines(result.stderr) == [
+        f'download failed: s3://{bucket}/p/k to {destination} '
+        f's3://{bucket}/p/k has 50000 bytes, but its GET announced 49900; '
+        'the file was not written.']
+    assert len(fault_proxy.find_requests(method='GET', key='p/k')) == 1
+    assert files_under(workdir) == set()

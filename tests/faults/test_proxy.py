@@ -298,6 +298,16 @@ def test_truncate_after_bytes_is_fin_on_the_wire(fault_proxy, obj):
     assert (how, body) == ('FIN', data[:4321])
 
 
+def test_shorten_body_by_announces_and_sends_fewer_bytes(fault_proxy, obj):
+    bucket, _, data = obj
+    fault_proxy.add_rule(Rule('GET', shorten_body_by=100))
+    head, body, how = raw_request(
+        fault_proxy, 'GET', '/%s/%s' % (bucket, KEY_PATH))
+    assert head.startswith(b'HTTP/1.1 200 ')
+    assert header_value(head, 'Content-Length') == str(SIZE - 100)
+    assert (how, body) == ('FIN', data[:SIZE - 100])
+
+
 def test_reset_after_zero_bytes_of_ranged_get(fault_proxy, s3p, obj):
     bucket, key, _ = obj
     fault_proxy.add_rule(Rule('GET', has_range=True, reset_after_bytes=0))

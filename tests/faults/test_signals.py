@@ -17,7 +17,8 @@ import pytest
 
 from tests.faults.cli_process import (
     MiB, ONE_FILE_CHILDREN, SIZE, THROTTLE, all_gone, as_under_nohup,
-    kill_worker_and_expect_one_fatal_error, temp_files, wait_for_three_gets)
+    kill_worker_and_expect_one_fatal_error,
+    wait_for_one_temp_file, wait_for_three_gets)
 from tests.faults.proxy import Rule
 from tests.helpers import files_under, output_lines, wait_until
 
@@ -34,7 +35,7 @@ def test_a_signal_to_the_process_group_leaves_nothing_behind(
     ppcp = start_ppcp([f's3://{bucket}/big.bin', 'big.bin'], out)
     wait_for_three_gets(fault_proxy)
     ppcp.wait_for_children(ONE_FILE_CHILDREN)
-    assert len(temp_files(out)) == 1
+    wait_for_one_temp_file(out)
 
     os.killpg(ppcp.pid, signum)
     assert ppcp.wait() == 128 + signum, ppcp.stderr
@@ -56,7 +57,7 @@ def test_under_nohup_a_hangup_does_not_stop_the_download(
                       preexec_fn=as_under_nohup)
     wait_for_three_gets(fault_proxy)
     ppcp.wait_for_children(ONE_FILE_CHILDREN)
-    assert len(temp_files(out)) == 1
+    wait_for_one_temp_file(out)
 
     os.killpg(ppcp.pid, signal.SIGHUP)
     assert ppcp.wait(60) == 0, ppcp.stderr
@@ -94,7 +95,7 @@ def test_ctrl_c_mid_recursive_download_keeps_the_finished_files(
     wait_until(lambda: set(small) <= files_under(dest), 60,
                'the small files were never downloaded')
     ppcp.wait_for_children(ONE_FILE_CHILDREN)
-    assert len(temp_files(out)) == 1
+    wait_for_one_temp_file(out)
 
     os.killpg(ppcp.pid, signal.SIGINT)
     assert ppcp.wait() == 1, ppcp.stderr

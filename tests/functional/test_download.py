@@ -209,3 +209,14 @@ def test_help_is_real_help(aws_env, tmp_path):
     examples = text[text.index('EXAMPLES'):]
     assert 'aws s3 ppcp s3://amzn-s3-demo-bucket/big.iso ./big.iso' in examples
     assert '--recursive --exclude "*.tmp"' in examples
+
+
+def test_a_file_name_of_255_bytes(ppcp, s3_client, bucket, workdir):
+    """As ``aws s3 cp`` writes it: the longest name a file system allows
+    leaves no room for the temp suffix, so the temp name is shortened."""
+    name = 'n' * 251 + '.bin'
+    s3_client.put_object(Bucket=bucket, Key=f'd/{name}', Body=b'long name')
+    result = ppcp(f's3://{bucket}/d/{name}', f'out/{name}')
+    assert result.returncode == 0, result.stderr
+    assert (workdir / 'out' / name).read_bytes() == b'long name'
+    assert files_under(workdir / 'out') == {name}

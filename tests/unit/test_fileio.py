@@ -13,11 +13,10 @@ from awscli_ppdl.fileio import (
     TEMP_SUFFIX,
     SizeMismatchError,
     TempFileRegistry,
-    create_temp_file,
     finalize,
     MappedRegion,
     is_reserved,
-    open_for_writing,
+    open_temp_file,
     pwrite_all,
     temp_filename_for,
 )
@@ -26,6 +25,10 @@ from awscli_ppdl.fileio import (
 def read(path):
     with open(path, 'rb') as f:
         return f.read()
+
+
+def create(name, size=None):
+    os.close(open_temp_file(name, size))
 
 
 # -- naming ------------------------------------------------------------------
@@ -40,6 +43,21 @@ def test_temp_filename_is_beside_the_target_with_random_token(tmp_path):
     assert match is not None, name
 
 
+@pytest.mark.parametrize('name', ['n' * 255, 'é' * 127 + 'x', 'a' * 237])
+def test_a_temp_name_fits_in_name_max_bytes(tmp_path, name):
+    """A destination name of up to 255 bytes can be written: its temp name
+    is cut (by whole characters, never inside a UTF-8 sequence) to fit."""
+    target = str(tmp_path / name)
+    temp = temp_filename_for(target)
+    temp_name = os.path.basename(temp)
+    assert len(os.fsencode(temp_name)) <= 255
+    assert re.fullmatch(r'\.[0-9a-f]{8}\.ppcp-tmp', temp_name[-18:])
+    assert name.startswith(temp_name[:-18])
+    assert os.path.dirname(temp) == str(tmp_path)
+    create(temp)
+    assert os.path.exists(temp)
+
+
 def test_temp_filenames_differ_between_calls(tmp_path):
     target = str(tmp_path / 'f')
     names = {temp_filename_for(target) for _ in range(50)}
@@ -50,35 +68,36 @@ def test_temp_filenames_differ_between_calls(tmp_path):
 
 def test_create_without_size_makes_an_empty_file(tmp_path):
     name = str(tmp_path / 'a.ppcp-tmp')
-    create_temp_file(name)
+    create(name)
     assert os.path.getsize(name) == 0
 
 
 def test_create_with_zero_size_makes_an_empty_file(tmp_path):
     name = str(tmp_path / 'a.ppcp-tmp')
-    create_temp_file(name, 0)
+    create(name, 0)
     assert os.path.getsize(name) == 0
 
 
 def test_create_preallocates_size_bytes_of_zeros(tmp_path):
     name = str(tmp_path / 'a.ppcp-tmp')
-    create_temp_file(name, 3 * 1024 * 1024 + 7)
+    create(name, 3 * 1024 * 1024 + 7)
     assert os.path.getsize(name) == 3 * 1024 * 1024 + 7
     assert read(name) == b'\0' * (3 * 1024 * 1024 + 7)
 
 
-def test_create_refuses_an_existing_name_and_leaves_it_alone(tmp_path):
+def test_opening_an_existing_temp_file_keeps_its_bytes(tmp_path):
+    """Each part's worker opens (and reserves) the file: what another part
+    wrote stays."""
     name = str(tmp_path / 'a.ppcp-tmp')
-    Path(name).write_bytes(b'not ours')
-    with pytest.raises(FileExistsError):
-        create_temp_file(name, 100)
-    assert read(name) == b'not ours'
+    Path(name).write_bytes(b'part')
+    create(name, 10)
+    assert read(name) == b'part' + b'\0' * 6
 
 
 def test_create_in_a_missing_directory_fails(tmp_path):
     name = str(tmp_path / 'missing' / 'a.ppcp-tmp')
     with pytest.raises(FileNotFoundError):
-        create_temp_file(name, 10)
+        create(name, 10)
     assert not os.path.exists(tmp_path / 'missing')
 
 
@@ -89,35 +108,32 @@ def test_create_falls_back_to_ftruncate_when_fallocate_is_unsupported(
 
     monkeypatch.setattr(os, 'posix_fallocate', unsupported)
     name = str(tmp_path / 'a.ppcp-tmp')
-    create_temp_file(name, 1000)
+    create(name, 1000)
     assert os.path.getsize(name) == 1000
 
 
-def test_create_removes_the_file_when_preallocation_fails(
+def test_a_file_whose_preallocation_failed_is_still_remembered(
         tmp_path, monkeypatch):
     def disk_full(fd, offset, length):
         raise OSError(errno.ENOSPC, 'No space left on device')
 
     monkeypatch.setattr(os, 'posix_fallocate', disk_full)
     name = str(tmp_path / 'a.ppcp-tmp')
+    registry = TempFileRegistry()
     with pytest.raises(OSError) as info:
-        create_temp_file(name, 1000)
+        registry.open(name, 1000)
     assert info.value.errno == errno.ENOSPC
+    assert len(registry) == 1
+    registry.remove_all()
     assert os.listdir(tmp_path) == []
 
 
 # -- writes ------------------------------------------------------------------
 
-def test_open_for_writing_refuses_a_vanished_temp_file(tmp_path):
-    with pytest.raises(FileNotFoundError):
-        open_for_writing(str(tmp_path / 'gone.ppcp-tmp'))
-    assert os.listdir(tmp_path) == []
-
-
 def test_pwrite_all_writes_at_offsets_without_truncating(tmp_path):
     name = str(tmp_path / 'a.ppcp-tmp')
-    create_temp_file(name, 12)
-    fd = open_for_writing(name)
+    create(name, 12)
+    fd = open_temp_file(name)
     try:
         pwrite_all(fd, b'WXYZ', 8)
         pwrite_all(fd, b'abcd', 0)
@@ -136,8 +152,8 @@ def test_pwrite_all_completes_short_writes(tmp_path, monkeypatch):
 
     monkeypatch.setattr(os, 'pwrite', short_pwrite)
     name = str(tmp_path / 'a.ppcp-tmp')
-    create_temp_file(name, 10)
-    fd = open_for_writing(name)
+    create(name, 10)
+    fd = open_temp_file(name)
     try:
         pwrite_all(fd, b'0123456', 2)
     finally:
@@ -148,8 +164,8 @@ def test_pwrite_all_completes_short_writes(tmp_path, monkeypatch):
 
 def test_a_mapped_region_writes_at_an_unaligned_offset(tmp_path):
     name = str(tmp_path / 'a.ppcp-tmp')
-    create_temp_file(name, 10000)
-    fd = open_for_writing(name)
+    create(name, 10000)
+    fd = open_temp_file(name)
     try:
         assert is_reserved(fd, 10000)
         region = MappedRegion(fd, 5000, 3)
@@ -162,8 +178,8 @@ def test_a_mapped_region_writes_at_an_unaligned_offset(tmp_path):
 
 def test_a_sparse_file_is_not_reserved(tmp_path):
     name = str(tmp_path / 'a.ppcp-tmp')
-    create_temp_file(name)
-    fd = open_for_writing(name)
+    create(name)
+    fd = open_temp_file(name)
     try:
         os.ftruncate(fd, 1 << 20)
         assert not is_reserved(fd, 1 << 20)
@@ -203,7 +219,7 @@ def test_finalize_without_expected_size_renames(tmp_path):
 def test_finalize_size_mismatch_removes_temp_and_writes_nothing(tmp_path):
     target = str(tmp_path / 'out.bin')
     temp = temp_filename_for(target)
-    create_temp_file(temp, 10)
+    create(temp, 10)
     with pytest.raises(SizeMismatchError) as info:
         finalize(temp, target, 12)
     assert str(info.value) == (
@@ -249,8 +265,8 @@ def test_registry_remove_all_removes_created_and_tolerates_renamed(tmp_path):
     registry = TempFileRegistry()
     kept = temp_filename_for(str(tmp_path / 'a'))
     renamed = temp_filename_for(str(tmp_path / 'b'))
-    registry.create(kept, 5)
-    registry.create(renamed)
+    os.close(registry.open(kept, 5))
+    os.close(registry.open(renamed))
     assert len(registry) == 2
     os.replace(renamed, tmp_path / 'b')
 
@@ -258,14 +274,12 @@ def test_registry_remove_all_removes_created_and_tolerates_renamed(tmp_path):
 
     assert os.listdir(tmp_path) == ['b']
     assert len(registry) == 0
-    registry.remove_all()  # a second clean-up has nothing to do
-    assert os.listdir(tmp_path) == ['b']
 
 
 def test_registry_creates_with_size(tmp_path):
     registry = TempFileRegistry()
     name = str(tmp_path / 'a.ppcp-tmp')
-    registry.create(name, 4096)
+    os.close(registry.open(name, 4096))
     assert os.path.getsize(name) == 4096
 
 
@@ -273,19 +287,19 @@ def test_registry_prunes_names_that_no_longer_exist(tmp_path):
     registry = TempFileRegistry(prune_at=4)
     names = [str(tmp_path / ('f%d.ppcp-tmp' % i)) for i in range(8)]
     for name in names[:3]:
-        registry.create(name)
+        os.close(registry.open(name))
     assert len(registry) == 3
     for name in names[:3]:
         os.replace(name, name[:-len(TEMP_SUFFIX)])
 
-    registry.create(names[3])  # the 4th name reaches prune_at
+    os.close(registry.open(names[3]))  # the 4th name reaches prune_at
     assert len(registry) == 1
 
-    registry.create(names[4])
-    registry.create(names[5])
+    os.close(registry.open(names[4]))
+    os.close(registry.open(names[5]))
     assert len(registry) == 3
     fileio.remove_quietly(names[4])
-    registry.create(names[6])  # reaches 4 again: names[4] is forgotten
+    os.close(registry.open(names[6]))  # reaches 4 again: names[4] is forgotten
     assert len(registry) == 3
 
     registry.remove_all()
@@ -295,20 +309,10 @@ def test_registry_prunes_names_that_no_longer_exist(tmp_path):
 def test_registry_keeps_existing_names_and_raises_its_bound(tmp_path):
     registry = TempFileRegistry(prune_at=2)
     names = [str(tmp_path / ('f%d.ppcp-tmp' % i)) for i in range(4)]
-    registry.create(names[0])
-    registry.create(names[1])  # prune: both exist, bound becomes 4
+    os.close(registry.open(names[0]))
+    os.close(registry.open(names[1]))  # prune: both exist, bound becomes 4
     assert len(registry) == 2
-    registry.create(names[2])
+    os.close(registry.open(names[2]))
     assert len(registry) == 3
     registry.remove_all()
     assert os.listdir(tmp_path) == []
-
-
-def test_registry_does_not_remove_a_file_it_refused_to_create(tmp_path):
-    name = str(tmp_path / 'someone-elses.ppcp-tmp')
-    Path(name).write_bytes(b'not ours')
-    registry = TempFileRegistry()
-    with pytest.raises(FileExistsError):
-        registry.create(name)
-    registry.remove_all()
-    assert read(name) == b'not ours'

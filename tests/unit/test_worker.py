@@ -52,7 +52,8 @@ class Harness:
         return GetObjectSender(lambda: self.client)
 
     def create_temp(self, size=None):
-        fileio.create_temp_file(self.temp, size)
+        """The temp file as another part's worker left it."""
+        os.close(fileio.open_temp_file(self.temp, size))
 
     def contents(self):
         with open(self.temp, 'rb') as f:
@@ -222,6 +223,37 @@ def test_a_short_body_into_a_mapping_is_fetched_again(h, monkeypatch):
     h.worker.run_job(h.job())
     assert h.contents() == body
     assert only_outcome(h).bytes_written == 2500
+    assert len(h.get_calls) == 2
+
+
+class _CutShortResponse(io.RawIOBase):
+    """A raw stream as botocore's fast read sees http.client's response
+    (``_fp``): a body cut short returns what arrived, then 0, no error."""
+
+    def __init__(self, data):
+        super().__init__()
+        self._fp = io.BytesIO(data)
+
+    def readinto(self, b):
+        return self._fp.readinto(b)
+
+
+def test_a_body_cut_in_its_last_block_is_fetched_again(h, monkeypatch):
+    """The cut attempt wrote into the file's last block, so the blocks are
+    allocated to the end but the file is shorter: the retry cannot map it
+    (``mmap length is greater than file size``) and writes with pwrite."""
+    monkeypatch.setattr('awscli_ppdl.worker.MAP_MIN_BYTES', 1000)
+    monkeypatch.setattr('awscli_ppdl.worker.MAP_WINDOW', 1000)
+    monkeypatch.setattr('awscli_ppdl.worker.RETRY_MAX_DELAY', 0)
+    body = os.urandom(2 * 4096 + 4000)
+    h.create_temp()
+    h.stubber.add_response('get_object', {
+        'Body': StreamingBody(_CutShortResponse(body[:-3000]), len(body)),
+        'ContentLength': len(body), 'ETag': ETAG})
+    h.add_get(body)
+    h.worker.run_job(h.job())
+    assert only_outcome(h) == TransferOutcome(1, None, False, len(body))
+    assert h.contents() == body
     assert len(h.get_calls) == 2
 
 
@@ -520,17 +552,25 @@ def test_no_such_key_is_reported_and_not_retried(h):
         'The specified key does not exist.')
 
 
-def test_vanished_temp_file_is_reported(h):
-    # The parent removed the temp file (cancel): the worker must not recreate
-    # it.
-    h.add_get(DATA)
+def test_the_temp_file_is_created_when_the_response_arrives(h):
+    """Not before its GET (a crash leaves at most one per GET in flight),
+    reserved to the size the job says."""
+    existed_at_get = []
+    h.client.meta.events.register(
+        'before-parameter-build.s3.GetObject',
+        lambda **kwargs: existed_at_get.append(os.path.exists(h.temp)))
+    h.add_range(DATA[:8], 0)
+    h.worker.run_job(h.ranged_job(0, 7)._replace(reserve=len(DATA)))
+    assert existed_at_get == [False]
+    assert h.contents() == DATA[:8] + b'\0' * 12
+    assert only_outcome(h).error is None
+
+
+def test_no_temp_file_for_a_failed_get(h):
+    h.stubber.add_client_error('get_object', 'NoSuchKey', http_status_code=404)
     h.worker.run_job(h.job())
-    outcome = only_outcome(h)
-    assert outcome.error.type_name == 'FileNotFoundError'
-    assert outcome.error.filename == h.temp
-    assert isinstance(outcome.error.to_exception(), FileNotFoundError)
-    with pytest.raises(FileNotFoundError):
-        open(h.temp, 'rb')
+    assert only_outcome(h).error.error_code == 'NoSuchKey'
+    assert not os.path.exists(h.temp)
 
 
 def test_unpicklable_error_is_still_reported(h, monkeypatch):
