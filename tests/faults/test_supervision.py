@@ -9,7 +9,7 @@ import pytest
 from awscli_ppdl.processpool import ProcessPoolBrokenError
 from tests.faults.cli_process import (
     ONE_FILE_CHILDREN, all_gone, kill_child_and_expect_one_fatal_error,
-    temp_files, wait_for_three_gets)
+    wait_for_one_temp_file, wait_for_three_gets)
 from tests.faults.proxy import Rule
 from tests.helpers import (
     assert_no_temp_files, files_under, library_downloader,
@@ -114,7 +114,7 @@ def test_the_monitor_killed_while_the_cli_waits_is_one_fatal_error(
     ppcp = start_ppcp([f's3://{bucket}/big.bin', 'big.bin'], out)
     wait_for_three_gets(fault_proxy)
     ppcp.wait_for_children(ONE_FILE_CHILDREN)
-    assert len(temp_files(out)) == 1
+    wait_for_one_temp_file(out)
     kill_child_and_expect_one_fatal_error(
         ppcp, 'ppcp-monitor', 'the transfer monitor process')
     wait_until(lambda: all_gone(ppcp.children), 5, 'children still running')
