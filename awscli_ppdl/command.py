@@ -31,7 +31,7 @@ from awscli.customizations.s3.filegenerator import FileGenerator
 from awscli.customizations.s3.filters import create_filter
 from awscli.customizations.s3.fileinfobuilder import FileInfoBuilder
 from awscli.customizations.s3.results import (
-    CommandResultRecorder, ResultProcessor, ResultRecorder)
+    CommandResultRecorder, CtrlCResult, ResultProcessor, ResultRecorder)
 from awscli.customizations.s3.s3handler import (
     S3TransferHandler, S3TransferHandlerFactory)
 from awscli.customizations.s3.subcommands import (
@@ -354,6 +354,26 @@ class _DownloadFileGenerator(FileGenerator):
         return False
 
 
+class _CommandResultRecorder(CommandResultRecorder):
+    """A Ctrl-C that ends the command is reported as one, whenever it came.
+
+    The CLI's recorder turns any exception out of the transfer manager into
+    an ``ErrorResult``, which prints ``fatal error: `` and the exception's
+    text, empty for a ``KeyboardInterrupt``. ``aws s3 cp`` prints
+    ``cancelled: ctrl-c received`` only because a cancelled future usually
+    reports first; a Ctrl-C while the last downloads are being finished
+    (none left to cancel) printed the bare line instead.
+    """
+
+    def __exit__(self, exc_type, exc_value, *args):
+        if (exc_type is not None and issubclass(exc_type, KeyboardInterrupt)
+                and not issubclass(exc_type, Terminated)):
+            self.result_queue.put(CtrlCResult(exception=exc_value))
+            self.shutdown()
+            return True
+        return super().__exit__(exc_type, exc_value, *args)
+
+
 class _TransferHandlerFactory(S3TransferHandlerFactory):
     """``S3TransferHandlerFactory`` with the process pool as its manager."""
 
@@ -365,7 +385,7 @@ class _TransferHandlerFactory(S3TransferHandlerFactory):
         result_recorder = ResultRecorder()
         handlers = [result_recorder]
         self._add_result_printer(result_recorder, handlers)
-        command_result_recorder = CommandResultRecorder(
+        command_result_recorder = _CommandResultRecorder(
             result_queue, result_recorder,
             ResultProcessor(result_queue, handlers))
         return S3TransferHandler(self._downloader, self._cli_params,

@@ -88,14 +88,19 @@ def test_ctrl_c_during_start_up_cancels(fork, big_object, bucket, start_ppcp,
                                         out, cli_tmpdir):
     """Ctrl-C while each child is forked (the first three from the main
     thread, the others from the thread that starts later workers): the
-    same message and exit code as later, nothing left behind; neither lost
-    in a fork hook nor a hang."""
+    same message and exit code as later, no temp file left; neither lost
+    in a fork hook nor a hang. (At the fork of a later worker, the one
+    thread-started fork, the interrupt is sometimes acted on only once the
+    download is complete: then the complete file stays, as a file finished
+    before a Ctrl-C does.)"""
     ppcp = start_ppcp([f's3://{bucket}/big.bin', 'big.bin'], out,
                       aws=(sys.executable, CTRL_C_AT_FORK, str(fork)))
     assert ppcp.wait() == 1, ppcp.stderr
     assert ppcp.stderr_lines == ['cancelled: ctrl-c received']
     wait_until(lambda: all_gone(ppcp.children), 5, 'children still running')
-    assert files_under(out) == set()
+    assert temp_files(out) == []
+    if files_under(out):
+        assert (out / 'big.bin').read_bytes() == big_object
     assert files_under(cli_tmpdir) == set()
 
 
