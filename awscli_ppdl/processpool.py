@@ -33,8 +33,7 @@ from awscli_ppdl.clientfactory import ClientFactory
 from awscli_ppdl.monitor import TransferMonitorManager
 from awscli_ppdl.records import SHUTDOWN, DownloadRequest
 from awscli_ppdl.childlogs import ChildLogReceiver
-from awscli_ppdl.children import (
-    PARENT_SIGNALS, prepare_child, signals_blocked, starting_children)
+from awscli_ppdl.children import prepare_child, starting_children
 from awscli_ppdl.credentials import CredentialRefresher
 from awscli_ppdl.getobject import HttpSessionSettings, TemplateLearner
 from awscli_ppdl.startmethods import ChildContexts
@@ -477,7 +476,7 @@ class ProcessPoolDownloader:
             self._work_dir, address = fileio.new_work_dir()
             self._manager = TransferMonitorManager(
                 address=address, ctx=self._contexts.first)
-            with _starting_a_child():
+            with _gc_frozen_for_fork():
                 self._manager.start(prepare_child, (
                     functools.partial(_remove_work_dirs, self._work_dir,
                                       self._contexts.fork_server_dir()),
@@ -510,7 +509,7 @@ class ProcessPoolDownloader:
         context = context or self._contexts.first
         process = context.Process(target=target, args=args, name=name,
                                   daemon=True)
-        with _starting_a_child():
+        with _gc_frozen_for_fork():
             process.start()
         logger.debug('Started %s (pid %d, %s)', name, process.pid,
                      context.get_start_method())
@@ -898,16 +897,14 @@ def _remove_work_dirs(work_dir, fork_server_dir):
 
 
 @contextlib.contextmanager
-def _starting_a_child():
-    """Around starting a child process. A forked child never collects the
-    objects it inherited, so its garbage collector does not write to (and so
-    copy) the pages it shares with the parent; the parent collects them as
-    before. And the child starts deaf to the parent's signals until it has
-    its own handlers (``children``)."""
+def _gc_frozen_for_fork():
+    """A forked child never collects the objects it inherited, so its garbage
+    collector does not write to (and so copy) the pages it shares with the
+    parent; the parent collects them as before. (Signals are held around
+    every child's start by ``children.starting_children``.)"""
     gc.freeze()
     try:
-        with signals_blocked(PARENT_SIGNALS):
-            yield
+        yield
     finally:
         gc.unfreeze()
 
