@@ -10,9 +10,9 @@ Children get an OS-level name (``ppcp-worker-3`` in ``ps`` and ``top``), so
 a user can tell what they are, and a command line of that name only: a
 forked child shares the parent's argv memory, and ``ps`` would show in every
 child what the user typed, ``--sse-c-key`` and all. They start with the
-default SIGTERM action and no inherited log handlers (under ``fork`` they would otherwise run the
-parent's handlers and write to its streams): their records go to the parent
-through ``childlogs``.
+default SIGTERM action and no inherited log handlers (under ``fork`` they
+would otherwise run the parent's handlers and write to its streams): their
+records go to the parent through ``childlogs``.
 
 Until it has set those, a child runs with the parent's handlers: under
 ``fork`` a SIGTERM, SIGHUP or SIGINT that reached it then would raise the

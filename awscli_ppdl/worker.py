@@ -5,9 +5,8 @@ trusts a response to be what it asked for: a ranged GET must come back as
 that range with that length, a whole-object GET must deliver its
 Content-Length, or the part is fetched again (whole); and that length must
 be the size S3 reported for the object (listing or HEAD), or the download
-fails. It reports each job to
-the monitor exactly once, success or failure; reports of jobs done back to
-back travel together, in one round trip.
+fails. It reports each job to the monitor exactly once, success or failure;
+reports of jobs done back to back travel together, in one round trip.
 """
 import logging
 import os
