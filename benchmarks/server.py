@@ -119,16 +119,8 @@ class S3Server:
         return '\n'.join(text.splitlines()[-lines:])
 
     def stop(self, grace=20):
-        """SIGTERM by pid, SIGKILL if it lingers, then remove the temp dir."""
-        if self.process is not None and self.process.poll() is None:
-            try:
-                os.kill(self.process.pid, signal.SIGTERM)
-                self.process.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                os.kill(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-            except ProcessLookupError:
-                pass
+        """Stop it by PID, then remove the temp dir."""
+        _stop_by_pid(self.process, grace)
         shutil.rmtree(self.temp_dir, ignore_errors=True)
 
     def __enter__(self):
@@ -136,6 +128,20 @@ class S3Server:
 
     def __exit__(self, *exc_info):
         self.stop()
+
+
+def _stop_by_pid(process, grace):
+    """SIGTERM by PID, SIGKILL if it lingers past ``grace`` seconds."""
+    if process is None or process.poll() is not None:
+        return
+    try:
+        os.kill(process.pid, signal.SIGTERM)
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+    except ProcessLookupError:
+        pass
 
 
 def self_signed_certificate(directory):
@@ -188,13 +194,7 @@ class WanLink:
         return (int(utime) + int(stime)) / os.sysconf('SC_CLK_TCK')
 
     def stop(self, grace=10):
-        if self.process is not None and self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                os.kill(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        _stop_by_pid(self.process, grace)
         if self.process is not None:
             self.process.stdout.close()
 
