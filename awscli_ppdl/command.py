@@ -48,16 +48,20 @@ from awscli_ppdl.clientfactory import ClientFactory
 from awscli_ppdl.processpool import (
     ProcessPoolDownloader, ProcessTransferConfig, Terminated)
 
+LOGGER = logging.getLogger(__name__)
+
 PROCESSES = {
     'name': 'processes', 'cli_type_name': 'integer',
     'help_text': (
         'The number of worker processes that download in parallel. Defaults '
-        'to the number of CPUs this command may run on. It is at most the '
+        'to the number of CPUs this command may run on. The processes share '
+        'the GETs in flight, each making its share at once: the '
         '``max_concurrent_requests`` setting of the profile\'s ``s3`` '
-        'configuration (10 if unset): a larger value is lowered to it. The '
-        'processes share that many GETs in flight, each making its share '
-        'at once. Fewer are started when there are fewer parts to '
-        'download.'),
+        'configuration if it has one, else 16 per CPU this command may run '
+        'on, at most 64 (``aws s3 cp``\'s default of 10 leaves a link with '
+        'tens of milliseconds of latency idle). There are never more '
+        'processes than requests: a larger value is lowered to it. Fewer '
+        'are started when there are fewer parts to download.'),
 }
 
 USAGE = '<S3Uri> <LocalPath>'
@@ -156,8 +160,12 @@ class PpcpCommand(S3TransferCommand):
         # as cp makes it, dry run or not.
         CommandParameters('cp', params, CpCommand.USAGE).add_paths(
             parsed_args.paths)
+        s3_config = self._session.get_scoped_config().get('s3', {})
         runtime_config = transferconfig.RuntimeConfig().build_config(
-            **self._session.get_scoped_config().get('s3', {}))
+            **s3_config)
+        if 'max_concurrent_requests' not in s3_config:
+            runtime_config['max_concurrent_requests'] = (
+                default_concurrent_requests(_usable_cpus()))
         command = DownloadCommand(params, self.client, self._build_downloader(
             params, runtime_config, parsed_globals))
         with _signals_stop_the_download() as stopped:
@@ -174,6 +182,8 @@ class PpcpCommand(S3TransferCommand):
         if processes < 1:
             raise ValueError('--processes must be a positive integer, '
                              f'got {processes}.')
+        LOGGER.debug('%d requests in flight, shared by at most %d worker '
+                     'processes', requests, min(requests, processes))
         config = ProcessTransferConfig(
             multipart_threshold=runtime_config['multipart_threshold'],
             multipart_chunksize=runtime_config['multipart_chunksize'],
@@ -187,6 +197,25 @@ class PpcpCommand(S3TransferCommand):
             verify=parsed_globals.verify_ssl)
         return ProcessPoolDownloader(client_factory=factory, config=config,
                                      credentials=self._session.get_credentials())
+
+
+REQUESTS_PER_CPU = 16
+MOST_DEFAULT_REQUESTS = 64
+
+
+def default_concurrent_requests(cpus):
+    """The GETs in flight when the profile sets none.
+
+    Over a link with latency each GET mostly waits, so the requests in
+    flight, not the CPUs, set the pace, and cp's 10 leave the link idle.
+    But each request is a thread and a connection, which cost CPU when
+    their bytes come at once (on loopback) and memory: measured on two
+    CPUs, 16 per worker process (one per CPU) keeps up with 30 and 80 ms
+    of latency and costs nothing on loopback, and 64 threads in two
+    processes were slower there (*Requests in flight* in
+    benchmarks/where-the-time-goes.md). The ceiling bounds the
+    connections to one endpoint and the threads' memory."""
+    return min(REQUESTS_PER_CPU * cpus, MOST_DEFAULT_REQUESTS)
 
 
 def _usable_cpus():

@@ -6,6 +6,8 @@ Four shapes cover what a download tool is sensitive to:
 * ``mixed``: 1,000 objects of 256 KiB: both per-request cost and bytes.
 * ``small``: 5,000 objects of 16 KiB: per-object overhead dominates.
 * ``tiny``: one 1 KiB object: start-up cost of the tool itself.
+* ``small2k``: 2,000 objects of 16 KiB: ``small`` for the WAN mode, where
+  each request waits for the link (run only when named).
 
 The bytes are pseudo-random but deterministic (``random.Random`` seeded with
 the data set, object and chunk), so every object's sha256 is known without
@@ -83,8 +85,11 @@ SHAPES = {
     'small': _Shape(5000, 16 * KIB, 'count', False,
                     '5,000 objects of 16 KiB'),
     'tiny': _Shape(1, KIB, 'none', True, 'one 1 KiB object'),
+    'small2k': _Shape(2000, 16 * KIB, 'count', False,
+                      '2,000 objects of 16 KiB'),
 }
 DATASET_NAMES = tuple(SHAPES)
+DEFAULT_DATASET_NAMES = ('large', 'mixed', 'small', 'tiny')
 
 
 def format_size(size):

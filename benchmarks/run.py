@@ -3,7 +3,7 @@
 
     python3 benchmarks/run.py [--scale 0.01] [--server seaweedfs|moto]
         [--runs 3] [--datasets large,mixed,small,tiny]
-        [--tools ppcp,ppcp10,cp,cp20,seed,s5cmd,curl (also: ppcp64,cp64)]
+        [--tools ppcp,ppcp10,cp,cp20,seed,s5cmd,curl (also: ppcp@N,cp@N)]
         [--output benchmarks/RESULTS.md]
         [--https] [--delay-ms 30 --rate-mbit 400] [--link]
 
@@ -72,7 +72,8 @@ def parse_args(argv):
                              '(to show its own cost)')
     parser.add_argument('--runs', type=int, default=3,
                         help='measured runs per tool and data set')
-    parser.add_argument('--datasets', default=','.join(datasets.DATASET_NAMES))
+    parser.add_argument('--datasets',
+                        default=','.join(datasets.DEFAULT_DATASET_NAMES))
     parser.add_argument('--tools',
                         default=','.join(toolset.DEFAULT_TOOL_NAMES))
     parser.add_argument('--output', default=str(BENCH_DIR / 'RESULTS.md'))
@@ -86,8 +87,11 @@ def parse_args(argv):
     args = parser.parse_args(argv)
     args.dataset_names = _choose(parser, '--datasets', args.datasets,
                                  datasets.DATASET_NAMES)
-    args.tool_names = _choose(parser, '--tools', args.tools,
-                              toolset.TOOL_NAMES)
+    args.variant_names = list(dict.fromkeys(
+        name.strip() for name in args.tools.split(',')
+        if toolset.VARIANT.match(name.strip())))
+    args.tool_names = _choose(parser, '--tools', args.tools, [
+        tool.name for tool in toolset.all_tools(args.variant_names)])
     if args.scale <= 0:
         parser.error('--scale must be positive')
     if args.runs < 1:
@@ -259,7 +263,7 @@ def benchmark(args):
         shutil.rmtree(directory, ignore_errors=True)
         directory.mkdir(parents=True)
 
-    tools = [tool for tool in toolset.all_tools()
+    tools = [tool for tool in toolset.all_tools(args.variant_names)
              if tool.name in args.tool_names]
     runs = []
     dataset_records = []

@@ -8,13 +8,14 @@ file per object, named as the key relative to the data set's prefix.
 * ``ppcp``  ``aws s3 ppcp``: this project (config with ``[plugins]``).
 * ``cp``    ``aws s3 cp`` with default settings (10 threads).
 * ``cp20``  ``aws s3 cp`` with ``max_concurrent_requests = 20``.
-* ``ppcp64``, ``cp64``  both with ``max_concurrent_requests = 64``: for the
-  WAN mode, where the requests in flight decide (not run unless named).
+* ``ppcp@N``, ``cp@N``  either with ``max_concurrent_requests = N`` in the
+  profile (run only when named): to measure what the requests in flight do.
 * ``seed``  s3transfer's ``ProcessPoolDownloader`` (seed_downloader.py).
 * ``s5cmd`` s5cmd (Go) with its defaults.
 * ``curl``  a raw reference: what plain HTTP GETs achieve on this machine.
 """
 import os
+import re
 import shlex
 import subprocess
 from dataclasses import dataclass, field
@@ -34,8 +35,7 @@ CURL_PARALLEL_MAX = 16        # concurrent transfers for many objects
 
 BASE_CONFIG = f'[default]\nregion = {REGION}\n'
 PLUGIN_CONFIG = f'[plugins]\nppcp = awscli_ppdl\n\n{BASE_CONFIG}'
-CP20_CONFIG = BASE_CONFIG + 's3 =\n  max_concurrent_requests = 20\n'
-REQUESTS64 = 's3 =\n  max_concurrent_requests = 64\n'
+VARIANT = re.compile(r'^(ppcp|cp)@([1-9][0-9]*)$')
 
 
 @dataclass
@@ -273,32 +273,43 @@ class CurlTool(Tool):
         return '\n'.join(lines) + '\n'
 
 
-def all_tools():
-    """Every tool, in the order they run and appear in the tables."""
+def all_tools(variant_names=()):
+    """Every tool, in the order they run and appear in the tables, with the
+    ``ppcp@N``/``cp@N`` variants named after their base tool."""
+    variants = sorted((VARIANT.match(name) for name in variant_names),
+                      key=lambda match: int(match[2]))
+    ppcp_variants = [
+        PpcpTool(match[0], f'`aws s3 ppcp` with `max_concurrent_requests = '
+                 f'{match[2]}`', s3_config=_requests_config(match[2]))
+        for match in variants if match[1] == 'ppcp']
+    cp_variants = [
+        AwsS3Tool(match[0], 'cp', BASE_CONFIG + _requests_config(match[2]),
+                  f'`aws s3 cp` with `max_concurrent_requests = {match[2]}`')
+        for match in variants if match[1] == 'cp']
     return [
         PpcpTool('ppcp', '`aws s3 ppcp` (this project), default settings '
                  '(one worker process per CPU, 10 requests in flight)'),
         PpcpTool('ppcp10', '`aws s3 ppcp --processes 10`: the 10 worker '
                  'processes the memory target is set for',
                  ['--processes', '10']),
-        PpcpTool('ppcp64', '`aws s3 ppcp` with `max_concurrent_requests = '
-                 '64` (the WAN question: more requests in flight)',
-                 s3_config=REQUESTS64),
+        *ppcp_variants,
         AwsS3Tool('cp', 'cp', BASE_CONFIG,
                   '`aws s3 cp`, default settings (10 threads)'),
-        AwsS3Tool('cp20', 'cp', CP20_CONFIG,
+        AwsS3Tool('cp20', 'cp', BASE_CONFIG + _requests_config(20),
                   '`aws s3 cp` with `max_concurrent_requests = 20`'),
-        AwsS3Tool('cp64', 'cp', BASE_CONFIG + REQUESTS64,
-                  '`aws s3 cp` with `max_concurrent_requests = 64`'),
+        *cp_variants,
         SeedTool(),
         S5cmdTool(),
         CurlTool(),
     ]
 
 
+def _requests_config(requests):
+    return f's3 =\n  max_concurrent_requests = {requests}\n'
+
+
 TOOL_NAMES = tuple(tool.name for tool in all_tools())
-DEFAULT_TOOL_NAMES = tuple(name for name in TOOL_NAMES
-                           if name not in ('ppcp64', 'cp64'))
+DEFAULT_TOOL_NAMES = TOOL_NAMES
 
 
 def write_invocation_files(invocation):

@@ -1,13 +1,14 @@
 """Worker processes make their share of the GETs at once, one per thread.
 
-The profile's ``max_concurrent_requests`` (10 unless set) are the GETs in
-flight, as for ``aws s3 cp``; the worker processes that share them are one
-per CPU by default (``--processes`` sets how many), so a download keeps as
-many requests going on two CPUs as on ten. The proxy holds the GET of the
-first part until the other two have been asked for: with fewer requests in
-flight than parts, they never would be.
+The profile's ``max_concurrent_requests`` are the GETs in flight, as for
+``aws s3 cp``; without one, 16 per CPU (at most 64), because cp's 10 leave
+a link with latency idle. The worker processes that share them are one
+per CPU by default (``--processes`` sets how many). The proxy holds GETs
+until the others have been asked for: with fewer requests in flight than
+it waits for, they never would be.
 """
 import os
+import re
 
 import pytest
 
@@ -32,6 +33,13 @@ def first_part_held(s3_client, bucket, fault_proxy, aws_env):
                                               key='big.bin')) >= 3,
         lambda: True, method='GET', key='big.bin', range_start=0)
     return body, released
+
+
+def requests_in_flight(debug_output):
+    """The engine's own account of its requests and processes."""
+    return re.findall(r'awscli_ppdl.command - DEBUG - (\d+) requests in '
+                      r'flight, shared by at most (\d+) worker processes',
+                      debug_output)
 
 
 def started_workers(debug_output):
@@ -61,13 +69,9 @@ def test_one_process_makes_every_request_at_once(
 def test_by_default_one_process_per_cpu_shares_the_requests(
         cpus, first_part_held, aws_env, bucket, fault_proxy, tmp_path):
     """The CPUs it may run on (``taskset``), not the machine's."""
-    available = sorted(os.sched_getaffinity(0))
-    if len(available) < cpus:
-        pytest.skip(f'needs {cpus} CPUs')
     body, released = first_part_held
-    result = download(
-        aws_env, bucket, fault_proxy, tmp_path,
-        preexec_fn=lambda: os.sched_setaffinity(0, available[:cpus]))
+    result = download(aws_env, bucket, fault_proxy, tmp_path,
+                      preexec_fn=only_cpus(cpus))
     assert result.returncode == 0, result.stderr[-3000:]
     assert released == [True]
     assert started_workers(result.stderr) == cpus
@@ -100,4 +104,63 @@ def test_no_more_processes_than_concurrent_requests(
     assert result.returncode == 0, result.stderr[-3000:]
     assert released == [True]
     assert started_workers(result.stderr) == 2
+    assert (tmp_path / 'big.bin').read_bytes() == body
+
+
+def only_cpus(count):
+    """Run the CLI on ``count`` of the CPUs this test may use (``taskset``);
+    skips the test where there are fewer."""
+    available = sorted(os.sched_getaffinity(0))
+    if len(available) < count:
+        pytest.skip(f'needs {count} CPUs')
+    return lambda: os.sched_setaffinity(0, available[:count])
+
+
+@pytest.mark.parametrize('shape', ['many objects', 'parts of one object'])
+def test_without_a_profile_setting_32_gets_are_in_flight_on_two_cpus(
+        shape, s3_client, bucket, fault_proxy, aws_env, tmp_path):
+    """Every GET is held until 32 have been asked for: with cp's 10 in
+    flight the 11th would never be."""
+    if shape == 'many objects':
+        bodies = {f'many/{n:02}.bin': os.urandom(1024) for n in range(40)}
+    else:
+        bodies = {'many/big.bin': os.urandom(40 * 256 * 1024)}
+        aws_env.set_config('s3', {'multipart_threshold': '256KB',
+                                  'multipart_chunksize': '256KB'})
+    for key, body in bodies.items():
+        s3_client.put_object(Bucket=bucket, Key=key, Body=body)
+    released = fault_proxy.hold_until(
+        lambda: len(fault_proxy.find_requests(method='GET',
+                                              key='many/')) >= 32,
+        lambda: True, timeout=30, method='GET', key='many/')
+    result = run_aws(['s3', 'ppcp', f's3://{bucket}/many/', tmp_path / 'out',
+                      '--recursive', '--debug',
+                      '--endpoint-url', fault_proxy.endpoint_url],
+                     env=aws_env, preexec_fn=only_cpus(2))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert requests_in_flight(result.stderr) == [('32', '2')]
+    assert None not in released and len(released) >= 32
+    assert {f'many/{path}': (tmp_path / 'out' / path).read_bytes()
+            for path in files_under(tmp_path / 'out')} == bodies
+
+
+@pytest.mark.parametrize('cpus, profile, processes, expected', [
+    (1, {}, None, ('16', '1')),
+    (2, {}, '1', ('32', '1')),
+    (2, {'max_concurrent_requests': '10'}, None, ('10', '2')),
+    (1, {'max_concurrent_requests': '100'}, '4', ('100', '4')),
+])
+def test_the_profile_setting_rules_and_the_default_follows_the_cpus(
+        cpus, profile, processes, expected, first_part_held, aws_env,
+        bucket, fault_proxy, tmp_path):
+    """``--processes`` shares the requests out; it does not change them."""
+    body, released = first_part_held
+    aws_env.set_config('s3', {'multipart_threshold': '5MB',
+                              'multipart_chunksize': '5MB', **profile})
+    result = download(aws_env, bucket, fault_proxy, tmp_path,
+                      *(['--processes', processes] if processes else []),
+                      preexec_fn=only_cpus(cpus))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert requests_in_flight(result.stderr) == [expected]
+    assert released == [True]
     assert (tmp_path / 'big.bin').read_bytes() == body

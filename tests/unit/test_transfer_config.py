@@ -1,6 +1,8 @@
-"""How ``ProcessTransferConfig`` shares the concurrent requests out."""
+"""How ``ProcessTransferConfig`` shares the concurrent requests out, and
+how many the command asks for when the profile sets none."""
 import pytest
 
+from awscli_ppdl.command import default_concurrent_requests
 from awscli_ppdl.processpool import ProcessTransferConfig
 
 MiB = 1024 * 1024
@@ -41,3 +43,9 @@ def test_an_object_has_at_most_max_parts_parts(chunksize, size, part_size):
 def test_counts_and_sizes_must_be_positive(option):
     with pytest.raises(ValueError, match='must be positive'):
         ProcessTransferConfig(**{option: 0})
+
+
+@pytest.mark.parametrize('cpus, requests', [
+    (1, 16), (2, 32), (3, 48), (4, 64), (96, 64)])
+def test_the_default_requests_are_16_per_cpu_and_at_most_64(cpus, requests):
+    assert default_concurrent_requests(cpus) == requests
