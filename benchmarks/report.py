@@ -20,36 +20,47 @@ def _median(values):
 
 
 def summarise(results):
-    """{dataset: {tool: summary dict}} over the successful runs."""
+    """{network: {dataset: {tool: summary dict}}} over the successful runs."""
+    sizes = {dataset['name']: dataset for dataset in results['datasets']}
     summary = {}
-    for dataset in results['datasets']:
-        per_tool = {}
-        for tool in results['tools']:
-            runs = [r for r in results['runs']
-                    if r['dataset'] == dataset['name']
-                    and r['tool'] == tool['name']]
-            ok = [r for r in runs if r['ok']]
-            entry = {'runs': len(runs), 'ok_runs': len(ok),
-                     'failed': [r for r in runs if not r['ok']]}
-            if ok:
-                walls = [r['wall_s'] for r in ok]
-                median_wall = _median(walls)
-                entry.update({
-                    'median_wall_s': median_wall,
-                    'min_wall_s': min(walls),
-                    'max_wall_s': max(walls),
-                    'mib_per_s': dataset['total_bytes'] / MIB / median_wall,
-                    'objects_per_s': dataset['objects'] / median_wall,
-                    'median_cpu_s': _median([r['cpu_s'] for r in ok]),
-                    'median_peak_rss_mib': _median(
-                        [r['peak_rss_bytes'] / MIB for r in ok]),
-                    'median_peak_pss_mib': _median(
-                        [r['peak_pss_bytes'] / MIB for r in ok]),
-                    'max_processes': max(r['peak_processes'] for r in ok),
-                })
-            per_tool[tool['name']] = entry
-        summary[dataset['name']] = per_tool
+    for network in results['networks']:
+        per_dataset = summary.setdefault(network['name'], {})
+        for dataset_name in network['datasets']:
+            dataset = sizes[dataset_name]
+            per_tool = per_dataset.setdefault(dataset_name, {})
+            for tool_name in network['tools']:
+                runs = [r for r in results['runs']
+                        if r['network'] == network['name']
+                        and r['dataset'] == dataset_name
+                        and r['tool'] == tool_name]
+                per_tool[tool_name] = _summarise_runs(runs, dataset)
     return summary
+
+
+def _summarise_runs(runs, dataset):
+    ok = [r for r in runs if r['ok']]
+    entry = {'runs': len(runs), 'ok_runs': len(ok),
+             'failed': [r for r in runs if not r['ok']]}
+    if ok:
+        walls = [r['wall_s'] for r in ok]
+        median_wall = _median(walls)
+        link_cpu = [r['link_cpu_s'] for r in ok
+                    if r.get('link_cpu_s') is not None]
+        entry.update({
+            'median_wall_s': median_wall,
+            'min_wall_s': min(walls),
+            'max_wall_s': max(walls),
+            'mib_per_s': dataset['total_bytes'] / MIB / median_wall,
+            'objects_per_s': dataset['objects'] / median_wall,
+            'median_cpu_s': _median([r['cpu_s'] for r in ok]),
+            'median_link_cpu_s': _median(link_cpu) if link_cpu else None,
+            'median_peak_rss_mib': _median(
+                [r['peak_rss_bytes'] / MIB for r in ok]),
+            'median_peak_pss_mib': _median(
+                [r['peak_pss_bytes'] / MIB for r in ok]),
+            'max_processes': max(r['peak_processes'] for r in ok),
+        })
+    return entry
 
 
 def _fmt(value, digits=2):
@@ -62,31 +73,35 @@ def _fmt(value, digits=2):
     return f'{value:.{digits}f}'
 
 
-def _dataset_table(dataset, tools, per_tool):
+def _dataset_table(tools, per_tool, with_link):
     baseline = per_tool.get('cp', {}).get('median_wall_s')
+    link_header = ' Link CPU-s |' if with_link else ''
     lines = [
         '| Tool | OK runs | Median wall (s) | Min–max wall (s) | MiB/s '
-        '| Objects/s | CPU-s | Peak tree RSS (MiB) | Peak tree PSS (MiB) '
-        '| Processes | Throughput × `cp` |',
-        '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|']
+        '| Objects/s | CPU-s |' + link_header + ' Peak tree RSS (MiB) '
+        '| Peak tree PSS (MiB) | Processes | Throughput × `cp` |',
+        '|---|---:|---:|---:|---:|---:|---:|' + ('---:|' if with_link else '')
+        + '---:|---:|---:|---:|']
     for tool in tools:
-        if tool['skipped']:
+        if tool['skipped'] or tool['name'] not in per_tool:
             continue
         entry = per_tool[tool['name']]
         if not entry['ok_runs']:
             lines.append(f'| {tool["name"]} | 0/{entry["runs"]} | FAILED | '
-                         '| | | | | | | |')
+                         + '| ' * (9 if with_link else 8))
             continue
         ratio = (f'{baseline / entry["median_wall_s"]:.2f}×'
                  if baseline else 'n/a')
+        link_cell = (f' {_fmt(entry["median_link_cpu_s"])} |' if with_link
+                     else '')
         lines.append(
             f'| {tool["name"]} | {entry["ok_runs"]}/{entry["runs"]} '
             f'| {_fmt(entry["median_wall_s"], 3)} '
             f'| {_fmt(entry["min_wall_s"], 3)}–{_fmt(entry["max_wall_s"], 3)} '
             f'| {_fmt(entry["mib_per_s"], 1)} '
             f'| {_fmt(entry["objects_per_s"], 1)} '
-            f'| {_fmt(entry["median_cpu_s"])} '
-            f'| {_fmt(entry["median_peak_rss_mib"], 0)} '
+            f'| {_fmt(entry["median_cpu_s"])} |{link_cell}'
+            f' {_fmt(entry["median_peak_rss_mib"], 0)} '
             f'| {_fmt(entry["median_peak_pss_mib"], 0)} '
             f'| {entry["max_processes"]} | {ratio} |')
     failures = []
@@ -111,17 +126,18 @@ def _machine_section(results):
              '(other work on the machine shows up here)',
              f'- S3 server: {results["server"]["name"]} '
              f'{results["server"]["version"]} on {results["server"]["endpoint"]}'
-             ' (same machine, competing for the same cores)']
-    link = results['server'].get('link')
-    if link:
-        link_cpu = sum(r.get('link_cpu_s') or 0 for r in results['runs'])
-        wall = sum(r['wall_s'] for r in results['runs'])
-        lines.append(
-            f'- WAN link (`benchmarks/wan.py`, in front of the server): '
-            f'{link["delay_ms"]:g} ms added to every byte received, '
-            f'{link["rate_mbit"] or "no"} Mbit/s limit per connection; its '
-            f'own CPU over all runs: {link_cpu:.1f} s in {wall:.1f} s of '
-            f'runs ({100 * link_cpu / wall:.0f} % of one core)')
+             ' (same machine, competing for the same cores; HTTPS on its own '
+             'TLS port)']
+    for network in results['networks']:
+        if network['link']:
+            runs = [r for r in results['runs']
+                    if r['network'] == network['name']]
+            link_cpu = sum(r['link_cpu_s'] or 0 for r in runs)
+            wall = sum(r['wall_s'] for r in runs)
+            lines.append(
+                f'- Network `{network["name"]}`: {network["link"]}; its own '
+                f'CPU over the runs: {link_cpu:.1f} s in {wall:.1f} s of runs '
+                f'({100 * link_cpu / wall:.0f} % of one core)')
     lines += ['', 'Tool versions:', '']
     for name, version in results['versions'].items():
         lines.append(f'- {name}: `{version}`')
@@ -157,70 +173,129 @@ def _method_section(results):
   down the tool being measured). Processes: most processes seen in the tree at once.
 - Throughput × `cp`: `cp`'s median wall divided by the tool's median wall.
 - Medians over successful runs; min–max shows the spread.
+- Networks, one after the other against the same server and data (each
+  with its own warm-up): {_network_list(results)}. The WAN link
+  (`benchmarks/wan.py`) is a user-space proxy in a process of its own (the
+  kernel here has no `netem`): it holds every byte it reads from the server
+  for the delay before passing it on (so each request's first byte, and each
+  round of a TLS handshake, costs one delay more) and sends no faster than
+  the rate per connection. Its CPU is read by PID around every run (Link
+  CPU-s, not counted in the tool's CPU-s), and the `link` network runs the
+  same data through it with neither delay nor rate, to show what it costs by
+  itself. HTTPS is the server's own (a self-signed certificate made for the
+  run, which every tool is told to trust: `AWS_CA_BUNDLE`, `SSL_CERT_FILE`,
+  curl's `--cacert`); the link forwards its bytes without parsing them.
 """
 
 
-def _throughput_ratio(summary, dataset, tool, other):
+def _network_list(results):
+    return '; '.join(f'`{network["name"]}` ({network["label"]})'
+                     for network in results['networks'])
+
+
+def _throughput_ratio(per_dataset, dataset, tool, other):
     """How many times ``other``'s throughput ``tool`` reaches on ``dataset``
     (the inverse of their median walls); None if either was not measured."""
-    walls = [summary.get(dataset, {}).get(name, {}).get('median_wall_s')
+    walls = [per_dataset.get(dataset, {}).get(name, {}).get('median_wall_s')
              for name in (tool, other)]
     if None in walls:
         return None
     return walls[1] / walls[0]
 
 
-def _target_rows(results, summary):
-    """(target, measured, met) for each goal of the project's benchmark
-    issue; met is None when this run did not measure it."""
-    rows = []
+class _Targets:
+    """(target, measured, met) rows; met is None when this run did not
+    measure it."""
 
-    def row(target, value, describe, meets):
+    def __init__(self):
+        self.rows = []
+
+    def row(self, target, value, describe, meets):
         """A row for ``value``, or one saying it was not measured."""
         if value is None:
-            rows.append((target, 'n/a', None))
+            self.rows.append((target, 'n/a', None))
         else:
-            rows.append((target, describe(value), meets(value)))
+            self.rows.append((target, describe(value), meets(value)))
 
-    def ratio_row(target, ratio, meets):
-        row(target, ratio, lambda value: f'{value:.2f}×', meets)
+    def ratio(self, target, ratio, least):
+        self.row(target, ratio, lambda value: f'{value:.2f}×',
+                 lambda value: value >= least)
 
+
+def _target_rows(results, summary):
+    """The goals of the project's benchmark issues, network by network."""
+    targets = _Targets()
+    measured = {network['name'] for network in results['networks']}
+    if 'loopback' in measured:
+        _loopback_targets(targets, results, summary['loopback'])
+    if 'https' in measured:
+        targets.ratio('`https`, `large`: ≥ 2× the throughput of `cp`',
+                      _throughput_ratio(summary['https'], 'large', 'ppcp',
+                                        'cp'), 2)
+    if 'wan30' in measured:
+        wan = summary['wan30']
+        for dataset, least_cp in (('small2k', 3), ('large', 2)):
+            targets.ratio(f'`wan30`, `{dataset}`: ≥ {least_cp}× the '
+                          'throughput of `cp`',
+                          _throughput_ratio(wan, dataset, 'ppcp', 'cp'),
+                          least_cp)
+            targets.ratio(f'`wan30`, `{dataset}`: ≥ 0.9× the throughput of '
+                          's5cmd',
+                          _throughput_ratio(wan, dataset, 'ppcp', 's5cmd'),
+                          0.9)
+    wan_rows = [(network['name'], dataset) for network in results['networks']
+                if network['name'].startswith('wan')
+                for dataset in network['datasets']]
+    ratios = {row: _throughput_ratio(summary[row[0]], row[1], 'ppcp', 'cp')
+              for row in wan_rows}
+    ratios = {row: ratio for row, ratio in ratios.items() if ratio is not None}
+    slowest = min(ratios, key=ratios.get) if ratios else None
+    targets.row('every WAN row: `ppcp` no slower than `cp`', slowest,
+                lambda row: f'slowest {ratios[row]:.2f}× (`{row[0]}`, '
+                            f'`{row[1]}`; {len(ratios)} rows)',
+                lambda row: ratios[row] >= 1)
+    return targets.rows
+
+
+def _loopback_targets(targets, results, per_dataset):
     def ppcp_against(dataset, other):
-        return _throughput_ratio(summary, dataset, 'ppcp', other)
+        return _throughput_ratio(per_dataset, dataset, 'ppcp', other)
 
-    ratio_row('`large`: ≥ 1.5× the throughput of `cp`',
-              ppcp_against('large', 'cp'), lambda ratio: ratio >= 1.5)
-    ratio_row('`large`: ≥ 0.9× the throughput of s5cmd',
-              ppcp_against('large', 's5cmd'), lambda ratio: ratio >= 0.9)
+    targets.ratio('`large`: ≥ 1.5× the throughput of `cp`',
+                  ppcp_against('large', 'cp'), 1.5)
+    targets.ratio('`large`: ≥ 0.9× the throughput of s5cmd',
+                  ppcp_against('large', 's5cmd'), 0.9)
     for dataset in ('mixed', 'small'):
-        ratio_row(f'`{dataset}`: ≥ 2× the objects/s of `cp`',
-                  ppcp_against(dataset, 'cp'), lambda ratio: ratio >= 2)
-        ratio_row(f'`{dataset}`: ahead of the seed design',
-                  ppcp_against(dataset, 'seed'), lambda ratio: ratio > 1)
-    ratio_row('`tiny`: wall ≤ 1.25× `cp`\'s',
-              _throughput_ratio(summary, 'tiny', 'cp', 'ppcp'),
-              lambda slowdown: slowdown <= 1.25)
+        targets.ratio(f'`{dataset}`: ≥ 2× the objects/s of `cp`',
+                      ppcp_against(dataset, 'cp'), 2)
+        targets.row(f'`{dataset}`: ahead of the seed design',
+                    ppcp_against(dataset, 'seed'),
+                    lambda value: f'{value:.2f}×', lambda value: value > 1)
+    targets.row('`tiny`: wall ≤ 1.25× `cp`\'s',
+                _throughput_ratio(per_dataset, 'tiny', 'cp', 'ppcp'),
+                lambda value: f'{value:.2f}×', lambda value: value <= 1.25)
     # The target is set for 10 worker processes (`ppcp10`); the default
     # (one per CPU) is shown beside it.
     memory_tool = 'ppcp10' if any(
-        'ppcp10' in summary[dataset['name']]
-        for dataset in results['datasets']) else 'ppcp'
-    peaks = {dataset['name']: summary[dataset['name']].get(memory_tool, {})
-             .get('median_peak_rss_mib') for dataset in results['datasets']}
+        'ppcp10' in per_tool for per_tool in per_dataset.values()) else 'ppcp'
+    peaks = {name: per_tool.get(memory_tool, {}).get('median_peak_rss_mib')
+             for name, per_tool in per_dataset.items()}
     peaks = {name: peak for name, peak in peaks.items() if peak is not None}
-    default_peaks = [summary[dataset['name']].get('ppcp', {}).get(
-        'median_peak_rss_mib') for dataset in results['datasets']]
+    default_peaks = [per_tool.get('ppcp', {}).get('median_peak_rss_mib')
+                     for per_tool in per_dataset.values()]
     default_peaks = [peak for peak in default_peaks if peak is not None]
     worst = max(peaks, key=peaks.get) if peaks else None
     default_note = (f'; default `ppcp` at most {max(default_peaks):,.0f} MiB'
                     if memory_tool != 'ppcp' and default_peaks else '')
-    row('peak summed tree RSS ≤ 600 MiB at 10 worker processes', worst,
+    targets.row(
+        'peak summed tree RSS ≤ 600 MiB at 10 worker processes', worst,
         lambda name: f'{peaks[name]:,.0f} MiB (`{memory_tool}`, `{name}`, '
-                     f'{summary[name][memory_tool]["max_processes"]} '
+                     f'{per_dataset[name][memory_tool]["max_processes"]} '
                      f'processes){default_note}',
         lambda name: peaks[name] <= 600)
     many = [peaks[name] for name in ('mixed', 'small') if name in peaks]
-    row('peak RSS does not grow with the object',
+    targets.row(
+        'peak RSS does not grow with the object',
         peaks.get('large') if many else None,
         lambda large: f'`{memory_tool}`: `large` {large:,.0f} MiB, many '
                       f'small objects {max(many):,.0f} MiB',
@@ -228,11 +303,11 @@ def _target_rows(results, summary):
     overhead = results.get('import_overhead') or {}
     added = [command['delta_wall_ms'] for command in
              overhead.get('commands', []) if not command.get('error')]
-    row('registering the plugin adds ≤ 50 ms to an unrelated command',
+    targets.row(
+        'registering the plugin adds ≤ 50 ms to an unrelated command',
         max(added) if added else None,
         lambda most: f'{most:+.0f} ms (the most of {len(added)} commands)',
         lambda most: most <= 50)
-    return rows
 
 
 def _targets_section(results, summary):
@@ -280,17 +355,26 @@ def render_markdown(results):
         '',
         _method_section(results),
     ]
-    for dataset in results['datasets']:
-        parts += [
-            f'## Data set `{dataset["name"]}`: {dataset["description"]}',
-            '',
-            f'{dataset["objects"]:,} object(s), '
-            f'{format_size(dataset["total_bytes"])} in total.',
-            '',
-            _dataset_table(dataset, results['tools'],
-                           summary[dataset['name']]),
-            '',
-        ]
+    sizes = {dataset['name']: dataset for dataset in results['datasets']}
+    for network in results['networks']:
+        parts += [f'## Network `{network["name"]}`: {network["label"]}', '',
+                  f'Downloads from {network["endpoint"]}'
+                  + (f', through {network["link"]}.' if network['link']
+                     else '.'), '']
+        for name in network['datasets']:
+            dataset = sizes[name]
+            parts += [
+                f'### `{network["name"]}`, data set `{name}`: '
+                f'{dataset["description"]}',
+                '',
+                f'{dataset["objects"]:,} object(s), '
+                f'{format_size(dataset["total_bytes"])} in total.',
+                '',
+                _dataset_table(results['tools'],
+                               summary[network['name']][name],
+                               bool(network['link'])),
+                '',
+            ]
     parts.append(WHERE_THE_TIME_GOES.read_text())
     overhead = results.get('import_overhead')
     if overhead:

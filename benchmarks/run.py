@@ -2,30 +2,32 @@
 """The benchmark suite: ``aws s3 ppcp`` against its peers, in one command.
 
     python3 benchmarks/run.py [--scale 0.01] [--server seaweedfs|moto]
-        [--runs 3] [--datasets large,mixed,small,tiny]
+        [--runs 3] [--networks loopback,https,link,wan10,wan30,wan80|all]
+        [--datasets large,mixed,small,tiny,small2k]
         [--tools ppcp,ppcp10,cp,cp20,seed,s5cmd,curl (also: ppcp@N,cp@N)]
         [--output benchmarks/RESULTS.md]
-        [--https] [--delay-ms 30 --rate-mbit 400] [--link]
 
 It installs what it needs into venvs under ``benchmarks/.work`` (reused on
 later runs), generates the data sets (cached there too), starts a local S3
 server on 127.0.0.1, uploads the data, lets every tool download every data
-set ``--runs`` times with every byte verified, stops the server, and writes
-RESULTS.md plus the raw per-run figures in results.json next to it.
-``--https`` makes the tools download over SeaweedFS's own HTTPS with a
-self-signed certificate they are all told to trust; ``--delay-ms`` and
-``--rate-mbit`` put a WAN link (``wan.py``, whose CPU is recorded per run)
-between the tools and the server; ``--link`` puts it there with neither, to
-show what it costs by itself.
+set of every network ``--runs`` times with every byte verified, stops the
+server, and writes RESULTS.md plus the raw per-run figures in results.json
+next to it. The networks (``networks.py``) are the server's plain HTTP, its
+own HTTPS with a self-signed certificate every tool is told to trust, and a
+WAN link (``wan.py``, whose CPU is recorded per run) in front of it; each
+network has its own data sets and tools, which ``--datasets`` and
+``--tools`` replace.
 
 Runs on the system python3 with the standard library only.  Module map:
-toolchain (venvs), server (S3 server), datasets (shapes, bytes, upload),
-tools (how each tool is invoked), measure (wall, CPU, memory of a process
-tree), verify (sha256 of every file), report (Markdown), import_overhead
-(cost of registering the plugin).
+toolchain (venvs), server (S3 server, WAN link), networks (what each
+network is), datasets (shapes, bytes, upload), tools (how each tool is
+invoked), measure (wall, CPU, memory of a process tree), verify (sha256 of
+every file), report (Markdown), import_overhead (cost of registering the
+plugin).
 """
 import argparse
 import contextlib
+import dataclasses
 import json
 import os
 import platform
@@ -41,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import datasets  # noqa: E402
 import import_overhead  # noqa: E402
 import measure  # noqa: E402
+import networks as netset  # noqa: E402
 import report  # noqa: E402
 import server as s3server  # noqa: E402
 import toolchain  # noqa: E402
@@ -59,23 +62,16 @@ def parse_args(argv):
                              'mixed/small object counts (default 1.0)')
     parser.add_argument('--server', choices=('seaweedfs', 'moto'),
                         default='seaweedfs')
-    parser.add_argument('--https', action='store_true',
-                        help='download over HTTPS (SeaweedFS only), with a '
-                             'self-signed certificate every tool trusts')
-    parser.add_argument('--delay-ms', type=float, default=0.0,
-                        help='WAN mode: delay added to every byte the '
-                             'tools receive (benchmarks/wan.py)')
-    parser.add_argument('--rate-mbit', type=float, default=0.0,
-                        help='WAN mode: rate limit per connection')
-    parser.add_argument('--link', action='store_true',
-                        help='go through wan.py even with no delay or rate '
-                             '(to show its own cost)')
+    parser.add_argument('--networks', default='loopback',
+                        help='what the tools download over (networks.py), '
+                             'in this order; all: '
+                             + ','.join(netset.NETWORK_NAMES))
     parser.add_argument('--runs', type=int, default=3,
                         help='measured runs per tool and data set')
-    parser.add_argument('--datasets',
-                        default=','.join(datasets.DEFAULT_DATASET_NAMES))
-    parser.add_argument('--tools',
-                        default=','.join(toolset.DEFAULT_TOOL_NAMES))
+    parser.add_argument('--datasets', default=None,
+                        help="instead of each network's own")
+    parser.add_argument('--tools', default=None,
+                        help="instead of each network's own")
     parser.add_argument('--output', default=str(BENCH_DIR / 'RESULTS.md'))
     parser.add_argument('--json', default=None,
                         help='raw figures (default: results.json beside '
@@ -85,20 +81,32 @@ def parse_args(argv):
     parser.add_argument('--import-overhead-runs', type=int, default=15,
                         help='0 skips the plugin import overhead measurement')
     args = parser.parse_args(argv)
-    args.dataset_names = _choose(parser, '--datasets', args.datasets,
-                                 datasets.DATASET_NAMES)
+    names = (netset.NETWORK_NAMES if args.networks == 'all'
+             else [name.strip() for name in args.networks.split(',')])
+    args.networks = [netset.network_by_name(name) for name in names]
+    if None in args.networks or not names:
+        parser.error(f'--networks: choose from all or '
+                     f'{",".join(netset.NETWORK_NAMES)} (or wanN)')
+    if args.datasets is not None:
+        chosen = tuple(_choose(parser, '--datasets', args.datasets,
+                               datasets.DATASET_NAMES))
+        args.networks = [dataclasses.replace(network, dataset_names=chosen)
+                         for network in args.networks]
     args.variant_names = list(dict.fromkeys(
-        name.strip() for name in args.tools.split(',')
+        name.strip() for name in (args.tools or '').split(',')
         if toolset.VARIANT.match(name.strip())))
-    args.tool_names = _choose(parser, '--tools', args.tools, [
-        tool.name for tool in toolset.all_tools(args.variant_names)])
+    if args.tools is not None:
+        chosen = tuple(_choose(parser, '--tools', args.tools, [
+            tool.name for tool in toolset.all_tools(args.variant_names)]))
+        args.networks = [dataclasses.replace(network, tool_names=chosen)
+                         for network in args.networks]
     if args.scale <= 0:
         parser.error('--scale must be positive')
     if args.runs < 1:
         parser.error('--runs must be at least 1')
-    if args.https and args.server != 'seaweedfs':
-        parser.error('--https needs --server seaweedfs')
-    args.link = args.link or args.delay_ms > 0 or args.rate_mbit > 0
+    if args.server != 'seaweedfs' and any(
+            network.scheme == 'https' for network in args.networks):
+        parser.error('the https network needs --server seaweedfs')
     if args.json is None:
         args.json = str(Path(args.output).with_name('results.json'))
     return args
@@ -221,36 +229,76 @@ def _progress(record, dataset):
 def _start_server(args, chain, versions, scratch):
     if args.server == 'moto':
         return s3server.moto(chain.moto_python, versions.get('moto', ''))
-    tls = s3server.self_signed_certificate(scratch) if args.https else None
+    tls = (s3server.self_signed_certificate(scratch)
+           if any(network.scheme == 'https' for network in args.networks)
+           else None)
     return s3server.seaweedfs(chain.weed, versions.get('weed', ''), tls=tls)
 
 
-def _download_endpoint(args, server, stack):
-    """Where the tools download from: the server's HTTP or HTTPS port,
-    or the WAN link in front of it (the data is uploaded directly)."""
-    scheme, port = (('https', server.https_port) if args.https
-                    else ('http', server.port))
-    if not args.link:
-        return f'{scheme}://{s3server.HOST}:{port}', None
-    link = stack.enter_context(s3server.WanLink(
-        port, args.delay_ms, args.rate_mbit, scheme))
-    log(f'WAN link (delay {args.delay_ms:g} ms, rate '
-        f'{args.rate_mbit or "unlimited"} Mbit/s per connection) on '
-        f'{link.endpoint_url} (pid {link.pid})')
-    return link.endpoint_url, link
+@contextlib.contextmanager
+def _network_endpoint(network, server):
+    """Where the tools download from on ``network``: the server's HTTP or
+    HTTPS port, or the WAN link in front of it (started and stopped here),
+    and that link (None without one)."""
+    port = server.https_port if network.scheme == 'https' else server.port
+    if not network.through_link:
+        yield f'{network.scheme}://{s3server.HOST}:{port}', None
+        return
+    with s3server.WanLink(port, network.delay_ms, network.rate_mbit,
+                          network.scheme) as link:
+        log(f'{network.name}: {network.describe_link()}, on '
+            f'{link.endpoint_url} (pid {link.pid})')
+        yield link.endpoint_url, link
+
+
+def _measure_network(network, ctx, server, link, tools, prepared, warmup_set,
+                     args, logs_dir):
+    """Every run of every tool on every data set of ``network``: a warm-up
+    download of the tiny object each, then the runs, alternating tools."""
+    exclude = {server.pid} | ({link.pid} if link else set())
+    log(f'{network.name}: warm-up, every tool downloads the tiny object '
+        'once, untimed')
+    for tool in tools:
+        record = run_once(ctx, tool, warmup_set, prepared[warmup_set.name],
+                          0, exclude, args.run_timeout, logs_dir)
+        if not record['ok']:
+            log(f'  warm-up {tool.name}: {record["failure"]}')
+    runs = []
+    for dataset_name in network.dataset_names:
+        dataset = datasets.build_dataset(dataset_name, args.scale)
+        for run_index in range(1, args.runs + 1):
+            for tool in tools:
+                link_cpu = link.cpu_s() if link else 0.0
+                record = run_once(ctx, tool, dataset, prepared[dataset_name],
+                                  run_index, exclude, args.run_timeout,
+                                  logs_dir)
+                record['network'] = network.name
+                record['link_cpu_s'] = (link.cpu_s() - link_cpu
+                                        if link else None)
+                runs.append(record)
+                log(f'{network.name:8} {dataset.name:7} run '
+                    f'{run_index}/{args.runs} {tool.name:7} '
+                    f'{_progress(record, dataset)}')
+                if server.process.poll() is not None:
+                    raise RuntimeError(f'{server.name} died during the run:'
+                                       f'\n{server.log_tail()}')
+    return runs
 
 
 def benchmark(args):
     started = time.monotonic()
     machine = machine_facts()
+    tool_names = {name for network in args.networks
+                  for name in network.tool_names or toolset.DEFAULT_TOOL_NAMES}
     chain = toolchain.ensure_toolchain(
-        need_seed='seed' in args.tool_names, need_moto=args.server == 'moto')
+        need_seed='seed' in tool_names, need_moto=args.server == 'moto')
     versions = toolchain.tool_versions(chain)
-    selected = [datasets.build_dataset(name, args.scale)
-                for name in args.dataset_names]
-    warmup_set = datasets.build_dataset('tiny')
-    to_upload = selected + ([] if 'tiny' in args.dataset_names
-                            else [warmup_set])
+    dataset_names = list(dict.fromkeys(
+        ['tiny'] + [name for network in args.networks
+                    for name in network.dataset_names]))
+    to_upload = [datasets.build_dataset(name, args.scale)
+                 for name in dataset_names]
+    warmup_set = to_upload[0]
     data_root = WORK_DIR / 'data'
     local = {}
     for dataset in to_upload:
@@ -263,21 +311,21 @@ def benchmark(args):
         shutil.rmtree(directory, ignore_errors=True)
         directory.mkdir(parents=True)
 
-    tools = [tool for tool in toolset.all_tools(args.variant_names)
-             if tool.name in args.tool_names]
+    all_tools = [tool for tool in toolset.all_tools(args.variant_names)
+                 if tool.name in tool_names]
     runs = []
-    dataset_records = []
+    network_records = []
     with contextlib.ExitStack() as stack:
         server = stack.enter_context(_start_server(args, chain, versions,
                                                    scratch))
         log(f'starting {server.name}')
         server.start()
         log(f'{server.name} answers on {server.endpoint_url} (pid {server.pid})')
-        endpoint_url, link = _download_endpoint(args, server, stack)
-        ctx = toolset.BenchContext(
-            chain, endpoint_url, datasets.BUCKET, scratch, server.name,
-            ca_bundle=scratch / 'cert.pem' if args.https else None)
-        upload_env = toolset.client_env(ctx, toolset.BASE_CONFIG, 'upload')
+        ca_bundle = scratch / 'cert.pem' if server.https_port else None
+        upload_ctx = toolset.BenchContext(
+            chain, server.endpoint_url, datasets.BUCKET, scratch, server.name)
+        upload_env = toolset.client_env(upload_ctx, toolset.BASE_CONFIG,
+                                        'upload')
         datasets.create_bucket(chain.s5cmd, server.endpoint_url, upload_env)
         upload_seconds = {}
         for dataset in to_upload:
@@ -286,46 +334,32 @@ def benchmark(args):
                 dataset, local[dataset.name][0], chain.s5cmd,
                 server.endpoint_url, upload_env)
 
-        skipped = {tool.name: tool.unavailable_reason(ctx) for tool in tools}
+        skipped = {tool.name: tool.unavailable_reason(upload_ctx)
+                   for tool in all_tools}
         for name, reason in skipped.items():
             if reason:
                 log(f'skipping {name}: {reason}')
-        active = [tool for tool in tools if not skipped[tool.name]]
-        exclude = {server.pid} | ({link.pid} if link else set())
-
-        log('warm-up: every tool downloads the tiny object once, untimed')
-        for tool in active:
-            record = run_once(ctx, tool, warmup_set,
-                              local[warmup_set.name][1], 0, exclude,
-                              args.run_timeout, logs_dir)
-            if not record['ok']:
-                log(f'  warm-up {tool.name}: {record["failure"]}')
-
-        for dataset in selected:
-            manifest = local[dataset.name][1]
-            for run_index in range(1, args.runs + 1):
-                for tool in active:
-                    link_cpu = link.cpu_s() if link else 0.0
-                    record = run_once(ctx, tool, dataset, manifest, run_index,
-                                      exclude, args.run_timeout, logs_dir)
-                    record['link_cpu_s'] = (link.cpu_s() - link_cpu
-                                            if link else None)
-                    runs.append(record)
-                    log(f'{dataset.name:6} run {run_index}/{args.runs} '
-                        f'{tool.name:6} {_progress(record, dataset)}')
-                    if server.process.poll() is not None:
-                        raise RuntimeError(
-                            f'{server.name} died during the run:\n'
-                            f'{server.log_tail()}')
-            dataset_records.append({
-                'name': dataset.name, 'description': dataset.description,
-                'objects': len(dataset.objects),
-                'total_bytes': dataset.total_bytes,
-                'upload_s': upload_seconds[dataset.name]})
+        manifests = {name: files[1] for name, files in local.items()}
+        for network in args.networks:
+            names = network.tool_names or toolset.DEFAULT_TOOL_NAMES
+            tools = [tool for tool in all_tools
+                     if tool.name in names and not skipped[tool.name]]
+            with _network_endpoint(network, server) as (endpoint_url, link):
+                ctx = toolset.BenchContext(
+                    chain, endpoint_url, datasets.BUCKET, scratch,
+                    server.name,
+                    ca_bundle=ca_bundle if network.scheme == 'https'
+                    else None)
+                runs += _measure_network(network, ctx, server, link, tools,
+                                         manifests, warmup_set, args,
+                                         logs_dir)
+            network_records.append({
+                'name': network.name, 'label': network.label,
+                'endpoint': endpoint_url, 'link': network.describe_link(),
+                'datasets': list(network.dataset_names),
+                'tools': [tool.name for tool in tools]})
         server_facts = {'name': server.name, 'version': server.version,
-                        'endpoint': endpoint_url,
-                        'link': {'delay_ms': args.delay_ms,
-                                 'rate_mbit': args.rate_mbit} if link else None}
+                        'endpoint': server.endpoint_url}
         log(f'stopping {server.name}')
 
     overhead = None
@@ -335,15 +369,22 @@ def benchmark(args):
                                            runs=args.import_overhead_runs)
 
     machine['loadavg_end'] = f'{os.getloadavg()[0]:.2f}'
+    measured = {record['dataset'] for record in runs}
     return {
         'generated': time.strftime('%Y-%m-%d %H:%M:%S %z'),
         'command': 'python3 benchmarks/run.py'
                    + ''.join(' ' + shlex.quote(a) for a in sys.argv[1:]),
         'scale': args.scale, 'runs_per_tool': args.runs,
         'machine': machine, 'versions': versions, 'server': server_facts,
-        'datasets': dataset_records,
+        'networks': network_records,
+        'datasets': [{'name': dataset.name,
+                      'description': dataset.description,
+                      'objects': len(dataset.objects),
+                      'total_bytes': dataset.total_bytes,
+                      'upload_s': upload_seconds[dataset.name]}
+                     for dataset in to_upload if dataset.name in measured],
         'tools': [{'name': tool.name, 'description': tool.description,
-                   'skipped': skipped[tool.name]} for tool in tools],
+                   'skipped': skipped[tool.name]} for tool in all_tools],
         'runs': runs,
         'import_overhead': overhead,
         'harness_elapsed_s': time.monotonic() - started,
