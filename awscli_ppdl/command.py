@@ -103,8 +103,9 @@ order, while its ranges are fetched in parallel::
 
 **Example 4: Choosing the number of worker processes**
 
-The following ``ppcp`` command shares the profile's
-``max_concurrent_requests`` among 4 worker processes, with a named profile::
+The following ``ppcp`` command shares the GETs in flight (the profile's
+``max_concurrent_requests``, or 16 per CPU up to 64 without one) among 4
+worker processes, with a named profile::
 
     aws s3 ppcp s3://amzn-s3-demo-bucket/big.iso . --processes 4 --profile prod
 """

@@ -46,6 +46,7 @@ def _summarise_runs(runs, dataset):
         median_wall = _median(walls)
         link_cpu = [r['link_cpu_s'] for r in ok
                     if r.get('link_cpu_s') is not None]
+        server_cpu = [r['server_cpu_s'] for r in ok]
         entry.update({
             'median_wall_s': median_wall,
             'min_wall_s': min(walls),
@@ -54,6 +55,7 @@ def _summarise_runs(runs, dataset):
             'objects_per_s': dataset['objects'] / median_wall,
             'median_cpu_s': _median([r['cpu_s'] for r in ok]),
             'median_link_cpu_s': _median(link_cpu) if link_cpu else None,
+            'median_server_cpu_s': _median(server_cpu),
             'median_peak_rss_mib': _median(
                 [r['peak_rss_bytes'] / MIB for r in ok]),
             'median_peak_pss_mib': _median(
@@ -75,35 +77,39 @@ def _fmt(value, digits=2):
 
 def _dataset_table(tools, per_tool, with_link):
     baseline = per_tool.get('cp', {}).get('median_wall_s')
-    link_header = ' Link CPU-s |' if with_link else ''
-    lines = [
-        '| Tool | OK runs | Median wall (s) | Min–max wall (s) | MiB/s '
-        '| Objects/s | CPU-s |' + link_header + ' Peak tree RSS (MiB) '
-        '| Peak tree PSS (MiB) | Processes | Throughput × `cp` |',
-        '|---|---:|---:|---:|---:|---:|---:|' + ('---:|' if with_link else '')
-        + '---:|---:|---:|---:|']
+    columns = [('Tool', '---'), ('OK runs', '---:'),
+               ('Median wall (s)', '---:'), ('Min–max wall (s)', '---:'),
+               ('MiB/s', '---:'), ('Objects/s', '---:'), ('CPU-s', '---:'),
+               ('Server CPU-s', '---:')]
+    columns += [('Link CPU-s', '---:')] if with_link else []
+    columns += [('Peak tree RSS (MiB)', '---:'),
+                ('Peak tree PSS (MiB)', '---:'), ('Processes', '---:'),
+                ('Throughput × `cp`', '---:')]
+    lines = ['| ' + ' | '.join(name for name, _ in columns) + ' |',
+             '|' + '|'.join(align for _, align in columns) + '|']
     for tool in tools:
         if tool['skipped'] or tool['name'] not in per_tool:
             continue
         entry = per_tool[tool['name']]
         if not entry['ok_runs']:
-            lines.append(f'| {tool["name"]} | 0/{entry["runs"]} | FAILED | '
-                         + '| ' * (9 if with_link else 8))
-            continue
-        ratio = (f'{baseline / entry["median_wall_s"]:.2f}×'
-                 if baseline else 'n/a')
-        link_cell = (f' {_fmt(entry["median_link_cpu_s"])} |' if with_link
-                     else '')
-        lines.append(
-            f'| {tool["name"]} | {entry["ok_runs"]}/{entry["runs"]} '
-            f'| {_fmt(entry["median_wall_s"], 3)} '
-            f'| {_fmt(entry["min_wall_s"], 3)}–{_fmt(entry["max_wall_s"], 3)} '
-            f'| {_fmt(entry["mib_per_s"], 1)} '
-            f'| {_fmt(entry["objects_per_s"], 1)} '
-            f'| {_fmt(entry["median_cpu_s"])} |{link_cell}'
-            f' {_fmt(entry["median_peak_rss_mib"], 0)} '
-            f'| {_fmt(entry["median_peak_pss_mib"], 0)} '
-            f'| {entry["max_processes"]} | {ratio} |')
+            cells = [tool['name'], f'0/{entry["runs"]}', 'FAILED']
+        else:
+            cells = [
+                tool['name'], f'{entry["ok_runs"]}/{entry["runs"]}',
+                _fmt(entry['median_wall_s'], 3),
+                f'{_fmt(entry["min_wall_s"], 3)}–'
+                f'{_fmt(entry["max_wall_s"], 3)}',
+                _fmt(entry['mib_per_s'], 1), _fmt(entry['objects_per_s'], 1),
+                _fmt(entry['median_cpu_s']),
+                _fmt(entry['median_server_cpu_s'])]
+            cells += [_fmt(entry['median_link_cpu_s'])] if with_link else []
+            cells += [_fmt(entry['median_peak_rss_mib'], 0),
+                      _fmt(entry['median_peak_pss_mib'], 0),
+                      str(entry['max_processes']),
+                      f'{baseline / entry["median_wall_s"]:.2f}×'
+                      if baseline else 'n/a']
+        cells += [''] * (len(columns) - len(cells))
+        lines.append('| ' + ' | '.join(cells) + ' |')
     failures = []
     for tool in tools:
         for run in per_tool.get(tool['name'], {}).get('failed', ()):
@@ -171,6 +177,9 @@ def _method_section(results):
   with proportional set size, which splits shared pages and so is the tree's
   real footprint (sampled every 500 ms: reading it is costly enough to slow
   down the tool being measured). Processes: most processes seen in the tree at once.
+- Server CPU-s: the S3 server's own user+system time during the run, read
+  by PID from `/proc` (not counted in the tool's CPU-s): on two cores
+  shared with the tools, it tells when the server is what limits a row.
 - Throughput × `cp`: `cp`'s median wall divided by the tool's median wall.
 - Medians over successful runs; min–max shows the spread.
 - Networks, one after the other against the same server and data (each

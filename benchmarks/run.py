@@ -222,6 +222,7 @@ def _progress(record, dataset):
             f'MiB/s {len(dataset.objects) / wall:9.1f} obj/s  CPU '
             f'{record["cpu_s"]:7.2f} s  RSS {record["peak_rss_bytes"] / 2**20:6.0f}'
             f' MiB  PSS {record["peak_pss_bytes"] / 2**20:6.0f} MiB'
+            + f'  server CPU {record["server_cpu_s"]:.2f} s'
             + (f'  link CPU {record["link_cpu_s"]:.2f} s'
                if record.get('link_cpu_s') is not None else ''))
 
@@ -269,10 +270,12 @@ def _measure_network(network, ctx, server, link, tools, prepared, warmup_set,
         for run_index in range(1, args.runs + 1):
             for tool in tools:
                 link_cpu = link.cpu_s() if link else 0.0
+                server_cpu = server.cpu_s()
                 record = run_once(ctx, tool, dataset, prepared[dataset_name],
                                   run_index, exclude, args.run_timeout,
                                   logs_dir)
                 record['network'] = network.name
+                record['server_cpu_s'] = server.cpu_s() - server_cpu
                 record['link_cpu_s'] = (link.cpu_s() - link_cpu
                                         if link else None)
                 runs.append(record)

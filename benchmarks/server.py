@@ -74,6 +74,11 @@ class S3Server:
     def pid(self):
         return self.process.pid if self.process else None
 
+    def cpu_s(self):
+        """User + system CPU seconds the server has used so far: it shares
+        the cores with the tools, so its share tells what limits a row."""
+        return process_cpu_s(self.pid)
+
     def start(self, ready_timeout=90):
         log_file = open(self.log_path, 'wb')
         try:
@@ -144,6 +149,14 @@ def _stop_by_pid(process, grace):
         pass
 
 
+def process_cpu_s(pid):
+    """User + system CPU seconds of process ``pid`` and of its children it
+    has waited for, from ``/proc``."""
+    fields = Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()
+    ticks = sum(int(value) for value in fields[11:15])
+    return ticks / os.sysconf('SC_CLK_TCK')
+
+
 def self_signed_certificate(directory):
     """A certificate for 127.0.0.1 that every tool is told to trust (one
     file for AWS_CA_BUNDLE, SSL_CERT_FILE and curl's --cacert)."""
@@ -189,9 +202,7 @@ class WanLink:
 
     def cpu_s(self):
         """User + system CPU seconds the link has used so far."""
-        fields = Path(f'/proc/{self.pid}/stat').read_text().rsplit(')', 1)[1]
-        utime, stime = fields.split()[11:13]
-        return (int(utime) + int(stime)) / os.sysconf('SC_CLK_TCK')
+        return process_cpu_s(self.pid)
 
     def stop(self, grace=10):
         _stop_by_pid(self.process, grace)

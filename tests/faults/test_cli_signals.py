@@ -105,11 +105,13 @@ def test_ctrl_c_during_start_up_cancels(fork, big_object, bucket, start_ppcp,
 
 
 def test_the_group_killed_leaves_a_temp_file_per_get_in_flight_at_most(
-        s3_client, bucket, fault_proxy, start_ppcp, out, cli_tmpdir):
+        s3_client, bucket, fault_proxy, start_ppcp, aws_env, out,
+        cli_tmpdir):
     """SIGKILL of the whole group (an OOM kill of the service, say) runs no
     clean-up at all: what is left is what existed at that moment. A temp
     file is created when its GET's bytes start, so of 60 queued objects
     only those whose GET was under way (10 requests at once) leave one."""
+    aws_env.set_config('s3', {'max_concurrent_requests': '10'})
     for i in range(60):
         s3_client.put_object(Bucket=bucket, Key=f'many/{i:02}',
                              Body=os.urandom(100_000))
