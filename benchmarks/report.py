@@ -4,6 +4,7 @@ The JSON (``results.json``) keeps every run; the Markdown summarises each
 (data set, tool) pair over its successful runs only.  A run whose download
 did not verify is listed as FAILED and never enters a median.
 """
+import json
 import statistics
 from pathlib import Path
 
@@ -395,3 +396,16 @@ def render_markdown(results):
                   '`python3 benchmarks/import_overhead.py`.', '',
                   import_overhead.SECTION_END, '']
     return '\n'.join(parts)
+
+
+def main():
+    """Renders RESULTS.md again from results.json, as ``run.py`` left them
+    (after an edit of where-the-time-goes.md, say): no figure changes."""
+    results_path = Path(__file__).with_name('results.json')
+    results = json.loads(results_path.read_text())
+    results.setdefault('json_name', results_path.name)
+    results_path.with_name('RESULTS.md').write_text(render_markdown(results))
+
+
+if __name__ == '__main__':
+    main()
