@@ -161,30 +161,29 @@ class PpcpCommand(S3TransferCommand):
         # as cp makes it, dry run or not.
         CommandParameters('cp', params, CpCommand.USAGE).add_paths(
             parsed_args.paths)
-        s3_config = self._session.get_scoped_config().get('s3', {})
-        runtime_config = transferconfig.RuntimeConfig().build_config(
-            **s3_config)
-        if 'max_concurrent_requests' not in s3_config:
-            runtime_config['max_concurrent_requests'] = (
-                default_concurrent_requests(_usable_cpus()))
         command = DownloadCommand(params, self.client, self._build_downloader(
-            params, runtime_config, parsed_globals))
+            params, parsed_globals))
         with _signals_stop_the_download() as stopped:
             returncode = command.run()
         if stopped.signal_number is not None:
             return 128 + stopped.signal_number
         return returncode
 
-    def _build_downloader(self, params, runtime_config, parsed_globals):
-        requests = runtime_config['max_concurrent_requests']
+    def _build_downloader(self, params, parsed_globals):
+        s3_config = self._session.get_scoped_config().get('s3', {})
+        runtime_config = transferconfig.RuntimeConfig().build_config(
+            **s3_config)
+        cpus = _usable_cpus()
+        requests = (runtime_config['max_concurrent_requests']
+                    if 'max_concurrent_requests' in s3_config
+                    else default_concurrent_requests(cpus))
         processes = params.get('processes')
         if processes is None:
-            processes = min(requests, _usable_cpus())
+            processes = cpus
         if processes < 1:
             raise ValueError('--processes must be a positive integer, '
                              f'got {processes}.')
-        LOGGER.debug('%d requests in flight, shared by at most %d worker '
-                     'processes', requests, min(requests, processes))
+        # The config lowers the processes to the requests.
         config = ProcessTransferConfig(
             multipart_threshold=runtime_config['multipart_threshold'],
             multipart_chunksize=runtime_config['multipart_chunksize'],
@@ -192,6 +191,9 @@ class PpcpCommand(S3TransferCommand):
             max_concurrent_requests=requests,
             max_queue_size=runtime_config['max_queue_size'],
         )
+        LOGGER.debug('%d requests in flight, shared by at most %d worker '
+                     'processes', config.max_concurrent_requests,
+                     config.max_request_processes)
         factory = ClientFactory.from_cli_session(
             self._session, region=self.client.meta.region_name,
             endpoint_url=parsed_globals.endpoint_url,
