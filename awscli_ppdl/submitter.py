@@ -53,7 +53,7 @@ class Submitter:
         head = None
         if request.byte_range is None and request.expected_size is None:
             head = self._head_object(request)
-        jobs, reserve = self._plan(request, head)
+        jobs = self._plan(request, head)
         if len(jobs) > 1 and verification_requested(request.extra_args):
             # A whole-object GET is checked by botocore as it is read; the
             # parts of one are checked together, before the rename.
@@ -64,26 +64,26 @@ class Submitter:
         jobs[-1] = jobs[-1]._replace(
             more_to_come=not self._request_queue.empty())
         for job in jobs:
-            self._job_queue.put(job._replace(reserve=reserve))
+            self._job_queue.put(job)
 
     def _plan(self, request, head):
-        """The jobs of a request, and how many bytes to reserve for them.
+        """The jobs of a request; ranged ones reserve the whole file.
 
         ``head`` is the HeadObject response when the request came without a
         size."""
         if request.byte_range is not None:
             start, length = request.byte_range
             return [self._ranged_job(request, request.etag, start, length,
-                                     offset=0, index=0, num_parts=1)], length
+                                     offset=0, index=0, num_parts=1,
+                                     reserve=length)]
         size, etag = request.expected_size, request.etag
         if head is not None:
             size, etag = head['ContentLength'], head.get('ETag')
         if size < self._config.multipart_threshold:
             # The size S3 listed (or HEAD reported) is what the GET must
             # deliver, whatever its Content-Length says.
-            return [self._job(request, request.extra_args, 0, size, 0,
-                              1)], None
-        return list(self._ranged_jobs(request, size, etag)), size
+            return [self._job(request, request.extra_args, 0, size, 0, 1)]
+        return list(self._ranged_jobs(request, size, etag))
 
     def _ranged_jobs(self, request, size, etag):
         part_size = self._config.part_size(size)
@@ -92,10 +92,11 @@ class Submitter:
             start = index * part_size
             length = min(part_size, size - start)
             yield self._ranged_job(request, etag, start, length, offset=start,
-                                   index=index, num_parts=num_parts)
+                                   index=index, num_parts=num_parts,
+                                   reserve=size)
 
     def _ranged_job(self, request, etag, start, length, offset, index,
-                    num_parts):
+                    num_parts, reserve):
         """A GET of ``length`` bytes from ``start``, written at ``offset``;
         ``IfMatch`` makes S3 refuse it if the object has changed since."""
         extra_args = dict(request.extra_args,
@@ -103,15 +104,16 @@ class Submitter:
         if etag is not None:
             extra_args['IfMatch'] = etag
         return self._job(request, extra_args, offset, length, index,
-                         num_parts)
+                         num_parts, reserve)
 
     @staticmethod
-    def _job(request, extra_args, offset, length, index, num_parts):
+    def _job(request, extra_args, offset, length, index, num_parts,
+             reserve=None):
         return GetObjectJob(
             transfer_id=request.transfer_id, bucket=request.bucket,
             key=request.key, temp_filename=request.temp_filename,
             extra_args=extra_args, offset=offset, length=length,
-            part_index=index, num_parts=num_parts,
+            part_index=index, num_parts=num_parts, reserve=reserve,
         )
 
     def _head_object(self, request):
