@@ -1,13 +1,13 @@
 """The benchmark's data sets: their shape, their bytes, and their upload.
 
-Four shapes cover what a download tool is sensitive to:
+Five shapes cover what a download tool is sensitive to:
 
 * ``large``: one 1 GiB object: raw bytes per second through ranged GETs.
 * ``mixed``: 1,000 objects of 256 KiB: both per-request cost and bytes.
 * ``small``: 5,000 objects of 16 KiB: per-object overhead dominates.
 * ``tiny``: one 1 KiB object: start-up cost of the tool itself.
-* ``small2k``: 2,000 objects of 16 KiB: ``small`` for the WAN mode, where
-  each request waits for the link (run only when named).
+* ``small2k``: 2,000 objects of 16 KiB: ``small`` for the WAN networks,
+  where each request waits for the link.
 
 The bytes are pseudo-random but deterministic (``random.Random`` seeded with
 the data set, object and chunk), so every object's sha256 is known without
@@ -89,7 +89,6 @@ SHAPES = {
                       '2,000 objects of 16 KiB'),
 }
 DATASET_NAMES = tuple(SHAPES)
-DEFAULT_DATASET_NAMES = ('large', 'mixed', 'small', 'tiny')
 
 
 def format_size(size):

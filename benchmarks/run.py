@@ -252,28 +252,28 @@ def _network_endpoint(network, server):
         yield link.endpoint_url, link
 
 
-def _measure_network(network, ctx, server, link, tools, prepared, warmup_set,
-                     args, logs_dir):
+def _measure_network(network, ctx, server, link, tools, prepared, args,
+                     logs_dir):
     """Every run of every tool on every data set of ``network``: a warm-up
-    download of the tiny object each, then the runs, alternating tools."""
+    download of the tiny object each, then the runs, alternating tools.
+    ``prepared``: each data set's ``Dataset`` and manifest, by name."""
     exclude = {server.pid} | ({link.pid} if link else set())
     log(f'{network.name}: warm-up, every tool downloads the tiny object '
         'once, untimed')
     for tool in tools:
-        record = run_once(ctx, tool, warmup_set, prepared[warmup_set.name],
-                          0, exclude, args.run_timeout, logs_dir)
+        record = run_once(ctx, tool, *prepared['tiny'], 0, exclude,
+                          args.run_timeout, logs_dir)
         if not record['ok']:
             log(f'  warm-up {tool.name}: {record["failure"]}')
     runs = []
     for dataset_name in network.dataset_names:
-        dataset = datasets.build_dataset(dataset_name, args.scale)
+        dataset, manifest = prepared[dataset_name]
         for run_index in range(1, args.runs + 1):
             for tool in tools:
                 link_cpu = link.cpu_s() if link else 0.0
                 server_cpu = server.cpu_s()
-                record = run_once(ctx, tool, dataset, prepared[dataset_name],
-                                  run_index, exclude, args.run_timeout,
-                                  logs_dir)
+                record = run_once(ctx, tool, dataset, manifest, run_index,
+                                  exclude, args.run_timeout, logs_dir)
                 record['network'] = network.name
                 record['server_cpu_s'] = server.cpu_s() - server_cpu
                 record['link_cpu_s'] = (link.cpu_s() - link_cpu
@@ -292,7 +292,7 @@ def benchmark(args):
     started = time.monotonic()
     machine = machine_facts()
     tool_names = {name for network in args.networks
-                  for name in network.tool_names or toolset.DEFAULT_TOOL_NAMES}
+                  for name in network.tool_names or toolset.TOOL_NAMES}
     chain = toolchain.ensure_toolchain(
         need_seed='seed' in tool_names, need_moto=args.server == 'moto')
     versions = toolchain.tool_versions(chain)
@@ -301,7 +301,6 @@ def benchmark(args):
                     for name in network.dataset_names]))
     to_upload = [datasets.build_dataset(name, args.scale)
                  for name in dataset_names]
-    warmup_set = to_upload[0]
     data_root = WORK_DIR / 'data'
     local = {}
     for dataset in to_upload:
@@ -342,9 +341,10 @@ def benchmark(args):
         for name, reason in skipped.items():
             if reason:
                 log(f'skipping {name}: {reason}')
-        manifests = {name: files[1] for name, files in local.items()}
+        prepared = {dataset.name: (dataset, local[dataset.name][1])
+                    for dataset in to_upload}
         for network in args.networks:
-            names = network.tool_names or toolset.DEFAULT_TOOL_NAMES
+            names = network.tool_names or toolset.TOOL_NAMES
             tools = [tool for tool in all_tools
                      if tool.name in names and not skipped[tool.name]]
             with _network_endpoint(network, server) as (endpoint_url, link):
@@ -354,8 +354,7 @@ def benchmark(args):
                     ca_bundle=ca_bundle if network.scheme == 'https'
                     else None)
                 runs += _measure_network(network, ctx, server, link, tools,
-                                         manifests, warmup_set, args,
-                                         logs_dir)
+                                         prepared, args, logs_dir)
             network_records.append({
                 'name': network.name, 'label': network.label,
                 'endpoint': endpoint_url, 'link': network.describe_link(),

@@ -310,7 +310,6 @@ def _requests_config(requests):
 
 
 TOOL_NAMES = tuple(tool.name for tool in all_tools())
-DEFAULT_TOOL_NAMES = TOOL_NAMES
 
 
 def write_invocation_files(invocation):
