@@ -263,15 +263,23 @@ def test_reset_after_bytes_botocore(fault_proxy, s3p, obj):
     assert isinstance(inner.args[1], ConnectionResetError)
 
 
-def test_reset_after_bytes_is_rst_on_the_wire(fault_proxy, obj):
+@pytest.mark.parametrize('action, announced, ending, sent', [
+    ({'reset_after_bytes': 777}, SIZE, 'RST', 777),
+    ({'truncate_after_bytes': 4321}, SIZE, 'FIN', 4321),
+    ({'shorten_body_by': 100}, SIZE - 100, 'FIN', SIZE - 100),
+], ids=['reset is RST', 'truncate is FIN', 'shorten announces fewer bytes'])
+def test_a_cut_body_on_the_wire(fault_proxy, obj, action, announced, ending,
+                                sent):
+    """What the client sees of each body-cutting rule: the Content-Length
+    announced, the bytes sent, how the connection ends."""
     bucket, _, data = obj
-    fault_proxy.add_rule(Rule('GET', reset_after_bytes=777))
+    fault_proxy.add_rule(Rule('GET', **action))
     head, body, how = raw_request(
         fault_proxy, 'GET', '/%s/%s' % (bucket, KEY_PATH))
     assert head.startswith(b'HTTP/1.1 200 ')
-    assert header_value(head, 'Content-Length') == str(SIZE)
+    assert header_value(head, 'Content-Length') == str(announced)
     assert header_value(head, 'Connection') == 'close'
-    assert (how, body) == ('RST', data[:777])
+    assert (how, body) == (ending, data[:sent])
 
 
 def test_truncate_after_bytes_botocore(fault_proxy, s3p, obj):
@@ -286,26 +294,6 @@ def test_truncate_after_bytes_botocore(fault_proxy, s3p, obj):
     assert type(inner) is http.client.IncompleteRead
     assert inner.partial == data[:1000]
     assert inner.expected == SIZE - 1000
-
-
-def test_truncate_after_bytes_is_fin_on_the_wire(fault_proxy, obj):
-    bucket, _, data = obj
-    fault_proxy.add_rule(Rule('GET', truncate_after_bytes=4321))
-    head, body, how = raw_request(
-        fault_proxy, 'GET', '/%s/%s' % (bucket, KEY_PATH))
-    assert head.startswith(b'HTTP/1.1 200 ')
-    assert header_value(head, 'Content-Length') == str(SIZE)
-    assert (how, body) == ('FIN', data[:4321])
-
-
-def test_shorten_body_by_announces_and_sends_fewer_bytes(fault_proxy, obj):
-    bucket, _, data = obj
-    fault_proxy.add_rule(Rule('GET', shorten_body_by=100))
-    head, body, how = raw_request(
-        fault_proxy, 'GET', '/%s/%s' % (bucket, KEY_PATH))
-    assert head.startswith(b'HTTP/1.1 200 ')
-    assert header_value(head, 'Content-Length') == str(SIZE - 100)
-    assert (how, body) == ('FIN', data[:SIZE - 100])
 
 
 def test_reset_after_zero_bytes_of_ranged_get(fault_proxy, s3p, obj):
