@@ -36,10 +36,9 @@ import os
 import signal
 import threading
 
-from awscli_ppdl.childlogs import send_records_to_parent
+from awscli_ppdl.childlogs import FORWARDED_LOGGERS, send_records_to_parent
 
 _PR_SET_NAME = 15
-_INHERITED_LOGGERS = ('', 'awscli', 'botocore', 's3transfer', 'urllib3')
 # What the parent handles (Ctrl-C; SIGTERM and SIGHUP in the CLI) and each
 # child sets for itself first.
 PARENT_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
@@ -69,7 +68,7 @@ def prepare_child(on_parent_death=None, name=None, child_logging=None):
     name = name or multiprocessing.current_process().name
     _set_os_process_name(name)
     _overwrite_command_line(name)
-    for logger_name in _INHERITED_LOGGERS:
+    for logger_name in FORWARDED_LOGGERS:
         logging.getLogger(logger_name).handlers.clear()
     if child_logging is not None:
         send_records_to_parent(child_logging)

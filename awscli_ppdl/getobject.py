@@ -10,9 +10,10 @@ parent has botocore build (and sign, but not send) one plain GetObject per
 bucket, and that request becomes the bucket's ``RequestTemplate``: plain
 values, sent to the workers through the monitor. A worker fills in the key,
 ``Range`` and ``If-Match``, signs with botocore's own signer class and the
-current credentials, and sends on an HTTP session built with the settings of
-the parent's client (its TLS verification, proxies, timeouts, pool size and
-socket options).
+current credentials, and sends with the settings of the parent's client (its
+TLS verification, proxies, timeouts, pool size and socket options): on
+``http11``'s lean connections, or, through a proxy or with a client
+certificate, on a ``URLLib3Session`` like the client's.
 
 Anything else is botocore's alone, so nothing about it changes: a GET with
 other arguments (SSE-C, requester pays, version, ``--checksum-mode``), a
@@ -32,11 +33,13 @@ from typing import Callable, Optional
 
 from botocore.auth import AUTH_TYPE_MAPS
 from botocore.awsrequest import AWSRequest, AWSResponse
-from botocore.exceptions import HTTPClientError
+from botocore.exceptions import ConnectionError, HTTPClientError
 from botocore.httpchecksum import handle_checksum_body
-from botocore.httpsession import URLLib3Session
+from botocore.httpsession import ProxyConfiguration, URLLib3Session
 from botocore.response import StreamingBody
 from botocore.utils import percent_encode
+
+from awscli_ppdl import http11
 
 logger = logging.getLogger(__name__)
 
@@ -178,6 +181,21 @@ class HttpSessionSettings:
     def create_session(self):
         return URLLib3Session(**dataclasses.asdict(self))
 
+    def create_pool(self):
+        """The lean client's pool (``http11``), for where it can go."""
+        return http11.ConnectionPool(
+            verify=self.verify, timeout=self.timeout,
+            max_idle=self.max_pool_connections,
+            socket_options=self.socket_options)
+
+    def needs_urllib3(self, url):
+        """Whether requests to ``url`` go through a proxy or present a
+        client certificate, which only ``URLLib3Session`` does."""
+        proxies = ProxyConfiguration(proxies=self.proxies,
+                                     proxies_settings=self.proxies_config)
+        return (self.client_cert is not None
+                or proxies.proxy_url_for(url) is not None)
+
     def with_room_for(self, connections):
         """The same settings with a pool that keeps a connection for each
         of ``connections`` threads (a full pool closes what it cannot keep,
@@ -245,7 +263,9 @@ class GetObjectSender:
         self._credentials = credentials
         self._http_settings = http_settings
         self._client = None
-        self._http_session = None
+        self._urllib3_session = None
+        self._pool = None
+        self._urllib3_for = {}
         self._creating = threading.Lock()
         self._templates = {}
         self._call = threading.local()
@@ -257,8 +277,10 @@ class GetObjectSender:
         if template is not None:
             try:
                 response = self._send(template, key, extra_args)
-            except HTTPClientError as e:
+            except (HTTPClientError, ConnectionError) as e:
                 self._call.handoff = e
+            except http11.UnframedResponse:
+                pass  # botocore sends this GET itself
             else:
                 if response.status_code in (200, 206):
                     return self._direct_body(response, template)
@@ -273,13 +295,36 @@ class GetObjectSender:
     def _send(self, template, key, extra_args):
         request = template.request(key, extra_args)
         template.auth(self._credentials).add_auth(request)
-        prepared = request.prepare()
-        prepared.stream_output = True
-        if self._http_session is None:
+        if self._needs_urllib3(template.url_prefix):
+            prepared = request.prepare()
+            prepared.stream_output = True
+            return self._http_session().send(prepared)
+        response = self._connection_pool().get(request.url,
+                                               request.headers.items())
+        return AWSResponse(request.url, response.status, response.headers,
+                           response.body)
+
+    def _needs_urllib3(self, url_prefix):
+        needs = self._urllib3_for.get(url_prefix)
+        if needs is None:
+            needs = self._urllib3_for[url_prefix] = (
+                self._http_settings.needs_urllib3(url_prefix))
+        return needs
+
+    def _http_session(self):
+        if self._urllib3_session is None:
             with self._creating:
-                if self._http_session is None:
-                    self._http_session = self._http_settings.create_session()
-        return self._http_session.send(prepared)
+                if self._urllib3_session is None:
+                    self._urllib3_session = (
+                        self._http_settings.create_session())
+        return self._urllib3_session
+
+    def _connection_pool(self):
+        if self._pool is None:
+            with self._creating:
+                if self._pool is None:
+                    self._pool = self._http_settings.create_pool()
+        return self._pool
 
     def _direct_body(self, response, template):
         """The body as botocore would return it: checked as it is read
@@ -354,20 +399,30 @@ def _object_body(body, content_length, content_range):
 
 
 def _fastest_readinto(body):
-    """Read a plain body straight from ``http.client``, skipping urllib3's
-    ``readinto`` (which reads into a new bytes object, then copies). A body
-    that botocore checks as it is read (a checksum) keeps its own
-    ``readinto``, so the check still happens."""
+    """Read a plain body straight from its connection: ``http11``'s body,
+    or ``http.client``'s under urllib3's (whose ``readinto`` reads into a
+    new bytes object, then copies). A body that botocore checks as it is
+    read (a checksum) keeps its own ``readinto``, so the check still
+    happens."""
     if type(body) is StreamingBody:
-        fp = getattr(getattr(body, '_raw_stream', None), '_fp', None)
+        raw = getattr(body, '_raw_stream', None)
+        if isinstance(raw, http11.Body):
+            return raw.readinto
+        fp = getattr(raw, '_fp', None)
         if fp is not None and hasattr(fp, 'readinto'):
             return fp.readinto
     return body.readinto
 
 
 def _release_or_close(body, complete):
-    """Give a fully read connection back to the pool; drop any other."""
+    """Give a fully read connection back to its pool; drop any other."""
     raw = getattr(body, '_raw_stream', None)
+    if isinstance(raw, http11.Body):
+        if complete:
+            raw.release()
+        else:
+            raw.close()
+        return
     fp = getattr(raw, '_fp', None)
     if complete and fp is not None and fp.isclosed() and hasattr(
             raw, 'release_conn'):

@@ -13,6 +13,7 @@ import pytest
 from awscli.clidriver import create_clidriver
 
 from tests.faults.proxy import FaultProxy, Rule  # noqa: F401  (re-export)
+from tests.helpers import self_signed_certificate
 from tests.s3server import (  # noqa: F401  (re-export for tests)
     AwsEnv,
     MotoServer,
@@ -82,6 +83,19 @@ def fault_proxy(s3_server):
         proxy.stop()
     leaked = proxy.alive_threads
     assert not leaked, 'fault proxy threads still alive after stop(): %r' % leaked
+
+
+@pytest.fixture
+def tls_fault_proxy(s3_server, tmp_path):
+    """``(proxy, certificate file)``: a fault proxy that speaks HTTPS, with
+    a self-signed certificate for 127.0.0.1, in front of ``s3_server``."""
+    cert, key = self_signed_certificate(str(tmp_path))
+    proxy = FaultProxy(s3_server.endpoint_url, tls=(cert, key))
+    proxy.start()
+    try:
+        yield proxy, cert
+    finally:
+        proxy.stop()
 
 
 class CliResult(NamedTuple):

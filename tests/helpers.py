@@ -151,3 +151,38 @@ LASTING_S3_ERRORS = [
      1, 'An error occurred (ExpiredToken) when calling the GetObject '
      'operation: The provided token has expired.'),
 ]
+
+
+def self_signed_certificate(directory, host='127.0.0.1'):
+    """(certificate file, key file) for ``host``, an IP address: the
+    certificate is its own CA, for ``--ca-bundle``."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName(
+            [x509.IPAddress(ipaddress.ip_address(host))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None),
+                       critical=True)
+        .sign(key, hashes.SHA256()))
+    cert_file = os.path.join(directory, 'cert.pem')
+    key_file = os.path.join(directory, 'key.pem')
+    with open(cert_file, 'wb') as f:
+        f.write(certificate.public_bytes(serialization.Encoding.PEM))
+    with open(key_file, 'wb') as f:
+        f.write(key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption()))
+    return cert_file, key_file

@@ -33,6 +33,7 @@ import logging
 import re
 import socket
 import socketserver
+import ssl
 import struct
 import threading
 import time
@@ -626,6 +627,15 @@ class _Server(http.server.ThreadingHTTPServer):
         self.proxy = proxy
         super().__init__(address, _Handler)
 
+    def get_request(self):
+        """A connection, with TLS if the proxy terminates it (its handshake
+        runs in the connection's own thread, at its first read)."""
+        sock, address = super().get_request()
+        if self.proxy.tls_context is not None:
+            sock = self.proxy.tls_context.wrap_socket(
+                sock, server_side=True, do_handshake_on_connect=False)
+        return sock, address
+
     def server_bind(self):
         # Skip HTTPServer.server_bind's socket.getfqdn() (a DNS lookup).
         socketserver.TCPServer.server_bind(self)
@@ -648,15 +658,16 @@ class _Server(http.server.ThreadingHTTPServer):
 class FaultProxy:
     """The proxy.  ``FaultProxy(upstream_url).start()``; ``.stop()`` when done.
 
-    Public attributes: :attr:`endpoint_url` (``http://127.0.0.1:PORT``, valid
-    after :meth:`start`), :attr:`port`, :attr:`upstream_url`,
+    Public attributes: :attr:`endpoint_url` (``http://127.0.0.1:PORT``, or
+    ``https://`` with ``tls=(cert file, key file)``; valid after
+    :meth:`start`), :attr:`port`, :attr:`upstream_url`,
     :attr:`requests` (snapshot list of :class:`RequestRecord`),
     :attr:`rules` (snapshot list), :attr:`errors` (exceptions raised by
     callbacks or upstream failures).
     """
 
     def __init__(self, upstream_url, host='127.0.0.1', port=0,
-                 upstream_timeout=60.0):
+                 upstream_timeout=60.0, tls=None):
         split = urllib.parse.urlsplit(upstream_url)
         if split.scheme != 'http' or not split.hostname:
             raise ValueError('upstream_url must be http://host:port, got %r'
@@ -665,6 +676,12 @@ class FaultProxy:
         self.upstream_host = split.hostname
         self.upstream_port = split.port or 80
         self.upstream_timeout = upstream_timeout
+        # tls=(certificate file, key file): clients speak HTTPS to the
+        # proxy, which speaks plain HTTP upstream.
+        self.tls_context = None
+        if tls is not None:
+            self.tls_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self.tls_context.load_cert_chain(*tls)
         self.host = host
         self._requested_port = port
         self._lock = threading.Lock()
@@ -749,7 +766,8 @@ class FaultProxy:
     def endpoint_url(self):
         if self.port is None:
             raise RuntimeError('proxy not started')
-        return 'http://%s:%d' % (self.host, self.port)
+        scheme = 'http' if self.tls_context is None else 'https'
+        return '%s://%s:%d' % (scheme, self.host, self.port)
 
     # -- rules ----------------------------------------------------------------
     def add_rule(self, rule):

@@ -252,3 +252,23 @@ def test_the_library_without_keys_resolves_credentials_once(
     requests = gets(fault_proxy, 'big')
     assert len(requests) == 4
     assert_all_direct_and_signed_as_botocore_signs(requests, fault_proxy)
+
+
+
+@pytest.mark.parametrize('trust', ['ca-bundle', 'no-verify-ssl'])
+def test_direct_gets_over_https(trust, ppcp, objects, bucket,
+                                tls_fault_proxy, workdir):
+    """Over HTTPS every GET is still direct, on connections verified as
+    the CLI's own (``--ca-bundle``) or not (``--no-verify-ssl``)."""
+    proxy, cert = tls_fault_proxy
+    trust_args = (['--ca-bundle', cert] if trust == 'ca-bundle'
+                  else ['--no-verify-ssl'])
+    result = ppcp(f's3://{bucket}/', 'out', '--recursive', '--processes', 1,
+                  *trust_args, endpoint_url=proxy.endpoint_url)
+    assert result.returncode == 0, result.stderr
+    for key, body in objects.items():
+        assert (workdir / 'out' / key).read_bytes() == body
+    requests = gets(proxy, 'a-first') + gets(proxy, 'k')
+    assert len(requests) == 2
+    assert_all_direct_and_signed_as_botocore_signs(requests, proxy)
+

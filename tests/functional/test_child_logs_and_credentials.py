@@ -47,8 +47,10 @@ def test_debug_shows_the_childrens_logs_tagged_with_their_process(
     get_lines = [line for line in result.stderr.splitlines()
                  if f'"GET /{bucket}/k HTTP/1.1" 200 7' in line]
     assert len(get_lines) == 1, result.stderr[-3000:]
+    # The worker's own HTTP client logs it as urllib3 does for aws s3 cp.
     assert re.match(r'^\S+ \S+ - ppcp-worker-0/ppcp-get-\d+ - '
-                    r'urllib3\.connectionpool - DEBUG - ', get_lines[0])
+                    r'awscli_ppdl\.http11 - DEBUG - http://127\.0\.0\.1:\d+ '
+                    f'"GET /{bucket}/k HTTP/1.1" 200 7$', get_lines[0])
     # The GET's template was learned in the parent, from a request that
     # botocore built and signed there but did not send.
     assert (' - MainThread - awscli_ppdl.getobject - DEBUG - Learning the '

@@ -1,0 +1,216 @@
+"""awscli_ppdl.http11 on real sockets: a scripted HTTP server on 127.0.0.1
+(what each connection answers, byte for byte), and the fault proxy with TLS
+in front of moto (``tls_fault_proxy``) for the verification botocore would
+do."""
+import http.client
+import socket
+import threading
+
+import pytest
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+from botocore.exceptions import (
+    ConnectionClosedError, EndpointConnectionError, ReadTimeoutError,
+    SSLError)
+
+from awscli_ppdl.http11 import ConnectionPool, UnframedResponse
+from tests.s3server import (
+    TEST_ACCESS_KEY, TEST_REGION, TEST_SECRET_KEY, free_port)
+
+
+def ok(body, *headers):
+    head = [b'HTTP/1.1 200 OK', b'Content-Length: %d' % len(body), *headers]
+    return b'\r\n'.join(head) + b'\r\n\r\n' + body
+
+
+class ScriptedServer:
+    """Answers the n-th request of the m-th connection with
+    ``script[m][n]``: bytes to send, or CLOSE (close without answering).
+    The connection is closed after its last answer."""
+
+    CLOSE = None
+
+    def __init__(self, *script):
+        self.script = list(script)
+        self.requests = []  # (connection number, request head)
+        self.listener = socket.create_server(('127.0.0.1', 0))
+        self.url = 'http://127.0.0.1:%d' % self.listener.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        for number, answers in enumerate(self.script):
+            sock, _ = self.listener.accept()
+            with sock:
+                data = b''
+                for answer in answers:
+                    while b'\r\n\r\n' not in data:
+                        chunk = sock.recv(65536)
+                        if not chunk:
+                            return
+                        data += chunk
+                    head, data = data.split(b'\r\n\r\n', 1)
+                    self.requests.append((number, head.decode()))
+                    if answer is self.CLOSE:
+                        break
+                    sock.sendall(answer)
+
+    def close(self):
+        self.listener.close()
+        self.thread.join(10)
+
+
+@pytest.fixture
+def serve():
+    servers = []
+
+    def start(*script):
+        servers.append(ScriptedServer(*script))
+        return servers[-1]
+    yield start
+    for server in servers:
+        server.close()
+
+
+def read_all(body):
+    data = b''
+    while True:
+        chunk = body.read(7)
+        if not chunk:
+            return data
+        data += chunk
+
+
+def test_a_connection_is_kept_alive_and_its_requests_are_as_sent(serve):
+    server = serve([ok(b'first'), ok(b'second body')])
+    pool = ConnectionPool()
+    for path, expected in (('/b/k?x=1', b'first'), ('/b/k2', b'second body')):
+        response = pool.get(server.url + path, [('X-Amz-Date', 'today')])
+        assert response.status == 200
+        assert response.headers['content-length'] == str(len(expected))
+        assert read_all(response.body) == expected
+        response.body.release()
+    host = server.url[len('http://'):]
+    assert server.requests == [
+        (0, f'GET /b/k?x=1 HTTP/1.1\r\nX-Amz-Date: today\r\nHost: {host}\r\n'
+            'Accept-Encoding: identity'),
+        (0, f'GET /b/k2 HTTP/1.1\r\nX-Amz-Date: today\r\nHost: {host}\r\n'
+            'Accept-Encoding: identity')]
+
+
+def test_a_connection_the_server_closed_is_replaced_once(serve):
+    """The server closed the kept-alive connection (no Connection: close
+    said so): the request goes again, on a new connection."""
+    server = serve([ok(b'one'), ScriptedServer.CLOSE], [ok(b'two')])
+    pool = ConnectionPool()
+    first = pool.get(server.url + '/k', [])
+    assert read_all(first.body) == b'one'
+    first.body.release()
+    second = pool.get(server.url + '/k', [])
+    assert read_all(second.body) == b'two'
+    assert [number for number, _ in server.requests] == [0, 0, 1]
+
+
+def test_a_new_connection_closed_before_a_response_is_botocores_error(
+        serve):
+    server = serve([ScriptedServer.CLOSE])
+    with pytest.raises(ConnectionClosedError) as raised:
+        ConnectionPool().get(server.url + '/k', [])
+    assert server.url in str(raised.value)
+
+
+@pytest.mark.parametrize('answer', [
+    b'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n',
+    b'HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil the end',
+], ids=['chunked', 'until-closed'])
+def test_a_body_not_framed_by_its_length_is_left_to_botocore(serve, answer):
+    server = serve([answer])
+    with pytest.raises(UnframedResponse):
+        ConnectionPool().get(server.url + '/k', [])
+
+
+def test_a_body_cut_short_is_an_incomplete_read_and_the_connection_is_dropped(
+        serve):
+    server = serve([ok(b'0123456789')[:-4]], [ok(b'next')])
+    pool = ConnectionPool()
+    response = pool.get(server.url + '/k', [])
+    view = memoryview(bytearray(100))
+    assert response.body.readinto(view) == 6
+    with pytest.raises(http.client.IncompleteRead):
+        response.body.readinto(view)
+    response.body.release()
+    assert read_all(pool.get(server.url + '/k', []).body) == b'next'
+    assert [number for number, _ in server.requests] == [0, 1]
+
+
+def test_a_head_and_body_split_anywhere_arrive_whole(serve):
+    """The head in pieces, and a body longer than what came with it."""
+    body = bytes(range(256)) * 1000
+    answer = ok(body, b'Content-Range: bytes 0-255999/256000')
+
+    class Trickling(ScriptedServer):
+        def _serve(self):
+            sock, _ = self.listener.accept()
+            with sock:
+                sock.recv(65536)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                for start in range(0, 60, 3):
+                    sock.sendall(answer[start:start + 3])
+                sock.sendall(answer[60:])
+
+    server = Trickling([answer])
+    try:
+        response = ConnectionPool().get(server.url + '/k', [])
+        assert response.headers['content-range'] == 'bytes 0-255999/256000'
+        assert read_all(response.body) == body
+    finally:
+        server.close()
+
+
+def test_an_error_response_is_read_as_botocore_reads_one(serve):
+    error = b'<Error><Code>NoSuchKey</Code></Error>'
+    server = serve([b'HTTP/1.1 404 Not Found\r\nContent-Length: %d\r\n'
+                    b'X-Amz-Request-Id: r1\r\n\r\n%s' % (len(error), error)])
+    response = ConnectionPool().get(server.url + '/k', [])
+    assert response.status == 404
+    assert response.headers['x-amz-request-id'] == 'r1'
+    assert b''.join(response.body.stream()) == error
+
+
+def test_nothing_listening_is_an_endpoint_connection_error():
+    url = 'http://127.0.0.1:%d/b/k' % free_port()
+    with pytest.raises(EndpointConnectionError) as raised:
+        ConnectionPool().get(url, [])
+    assert str(raised.value) == f'Could not connect to the endpoint URL: "{url}"'
+
+
+def test_a_silent_server_is_a_read_timeout(serve):
+    listener = socket.create_server(('127.0.0.1', 0))
+    try:
+        url = 'http://127.0.0.1:%d/k' % listener.getsockname()[1]
+        with pytest.raises(ReadTimeoutError):
+            ConnectionPool(timeout=(5, 0.2)).get(url, [])
+    finally:
+        listener.close()
+
+
+def test_https_is_verified_as_botocore_verifies(tls_fault_proxy,
+                                                 s3_client, bucket):
+    """Against the CA bundle it is given; by default against botocore's
+    (which does not hold a self-signed certificate); or not at all."""
+    proxy, cert = tls_fault_proxy
+    s3_client.put_object(Bucket=bucket, Key='k', Body=b'over tls')
+    url = f'{proxy.endpoint_url}/{bucket}/k'
+    request = AWSRequest(method='GET', url=url)
+    S3SigV4Auth(Credentials(TEST_ACCESS_KEY, TEST_SECRET_KEY), 's3',
+                TEST_REGION).add_auth(request)
+    signed = list(request.headers.items())
+    for verify in (cert, False):
+        response = ConnectionPool(verify=verify).get(url, signed)
+        assert (response.status, read_all(response.body)) == (200,
+                                                              b'over tls')
+    with pytest.raises(SSLError) as raised:
+        ConnectionPool(verify=True).get(url, signed)
+    assert 'CERTIFICATE_VERIFY_FAILED' in str(raised.value)
+    assert str(raised.value).startswith(f'SSL validation failed for {url} ')
