@@ -161,8 +161,10 @@ def _method_section(results):
   tool, then run 2 of every tool, and so on. Before the measured runs every
   tool downloads the tiny object once, untimed, so that executables and
   Python bytecode caches are warm for all.
-- Page cache: the server's data was just written, so it is in the page cache
-  for every tool alike (caches are not dropped: that needs root and would
+- Page cache: before the measured runs of each data set on each network,
+  s5cmd downloads it once, untimed, so that the server's copy is in the page
+  cache for every measured run alike, the first included (this VM reclaims
+  page cache by itself; caches are not dropped: that needs root and would
   hurt the server too). Each tool writes into a fresh empty directory, which
   is deleted after the run, and `sync` runs before every run so that no run
   pays for the previous run's write-back.
