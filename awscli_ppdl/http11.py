@@ -344,12 +344,13 @@ class Body:
         self.release()
 
     def release(self):
-        """Give the connection back if the whole body was read (else close
-        it: the rest of the body would be read as the next response)."""
+        """Give the connection back if the whole body was read and nothing
+        came after it (else close it: what is left would be read as the
+        next response)."""
         connection, self._connection = self._connection, None
         if connection is None:
             return
-        if self._left or not self._keep_alive:
+        if self._left or connection.pending or not self._keep_alive:
             connection.close()
         else:
             self._pool.release(connection)

@@ -14,6 +14,7 @@ from awscli.clidriver import create_clidriver
 
 from tests.faults.proxy import FaultProxy, Rule  # noqa: F401  (re-export)
 from tests.helpers import self_signed_certificate
+from tests.scripted_server import ScriptedServer
 from tests.s3server import (  # noqa: F401  (re-export for tests)
     AwsEnv,
     MotoServer,
@@ -83,6 +84,20 @@ def fault_proxy(s3_server):
         proxy.stop()
     leaked = proxy.alive_threads
     assert not leaked, 'fault proxy threads still alive after stop(): %r' % leaked
+
+
+@pytest.fixture
+def scripted_server():
+    """``scripted_server(*script)``: a started :class:`ScriptedServer`,
+    closed at the end of the test."""
+    servers = []
+
+    def start(*script):
+        servers.append(ScriptedServer(*script))
+        return servers[-1]
+    yield start
+    for server in servers:
+        server.close()
 
 
 @pytest.fixture

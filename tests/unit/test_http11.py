@@ -4,7 +4,6 @@ in front of moto (``tls_fault_proxy``) for the verification botocore would
 do."""
 import http.client
 import socket
-import threading
 
 import pytest
 from botocore.auth import S3SigV4Auth
@@ -15,62 +14,9 @@ from botocore.exceptions import (
     SSLError)
 
 from awscli_ppdl.http11 import ConnectionPool, UnframedResponse
+from tests.scripted_server import ScriptedServer, ok
 from tests.s3server import (
     TEST_ACCESS_KEY, TEST_REGION, TEST_SECRET_KEY, free_port)
-
-
-def ok(body, *headers):
-    head = [b'HTTP/1.1 200 OK', b'Content-Length: %d' % len(body), *headers]
-    return b'\r\n'.join(head) + b'\r\n\r\n' + body
-
-
-class ScriptedServer:
-    """Answers the n-th request of the m-th connection with
-    ``script[m][n]``: bytes to send, or CLOSE (close without answering).
-    The connection is closed after its last answer."""
-
-    CLOSE = None
-
-    def __init__(self, *script):
-        self.script = list(script)
-        self.requests = []  # (connection number, request head)
-        self.listener = socket.create_server(('127.0.0.1', 0))
-        self.url = 'http://127.0.0.1:%d' % self.listener.getsockname()[1]
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self):
-        for number, answers in enumerate(self.script):
-            sock, _ = self.listener.accept()
-            with sock:
-                data = b''
-                for answer in answers:
-                    while b'\r\n\r\n' not in data:
-                        chunk = sock.recv(65536)
-                        if not chunk:
-                            return
-                        data += chunk
-                    head, data = data.split(b'\r\n\r\n', 1)
-                    self.requests.append((number, head.decode()))
-                    if answer is self.CLOSE:
-                        break
-                    sock.sendall(answer)
-
-    def close(self):
-        self.listener.close()
-        self.thread.join(10)
-
-
-@pytest.fixture
-def serve():
-    servers = []
-
-    def start(*script):
-        servers.append(ScriptedServer(*script))
-        return servers[-1]
-    yield start
-    for server in servers:
-        server.close()
 
 
 def read_all(body):
@@ -82,8 +28,9 @@ def read_all(body):
         data += chunk
 
 
-def test_a_connection_is_kept_alive_and_its_requests_are_as_sent(serve):
-    server = serve([ok(b'first'), ok(b'second body')])
+def test_a_connection_is_kept_alive_and_its_requests_are_as_sent(
+        scripted_server):
+    server = scripted_server([ok(b'first'), ok(b'second body')])
     pool = ConnectionPool()
     for path, expected in (('/b/k?x=1', b'first'), ('/b/k2', b'second body')):
         response = pool.get(server.url + path, [('X-Amz-Date', 'today')])
@@ -99,10 +46,10 @@ def test_a_connection_is_kept_alive_and_its_requests_are_as_sent(serve):
             'Accept-Encoding: identity')]
 
 
-def test_a_connection_the_server_closed_is_replaced_once(serve):
+def test_a_connection_the_server_closed_is_replaced_once(scripted_server):
     """The server closed the kept-alive connection (no Connection: close
     said so): the request goes again, on a new connection."""
-    server = serve([ok(b'one'), ScriptedServer.CLOSE], [ok(b'two')])
+    server = scripted_server([ok(b'one'), ScriptedServer.CLOSE], [ok(b'two')])
     pool = ConnectionPool()
     first = pool.get(server.url + '/k', [])
     assert read_all(first.body) == b'one'
@@ -113,8 +60,8 @@ def test_a_connection_the_server_closed_is_replaced_once(serve):
 
 
 def test_a_new_connection_closed_before_a_response_is_botocores_error(
-        serve):
-    server = serve([ScriptedServer.CLOSE])
+        scripted_server):
+    server = scripted_server([ScriptedServer.CLOSE])
     with pytest.raises(ConnectionClosedError) as raised:
         ConnectionPool().get(server.url + '/k', [])
     assert server.url in str(raised.value)
@@ -124,15 +71,16 @@ def test_a_new_connection_closed_before_a_response_is_botocores_error(
     b'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n',
     b'HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil the end',
 ], ids=['chunked', 'until-closed'])
-def test_a_body_not_framed_by_its_length_is_left_to_botocore(serve, answer):
-    server = serve([answer])
+def test_a_body_not_framed_by_its_length_is_left_to_botocore(
+        scripted_server, answer):
+    server = scripted_server([answer])
     with pytest.raises(UnframedResponse):
         ConnectionPool().get(server.url + '/k', [])
 
 
 def test_a_body_cut_short_is_an_incomplete_read_and_the_connection_is_dropped(
-        serve):
-    server = serve([ok(b'0123456789')[:-4]], [ok(b'next')])
+        scripted_server):
+    server = scripted_server([ok(b'0123456789')[:-4]], [ok(b'next')])
     pool = ConnectionPool()
     response = pool.get(server.url + '/k', [])
     view = memoryview(bytearray(100))
@@ -144,7 +92,7 @@ def test_a_body_cut_short_is_an_incomplete_read_and_the_connection_is_dropped(
     assert [number for number, _ in server.requests] == [0, 1]
 
 
-def test_a_head_and_body_split_anywhere_arrive_whole(serve):
+def test_a_head_and_body_split_anywhere_arrive_whole():
     """The head in pieces, and a body longer than what came with it."""
     body = bytes(range(256)) * 1000
     answer = ok(body, b'Content-Range: bytes 0-255999/256000')
@@ -168,10 +116,11 @@ def test_a_head_and_body_split_anywhere_arrive_whole(serve):
         server.close()
 
 
-def test_an_error_response_is_read_as_botocore_reads_one(serve):
+def test_an_error_response_is_read_as_botocore_reads_one(scripted_server):
     error = b'<Error><Code>NoSuchKey</Code></Error>'
-    server = serve([b'HTTP/1.1 404 Not Found\r\nContent-Length: %d\r\n'
-                    b'X-Amz-Request-Id: r1\r\n\r\n%s' % (len(error), error)])
+    server = scripted_server([
+        b'HTTP/1.1 404 Not Found\r\nContent-Length: %d\r\n'
+        b'X-Amz-Request-Id: r1\r\n\r\n%s' % (len(error), error)])
     response = ConnectionPool().get(server.url + '/k', [])
     assert response.status == 404
     assert response.headers['x-amz-request-id'] == 'r1'
@@ -182,10 +131,11 @@ def test_nothing_listening_is_an_endpoint_connection_error():
     url = 'http://127.0.0.1:%d/b/k' % free_port()
     with pytest.raises(EndpointConnectionError) as raised:
         ConnectionPool().get(url, [])
-    assert str(raised.value) == f'Could not connect to the endpoint URL: "{url}"'
+    assert str(raised.value) == (
+        f'Could not connect to the endpoint URL: "{url}"')
 
 
-def test_a_silent_server_is_a_read_timeout(serve):
+def test_a_silent_server_is_a_read_timeout():
     listener = socket.create_server(('127.0.0.1', 0))
     try:
         url = 'http://127.0.0.1:%d/k' % listener.getsockname()[1]
@@ -214,3 +164,17 @@ def test_https_is_verified_as_botocore_verifies(tls_fault_proxy,
         ConnectionPool(verify=True).get(url, signed)
     assert 'CERTIFICATE_VERIFY_FAILED' in str(raised.value)
     assert str(raised.value).startswith(f'SSL validation failed for {url} ')
+
+
+def test_a_connection_with_bytes_after_the_body_is_not_kept(
+        scripted_server):
+    """Whatever follows a body is no response to the next request."""
+    server = scripted_server(
+        [ok(b'abc') + b'HTTP/1.1 200 OK\r\n', ok(b'on the same connection')],
+        [ok(b'next')])
+    pool = ConnectionPool()
+    first = pool.get(server.url + '/k', [])
+    assert read_all(first.body) == b'abc'
+    first.body.release()
+    assert read_all(pool.get(server.url + '/k', []).body) == b'next'
+    assert [number for number, _ in server.requests] == [0, 1]
