@@ -156,10 +156,10 @@ class ConnectionPool:
         try:
             sock = socket.create_connection(
                 (origin.host, origin.port), timeout=self._connect_timeout)
-        except socket.timeout as e:
-            raise ConnectTimeoutError(endpoint_url=url, error=e) from e
-        except OSError as e:
-            raise EndpointConnectionError(endpoint_url=url, error=e) from e
+        except BaseException as e:
+            _raise_as_botocore(e, url, ConnectTimeoutError,
+                               EndpointConnectionError)
+            raise
         try:
             for option in self._socket_options:
                 sock.setsockopt(*option)
@@ -169,13 +169,8 @@ class ConnectionPool:
             sock.settimeout(self._read_timeout)
         except BaseException as e:
             sock.close()
-            if isinstance(e, ssl.SSLError):
-                raise SSLError(endpoint_url=url, error=e) from e
-            if isinstance(e, socket.timeout):
-                raise ConnectTimeoutError(endpoint_url=url, error=e) from e
-            if isinstance(e, OSError):
-                raise EndpointConnectionError(endpoint_url=url,
-                                              error=e) from e
+            _raise_as_botocore(e, url, ConnectTimeoutError,
+                               EndpointConnectionError)
             raise
         return _Connection(origin, sock)
 
@@ -205,14 +200,10 @@ class ConnectionPool:
             status, headers = connection.read_head()
         except BaseException as e:
             connection.close()
-            if isinstance(e, socket.timeout):
-                raise ReadTimeoutError(endpoint_url=url, error=e) from e
-            if isinstance(e, ssl.SSLError):
-                raise SSLError(endpoint_url=url, error=e) from e
             if reused and isinstance(e, (_NoResponse, ConnectionError)):
                 raise _ClosedByServer() from e
-            if isinstance(e, (OSError, _NoResponse, _BadResponse)):
-                raise ConnectionClosedError(endpoint_url=url, error=e) from e
+            _raise_as_botocore(e, url, ReadTimeoutError, ConnectionClosedError,
+                               (OSError, _NoResponse, _BadResponse))
             raise
         length = headers.get('content-length')
         # The line urllib3 logs for each request (--debug shows them).
@@ -359,6 +350,17 @@ class Body:
         connection, self._connection = self._connection, None
         if connection is not None:
             connection.close()
+
+
+def _raise_as_botocore(error, url, timeout_error, other_error,
+                       others=(OSError,)):
+    """Raise what ``URLLib3Session.send`` raises for ``error`` (a TLS
+    failure, a timeout, any of ``others``) if it is one of those."""
+    for kinds, botocore_error in ((ssl.SSLError, SSLError),
+                                  (socket.timeout, timeout_error),
+                                  (others, other_error)):
+        if isinstance(error, kinds):
+            raise botocore_error(endpoint_url=url, error=error) from error
 
 
 def _request_bytes(target, host_header, headers):
