@@ -149,7 +149,9 @@ class RequestTemplate:
 @dataclasses.dataclass(frozen=True)
 class HttpSessionSettings:
     """The arguments a client's ``URLLib3Session`` was built with, so that a
-    worker builds an equal one without building the client."""
+    worker sends as the client would without building it: on ``http11``
+    with the same verification, timeouts, pool size and socket options, or
+    on an equal ``URLLib3Session`` where only urllib3 will do."""
 
     verify: object
     proxies: dict
