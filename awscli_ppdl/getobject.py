@@ -300,9 +300,11 @@ class GetObjectSender:
         if self._needs_urllib3(template.url_prefix):
             prepared = request.prepare()
             prepared.stream_output = True
-            return self._http_session().send(prepared)
-        response = self._connection_pool().get(request.url,
-                                               request.headers.items())
+            session = self._created('_urllib3_session',
+                                    self._http_settings.create_session)
+            return session.send(prepared)
+        pool = self._created('_pool', self._http_settings.create_pool)
+        response = pool.get(request.url, request.headers.items())
         return AWSResponse(request.url, response.status, response.headers,
                            response.body)
 
@@ -313,20 +315,17 @@ class GetObjectSender:
                 self._http_settings.needs_urllib3(url_prefix))
         return needs
 
-    def _http_session(self):
-        if self._urllib3_session is None:
+    def _created(self, attribute, create):
+        """``self.<attribute>``, created by ``create()`` at its first use:
+        once, whichever of the worker's threads gets there first."""
+        value = getattr(self, attribute)
+        if value is None:
             with self._creating:
-                if self._urllib3_session is None:
-                    self._urllib3_session = (
-                        self._http_settings.create_session())
-        return self._urllib3_session
-
-    def _connection_pool(self):
-        if self._pool is None:
-            with self._creating:
-                if self._pool is None:
-                    self._pool = self._http_settings.create_pool()
-        return self._pool
+                value = getattr(self, attribute)
+                if value is None:
+                    value = create()
+                    setattr(self, attribute, value)
+        return value
 
     def _direct_body(self, response, template):
         """The body as botocore would return it: checked as it is read
@@ -359,17 +358,14 @@ class GetObjectSender:
                             response.get('ContentRange'))
 
     def _botocore_client(self):
-        if self._client is None:
-            with self._creating:
-                if self._client is None:
-                    client = self._create_client()
-                    events = client.meta.events
-                    events.register('before-sign.s3.GetObject',
-                                    self._remember_signing)
-                    events.register('before-send.s3.GetObject',
-                                    self._hand_off)
-                    self._client = client
-        return self._client
+        return self._created('_client', self._create_hooked_client)
+
+    def _create_hooked_client(self):
+        client = self._create_client()
+        events = client.meta.events
+        events.register('before-sign.s3.GetObject', self._remember_signing)
+        events.register('before-send.s3.GetObject', self._hand_off)
+        return client
 
     def _remember_signing(self, **kwargs):
         """``before-sign``: what botocore is about to sign (the last attempt
