@@ -262,14 +262,18 @@ def _measure_network(network, ctx, server, link, tools, prepared, args,
     log(f'{network.name}: warm-up, every tool downloads the tiny object '
         'once, untimed')
     for tool in tools:
-        record = run_once(ctx, tool, *prepared['tiny'], 0, exclude,
-                          args.run_timeout, logs_dir)
-        if not record['ok']:
-            log(f'  warm-up {tool.name}: {record["failure"]}')
+        _run_untimed(ctx, tool, *prepared['tiny'], exclude, args, logs_dir)
     runs = []
     for dataset_name in network.dataset_names:
         dataset, manifest = prepared[dataset_name]
-        _read_untimed(ctx, tools, dataset, manifest, exclude, args, logs_dir)
+        # By the leanest peer: whatever of the server's copy was evicted
+        # from the page cache since the upload (by the other data sets, or
+        # by this VM's memory reclaim) is read back now, not in the first
+        # measured run of whichever tool comes first.
+        reader = next((tool for tool in tools if tool.name == 's5cmd'),
+                      tools[0])
+        log(f'{dataset.name}: read once by {reader.name}, untimed')
+        _run_untimed(ctx, reader, dataset, manifest, exclude, args, logs_dir)
         for run_index in range(1, args.runs + 1):
             for tool in tools:
                 link_cpu = link.cpu_s() if link else 0.0
@@ -290,18 +294,12 @@ def _measure_network(network, ctx, server, link, tools, prepared, args,
     return runs
 
 
-def _read_untimed(ctx, tools, dataset, manifest, exclude, args, logs_dir):
-    """One download of ``dataset`` before its measured runs, untimed, by
-    the leanest peer: whatever of the server's copy was evicted from the
-    page cache since the upload (by the other data sets, or by this VM's
-    memory reclaim) is read back then, not in the first measured run of
-    whichever tool comes first."""
-    reader = next((tool for tool in tools if tool.name == 's5cmd'), tools[0])
-    log(f'{dataset.name}: read once by {reader.name}, untimed')
-    record = run_once(ctx, reader, dataset, manifest, 0, exclude,
+def _run_untimed(ctx, tool, dataset, manifest, exclude, args, logs_dir):
+    """A download whose figures are not kept; a failure is only logged."""
+    record = run_once(ctx, tool, dataset, manifest, 0, exclude,
                       args.run_timeout, logs_dir)
     if not record['ok']:
-        log(f'  untimed read: {record["failure"]}')
+        log(f'  untimed {tool.name}: {record["failure"]}')
 
 
 def benchmark(args):
