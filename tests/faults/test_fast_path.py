@@ -254,7 +254,6 @@ def test_the_library_without_keys_resolves_credentials_once(
     assert_all_direct_and_signed_as_botocore_signs(requests, fault_proxy)
 
 
-
 @pytest.mark.parametrize('trust', ['ca-bundle', 'no-verify-ssl'])
 def test_direct_gets_over_https(trust, ppcp, objects, bucket,
                                 tls_fault_proxy, workdir):
@@ -271,4 +270,3 @@ def test_direct_gets_over_https(trust, ppcp, objects, bucket,
     requests = gets(proxy, 'a-first') + gets(proxy, 'k')
     assert len(requests) == 2
     assert_all_direct_and_signed_as_botocore_signs(requests, proxy)
-
