@@ -128,6 +128,7 @@ def _machine_section(results):
              f'- Memory: {machine["memory_gib"]:.1f} GiB',
              f'- OS: {machine["os"]}, kernel {machine["kernel"]}',
              f'- Python (harness and venvs): {machine["python"]}',
+             f'- Downloads written to: {machine.get("downloads", "the work dir")}',
              f'- Load average (1 min) at start / end: '
              f'{machine["loadavg_start"]} / {machine["loadavg_end"]} '
              '(other work on the machine shows up here)',
@@ -168,6 +169,13 @@ def _method_section(results):
   hurt the server too). Each tool writes into a fresh empty directory, which
   is deleted after the run, and `sync` runs before every run so that no run
   pays for the previous run's write-back.
+- Destination file system: a fresh ext4 with its journal, made for the run
+  where the harness can (root, a loop device: `benchmarks/destfs.py`;
+  *Machine* says where this run wrote). This VM's own root file
+  system has no journal, and there ext4 skips every inode freed in the last
+  minute or so when it creates a file, so each new file costs more the more
+  files the runs before it deleted (2,000 creates of 16 KiB: 0.24-0.85 CPU-s
+  there after as many deletes, 0.06 CPU-s on a journaled ext4).
 - Verification: after every run each file's size and sha256 are checked
   against the seeded data (and no extra file may appear); a run that does not
   verify is FAILED and is left out of every figure.

@@ -41,6 +41,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import datasets  # noqa: E402
+import destfs  # noqa: E402
 import import_overhead  # noqa: E402
 import measure  # noqa: E402
 import networks as netset  # noqa: E402
@@ -172,9 +173,10 @@ def _log_tail(path):
 
 
 def run_once(ctx, tool, dataset, manifest, run_index, exclude_pids, timeout,
-             logs_dir):
-    """One measured, verified download; returns the raw record."""
-    dest = WORK_DIR / 'downloads' / tool.name
+             logs_dir, downloads_root):
+    """One measured, verified download into a directory of its own under
+    ``downloads_root``; returns the raw record."""
+    dest = downloads_root / tool.name
     shutil.rmtree(dest, ignore_errors=True)
     dest.mkdir(parents=True)
     invocation = tool.invocation(ctx, dataset, dest)
@@ -253,7 +255,7 @@ def _network_endpoint(network, server):
 
 
 def _measure_network(network, ctx, server, link, tools, prepared, args,
-                     logs_dir):
+                     logs_dir, downloads_root):
     """Every run of every tool on every data set of ``network``: a warm-up
     download of the tiny object each, then, for each data set, an untimed
     read and the runs, alternating tools.
@@ -262,7 +264,8 @@ def _measure_network(network, ctx, server, link, tools, prepared, args,
     log(f'{network.name}: warm-up, every tool downloads the tiny object '
         'once, untimed')
     for tool in tools:
-        _run_untimed(ctx, tool, *prepared['tiny'], exclude, args, logs_dir)
+        _run_untimed(ctx, tool, *prepared['tiny'], exclude, args, logs_dir,
+                     downloads_root)
     runs = []
     for dataset_name in network.dataset_names:
         dataset, manifest = prepared[dataset_name]
@@ -273,13 +276,15 @@ def _measure_network(network, ctx, server, link, tools, prepared, args,
         reader = next((tool for tool in tools if tool.name == 's5cmd'),
                       tools[0])
         log(f'{dataset.name}: read once by {reader.name}, untimed')
-        _run_untimed(ctx, reader, dataset, manifest, exclude, args, logs_dir)
+        _run_untimed(ctx, reader, dataset, manifest, exclude, args, logs_dir,
+                     downloads_root)
         for run_index in range(1, args.runs + 1):
             for tool in tools:
                 link_cpu = link.cpu_s() if link else 0.0
                 server_cpu = server.cpu_s()
                 record = run_once(ctx, tool, dataset, manifest, run_index,
-                                  exclude, args.run_timeout, logs_dir)
+                                  exclude, args.run_timeout, logs_dir,
+                                  downloads_root)
                 record['network'] = network.name
                 record['server_cpu_s'] = server.cpu_s() - server_cpu
                 record['link_cpu_s'] = (link.cpu_s() - link_cpu
@@ -294,10 +299,11 @@ def _measure_network(network, ctx, server, link, tools, prepared, args,
     return runs
 
 
-def _run_untimed(ctx, tool, dataset, manifest, exclude, args, logs_dir):
+def _run_untimed(ctx, tool, dataset, manifest, exclude, args, logs_dir,
+                 downloads_root):
     """A download whose figures are not kept; a failure is only logged."""
     record = run_once(ctx, tool, dataset, manifest, 0, exclude,
-                      args.run_timeout, logs_dir)
+                      args.run_timeout, logs_dir, downloads_root)
     if not record['ok']:
         log(f'  untimed {tool.name}: {record["failure"]}')
 
@@ -332,6 +338,9 @@ def benchmark(args):
     runs = []
     network_records = []
     with contextlib.ExitStack() as stack:
+        destination = stack.enter_context(destfs.downloads_filesystem(
+            WORK_DIR, max(dataset.total_bytes for dataset in to_upload), log))
+        machine['downloads'] = destination.description
         server = stack.enter_context(_start_server(args, chain, versions,
                                                    scratch))
         log(f'starting {server.name}')
@@ -368,7 +377,8 @@ def benchmark(args):
                     ca_bundle=ca_bundle if network.scheme == 'https'
                     else None)
                 runs += _measure_network(network, ctx, server, link, tools,
-                                         prepared, args, logs_dir)
+                                         prepared, args, logs_dir,
+                                         destination.root)
             network_records.append({
                 'name': network.name, 'label': network.label,
                 'endpoint': endpoint_url, 'link': network.describe_link(),
