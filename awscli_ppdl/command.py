@@ -44,9 +44,9 @@ from awscli.customizations.s3.utils import (
     BucketLister, RequestParamsMapper, _date_parser, find_bucket_key,
     find_dest_path_comp_key)
 
-from awscli_ppdl.clientfactory import ClientFactory
-from awscli_ppdl.processpool import (
-    ProcessPoolDownloader, ProcessTransferConfig, Terminated)
+# The engine (``processpool`` and everything it imports, ~20 modules) is
+# imported only when ``ppcp`` runs: this module is imported whenever the
+# ``s3`` command table is built, for ``aws s3 ls`` as much as for ``ppcp``.
 
 LOGGER = logging.getLogger(__name__)
 
@@ -170,6 +170,10 @@ class PpcpCommand(S3TransferCommand):
         return returncode
 
     def _build_downloader(self, params, parsed_globals):
+        from awscli_ppdl.clientfactory import ClientFactory
+        from awscli_ppdl.processpool import (
+            ProcessPoolDownloader, ProcessTransferConfig)
+
         s3_config = self._session.get_scoped_config().get('s3', {})
         runtime_config = transferconfig.RuntimeConfig().build_config(
             **s3_config)
@@ -398,6 +402,8 @@ class _CommandResultRecorder(CommandResultRecorder):
     """
 
     def __exit__(self, exc_type, exc_value, *args):
+        from awscli_ppdl.processpool import Terminated
+
         if (exc_type is not None and issubclass(exc_type, KeyboardInterrupt)
                 and not issubclass(exc_type, Terminated)):
             self.result_queue.put(CtrlCResult(exception=exc_value))
@@ -452,6 +458,8 @@ def _signals_stop_the_download():
     Only the first such signal interrupts; later ones are ignored so that
     the clean-up itself runs to the end.
     """
+    from awscli_ppdl.processpool import Terminated
+
     state = _StopState()
     if threading.current_thread() is not threading.main_thread():
         yield state

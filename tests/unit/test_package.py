@@ -1,6 +1,7 @@
 """The package's public names, that registering the plugin stays free, and
 how it installs."""
 import configparser
+import os
 import pathlib
 import re
 import subprocess
@@ -21,6 +22,28 @@ def test_the_engine_is_exported_but_imported_only_on_first_use():
     result = subprocess.run([sys.executable, '-c', PROBE],
                             capture_output=True, text=True, check=True)
     assert result.stdout.split() == ['False', 'True']
+
+
+S3_TABLE_PROBE = '''
+import sys
+from awscli.clidriver import create_clidriver
+driver = create_clidriver()
+s3_table = driver._get_command_table()['s3'].subcommand_table
+print('ppcp' in s3_table, 'awscli_ppdl.processpool' in sys.modules)
+'''
+
+
+def test_building_the_s3_command_table_does_not_import_the_engine(tmp_path):
+    """Every ``aws s3`` command builds the table ``ppcp`` is in; only
+    ``ppcp`` itself needs the engine."""
+    config = tmp_path / 'config'
+    config.write_text('[plugins]\nppcp = awscli_ppdl\n')
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith('AWS_')}
+    env['AWS_CONFIG_FILE'] = str(config)
+    result = subprocess.run([sys.executable, '-c', S3_TABLE_PROBE], env=env,
+                            capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ['True', 'False']
 
 
 def test_unknown_names_still_raise_attribute_error():
