@@ -33,9 +33,10 @@ class Destination:
 
 
 def _run(*argv):
-    subprocess.run(argv, check=True, stdin=subprocess.DEVNULL,
-                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                   text=True)
+    """A set-up command's standard output; CalledProcessError (with its
+    stderr) if it fails."""
+    return subprocess.run(argv, check=True, stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True).stdout.strip()
 
 
 def _fallback(work_dir, why):
@@ -65,16 +66,13 @@ def downloads_filesystem(work_dir, largest_download_bytes, log):
             with open(image, 'wb') as sparse:
                 sparse.truncate(size)
             _run('mkfs.ext4', '-q', '-F', str(image))
-            loop_device = subprocess.run(
-                ['losetup', '--find', '--show', '--direct-io=on',
-                 str(image)], check=True, capture_output=True,
-                text=True).stdout.strip()
+            loop_device = _run('losetup', '--find', '--show',
+                               '--direct-io=on', str(image))
             mount_point.mkdir(parents=True, exist_ok=True)
             _run('mount', loop_device, str(mount_point))
             mounted = True
         except (OSError, subprocess.CalledProcessError) as e:
-            reason = getattr(e, 'output', None) or getattr(e, 'stderr', None)
-            why = ' '.join(str(reason or e).split())[:200]
+            why = ' '.join(str(getattr(e, 'stderr', None) or e).split())[:200]
             log(f'downloads go to the work dir: {why}')
             yield _fallback(work_dir, why)
             return
