@@ -57,9 +57,11 @@ PROCESSES = {
         'to the number of CPUs this command may run on. The processes share '
         'the GETs in flight, each making its share at once: the '
         '``max_concurrent_requests`` setting of the profile\'s ``s3`` '
-        'configuration if it has one, else 16 per CPU this command may run '
-        'on, at most 64 (``aws s3 cp``\'s default of 10 leaves a link with '
-        'tens of milliseconds of latency idle). There are never more '
+        'configuration if it has one, else 32 per CPU this command may run '
+        'on, at most 128, of which 16 per CPU, at most 64, may be GETs of '
+        'a MiB or more (``aws s3 cp``\'s default of 10 leaves a link with '
+        'tens of milliseconds of latency idle, and large GETs gain nothing '
+        'from more than that). There are never more '
         'processes than requests: a larger value is lowered to it. Fewer '
         'are started when there are fewer parts to download.'),
 }
@@ -104,7 +106,7 @@ order, while its ranges are fetched in parallel::
 **Example 4: Choosing the number of worker processes**
 
 The following ``ppcp`` command shares the GETs in flight (the profile's
-``max_concurrent_requests``, or 16 per CPU up to 64 without one) among 4
+``max_concurrent_requests``, or 32 per CPU up to 128 without one) among 4
 worker processes, with a named profile::
 
     aws s3 ppcp s3://amzn-s3-demo-bucket/big.iso . --processes 4 --profile prod
@@ -178,9 +180,11 @@ class PpcpCommand(S3TransferCommand):
         runtime_config = transferconfig.RuntimeConfig().build_config(
             **s3_config)
         cpus = _usable_cpus()
-        requests = (runtime_config['max_concurrent_requests']
-                    if 'max_concurrent_requests' in s3_config
-                    else default_concurrent_requests(cpus))
+        if 'max_concurrent_requests' in s3_config:
+            requests = large_requests = (
+                runtime_config['max_concurrent_requests'])
+        else:
+            requests, large_requests = default_concurrent_requests(cpus)
         processes = params.get('processes')
         if processes is None:
             processes = cpus
@@ -193,10 +197,13 @@ class PpcpCommand(S3TransferCommand):
             multipart_chunksize=runtime_config['multipart_chunksize'],
             max_request_processes=processes,
             max_concurrent_requests=requests,
+            max_concurrent_large_requests=large_requests,
             max_queue_size=runtime_config['max_queue_size'],
         )
-        LOGGER.debug('%d requests in flight, shared by at most %d worker '
-                     'processes', config.max_concurrent_requests,
+        LOGGER.debug('%d requests in flight (%d of them large), shared by '
+                     'at most %d worker processes',
+                     config.max_concurrent_requests,
+                     config.max_concurrent_large_requests,
                      config.max_request_processes)
         factory = ClientFactory.from_cli_session(
             self._session, region=self.client.meta.region_name,
@@ -206,23 +213,28 @@ class PpcpCommand(S3TransferCommand):
                                      credentials=self._session.get_credentials())
 
 
-REQUESTS_PER_CPU = 16
-MOST_DEFAULT_REQUESTS = 64
+REQUESTS_PER_CPU = 32
+MOST_DEFAULT_REQUESTS = 128
+LARGE_REQUESTS_PER_CPU = 16
+MOST_DEFAULT_LARGE_REQUESTS = 64
 
 
 def default_concurrent_requests(cpus):
-    """The GETs in flight when the profile sets none.
+    """The GETs in flight, and how many of them may be large (a MiB or
+    more), when the profile sets none.
 
     Over a link with latency each GET mostly waits, so the requests in
     flight, not the CPUs, set the pace, and cp's 10 leave the link idle.
-    But each request is a thread and a connection, which cost CPU when
-    their bytes come at once (on loopback) and memory: measured on two
-    CPUs, 16 per worker process (one per CPU) keeps up with 30 and 80 ms
-    of latency and costs nothing on loopback, and 64 threads in two
-    processes were slower there (*Requests in flight* in
-    benchmarks/where-the-time-goes.md). The ceiling bounds the
-    connections to one endpoint and the threads' memory."""
-    return min(REQUESTS_PER_CPU * cpus, MOST_DEFAULT_REQUESTS)
+    Measured on two CPUs (*Requests in flight* in
+    benchmarks/where-the-time-goes.md): 64 small GETs fetch 2,000 objects
+    of 16 KiB 12 % faster than 32 at 30 ms and a third faster at 80 ms,
+    and cost nothing on loopback; large GETs (parts) move bytes for most of
+    their time, and 64 of them were no faster than 32 over any link, with
+    a 1 MiB mapping window each and, on another host, slower on loopback.
+    The ceilings bound the connections to one endpoint and the threads'
+    memory."""
+    return (min(REQUESTS_PER_CPU * cpus, MOST_DEFAULT_REQUESTS),
+            min(LARGE_REQUESTS_PER_CPU * cpus, MOST_DEFAULT_LARGE_REQUESTS))
 
 
 def _usable_cpus():

@@ -79,7 +79,8 @@ class Terminated(KeyboardInterrupt):
 class ProcessTransferConfig:
     def __init__(self, multipart_threshold=8 * MB, multipart_chunksize=8 * MB,
                  max_request_processes=10, start_method=None,
-                 max_concurrent_requests=None, max_queue_size=1000):
+                 max_concurrent_requests=None, max_queue_size=1000,
+                 max_concurrent_large_requests=None):
         """Configuration for the ProcessPoolDownloader.
 
         :param multipart_threshold: objects of this size or larger are fetched
@@ -100,6 +101,12 @@ class ProcessTransferConfig:
             s3transfer's process pool. Processes are what the CPUs run in
             parallel, requests what keeps a link busy while each waits for
             its server: more processes than CPUs only compete for them.
+        :param max_concurrent_large_requests: how many of those GETs may be
+            large ones (``worker.LARGE_GET_BYTES``: parts, and objects of a
+            MiB or more) at once, shared out the same way (at least one per
+            worker); None: all of them. Many small GETs keep a link with
+            latency busy; large ones only share the same bandwidth and
+            CPUs, and each holds memory.
         :param max_queue_size: the most GET jobs planned ahead of the
             workers (the CLI's ``max_queue_size``, s3transfer's bound on its
             queued tasks): the submitter waits for the workers beyond it,
@@ -107,11 +114,15 @@ class ProcessTransferConfig:
         """
         if max_concurrent_requests is None:
             max_concurrent_requests = max_request_processes
+        if max_concurrent_large_requests is None:
+            max_concurrent_large_requests = max_concurrent_requests
         if min(multipart_chunksize, max_request_processes,
-               max_concurrent_requests, max_queue_size) <= 0:
+               max_concurrent_requests, max_concurrent_large_requests,
+               max_queue_size) <= 0:
             raise ValueError('multipart_chunksize, max_request_processes, '
-                             'max_concurrent_requests and max_queue_size '
-                             'must be positive')
+                             'max_concurrent_requests, '
+                             'max_concurrent_large_requests and '
+                             'max_queue_size must be positive')
         self.multipart_threshold = multipart_threshold
         self.multipart_chunksize = multipart_chunksize
         # Each worker makes at least one GET at once: more workers than
@@ -121,13 +132,24 @@ class ProcessTransferConfig:
                                          max_concurrent_requests)
         self.start_method = start_method
         self.max_concurrent_requests = max_concurrent_requests
+        self.max_concurrent_large_requests = min(
+            max_concurrent_large_requests, max_concurrent_requests)
         self.max_queue_size = max_queue_size
 
     def requests_of_worker(self, number):
         """How many GETs worker ``number`` makes at once: the concurrent
         requests shared out as evenly as the processes allow."""
-        share, extra = divmod(self.max_concurrent_requests,
-                              self.max_request_processes)
+        return self._share(self.max_concurrent_requests, number)
+
+    def large_requests_of_worker(self, number):
+        """How many of worker ``number``'s GETs may be large at once (at
+        least one: a worker must be able to do any job)."""
+        return min(max(1, self._share(self.max_concurrent_large_requests,
+                                      number)),
+                   self.requests_of_worker(number))
+
+    def _share(self, total, number):
+        share, extra = divmod(total, self.max_request_processes)
         return share + (number < extra)
 
     def part_size(self, size):
@@ -366,7 +388,7 @@ class ProcessPoolDownloader:
         """Write an object to a binary file object (stdout), in order.
 
         The workers fetch its ranges in parallel; at most a few ranges
-        (``max_concurrent_requests + 2``) are held at once, in a temp
+        (``max_concurrent_large_requests + 2``) are held at once, in a temp
         directory, whatever the object's size. Returns a future.
         """
         return self._start_stream(bucket, key, fileobj, extra_args,
@@ -383,7 +405,7 @@ class ProcessPoolDownloader:
         future = _StreamFuture(meta, self)
         stream = StreamingDownload(
             self, future, subscribers, self._config.multipart_chunksize,
-            window=self._config.max_concurrent_requests + 2)
+            window=self._config.max_concurrent_large_requests + 2)
         future._stream = stream
         queue_error = _call_on_queued(subscribers, future)
         if queue_error is not None:
@@ -541,6 +563,7 @@ class ProcessPoolDownloader:
             (self._client_factory, self._http_settings, self._job_queue,
              self._monitor, self._cancel_event,
              self._config.requests_of_worker(number),
+             self._config.large_requests_of_worker(number),
              self._child_logs.config),
             context)
 

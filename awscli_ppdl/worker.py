@@ -37,6 +37,14 @@ BUFFER_SIZE = 256 * 1024
 # being copied from the buffer with pwrite.
 MAP_MIN_BYTES = 1024 * 1024
 MAP_WINDOW = 1024 * 1024
+# A GET of at least this many bytes (or of a length not known in advance)
+# is large: it takes one of its process's large-GET slots, so fewer of them
+# are in flight than small ones. A small GET mostly waits for its first
+# byte, and more of them keep a link with latency busy; a large one moves
+# bytes for most of its time, so more of them only share the same CPUs
+# and bandwidth, and each holds a mapping window (*Requests in flight* in
+# benchmarks/where-the-time-goes.md).
+LARGE_GET_BYTES = MAP_MIN_BYTES
 # How often a worker tells the monitor how far a part has come: a few
 # messages a second, however fast the bytes arrive.
 PROGRESS_INTERVAL = 0.25
@@ -99,11 +107,15 @@ class Worker:
     :param temp_files: the process's ``TempFileRegistry`` (its workers
         share it), which removes the temp files it opened if the parent
         dies; None: one of the worker's own.
+    :param large_slots: the process's semaphore of large GETs in flight
+        (its workers share it); None: one of the worker's own.
     """
 
     def __init__(self, sender, monitor, cancel_event, reports=None,
-                 temp_files=None):
+                 temp_files=None, large_slots=None):
         self._sender = sender
+        self._large_slots = (threading.Semaphore(1) if large_slots is None
+                             else large_slots)
         self._temp_files = (fileio.TempFileRegistry() if temp_files is None
                             else temp_files)
         self._monitor = monitor
@@ -116,13 +128,26 @@ class Worker:
 
     def run(self, job_queue):
         while True:
+            # A job's size is known only once it is taken, so a thread
+            # takes one only with a large-GET slot in hand, and gives the
+            # slot back at once for a small job: no thread sits on a taken
+            # job waiting for a slot, while another worker with one free
+            # could have done it.
+            self._large_slots.acquire()
             job = self._next_job(job_queue)
+            keeps_slot = job != SHUTDOWN and _is_large(job)
+            if not keeps_slot:
+                self._large_slots.release()
             if job == SHUTDOWN:
                 if self._reports is not None:
                     self._reports.flush()
                 return
             self._more_to_come = job.more_to_come
-            self.run_job(job)
+            try:
+                self.run_job(job)
+            finally:
+                if keeps_slot:
+                    self._large_slots.release()
 
     def _next_job(self, job_queue):
         """The next job; reports wait for it only while it comes at once,
@@ -274,6 +299,10 @@ class Worker:
         return received + _fill(readinto, self._buffer)
 
 
+def _is_large(job):
+    return job.length is None or job.length >= LARGE_GET_BYTES
+
+
 def _fill(readinto, view):
     """Read into ``view`` until it is full or the body ends."""
     filled, size = 0, len(view)
@@ -404,7 +433,8 @@ def _is_precondition_failure(error):
 
 
 def run_worker(client_factory, http_settings, job_queue, monitor,
-               cancel_event, requests=1, child_logging=None):
+               cancel_event, requests=1, large_requests=None,
+               child_logging=None):
     """Body of a worker process (a module-level function: picklable).
 
     :param http_settings: the ``HttpSessionSettings`` of the parent's client,
@@ -417,6 +447,8 @@ def run_worker(client_factory, http_settings, job_queue, monitor,
         released (the socket's copy into the file's pages is the kernel's),
         so threads are the cheap way to keep requests in flight, and
         processes the way to use every CPU.
+    :param large_requests: how many of those GETs may be large ones
+        (``LARGE_GET_BYTES``) at once; None: all of them.
     """
     temp_files = fileio.TempFileRegistry()
     prepare_child(on_parent_death=temp_files.remove_all,
@@ -425,11 +457,13 @@ def run_worker(client_factory, http_settings, job_queue, monitor,
         http_settings = http_settings.with_room_for(requests)
     sender = _get_object_sender(client_factory, http_settings, monitor)
     reports = ReportBatches(monitor)
+    large_slots = threading.Semaphore(
+        requests if large_requests is None else large_requests)
     threads = [
         threading.Thread(
             target=_exit_if_it_fails,
             args=(Worker(sender, monitor, cancel_event, reports,
-                         temp_files).run, job_queue),
+                         temp_files, large_slots).run, job_queue),
             name=f'ppcp-get-{number}', daemon=True)
         for number in range(requests)]
     for thread in threads:

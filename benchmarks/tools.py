@@ -288,8 +288,9 @@ def all_tools(variant_names=()):
         for match in variants if match[1] == 'cp']
     return [
         PpcpTool('ppcp', '`aws s3 ppcp` (this project), default settings '
-                 '(one worker process per CPU, 16 requests in flight per '
-                 'CPU, at most 64)'),
+                 '(one worker process per CPU, 32 requests in flight per '
+                 'CPU, at most 128, of which 16 per CPU, at most 64, may '
+                 'be GETs of 1 MiB or more)'),
         PpcpTool('ppcp10', '`aws s3 ppcp --processes 10`: the 10 worker '
                  'processes the memory target is set for',
                  ['--processes', '10']),

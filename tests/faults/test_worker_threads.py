@@ -1,20 +1,24 @@
 """Worker processes make their share of the GETs at once, one per thread.
 
 The profile's ``max_concurrent_requests`` are the GETs in flight, as for
-``aws s3 cp``; without one, 16 per CPU (at most 64), because cp's 10 leave
-a link with latency idle. The worker processes that share them are one
-per CPU by default (``--processes`` sets how many). The proxy holds GETs
-until the others have been asked for: with fewer requests in flight than
-it waits for, they never would be.
+``aws s3 cp``; without one, 32 per CPU (at most 128), because cp's 10 leave
+a link with latency idle, and 16 per CPU of them (at most 64) may be large
+(parts, objects of a MiB or more), which gain nothing from more. The
+worker processes that share them are one per CPU by default
+(``--processes`` sets how many). The proxy holds GETs until the others
+have been asked for: with fewer requests in flight than it waits for,
+they never would be.
 """
 import os
 import re
+import threading
 
 import pytest
 
 from tests.faults.cli_process import (
     ONE_FILE_CHILDREN, SIZE, all_gone, kill_worker_and_expect_one_fatal_error,
     wait_for_three_gets)
+from tests.faults.proxy import Rule
 from tests.helpers import files_under, wait_until
 from tests.s3server import run_aws
 
@@ -38,8 +42,8 @@ def first_part_held(s3_client, bucket, fault_proxy, aws_env):
 def requests_in_flight(debug_output):
     """The engine's own account of its requests and processes."""
     return re.findall(r'awscli_ppdl.command - DEBUG - (\d+) requests in '
-                      r'flight, shared by at most (\d+) worker processes',
-                      debug_output)
+                      r'flight \((\d+) of them large\), shared by at most '
+                      r'(\d+) worker processes', debug_output)
 
 
 def started_workers(debug_output):
@@ -116,39 +120,79 @@ def only_cpus(count):
     return lambda: os.sched_setaffinity(0, available[:count])
 
 
-@pytest.mark.parametrize('shape', ['many objects', 'parts of one object'])
-def test_without_a_profile_setting_32_gets_are_in_flight_on_two_cpus(
-        shape, s3_client, bucket, fault_proxy, aws_env, tmp_path):
-    """Every GET is held until 32 have been asked for: with cp's 10 in
-    flight the 11th would never be."""
-    if shape == 'many objects':
-        bodies = {f'many/{n:02}.bin': os.urandom(1024) for n in range(40)}
-    else:
-        bodies = {'many/big.bin': os.urandom(40 * 256 * 1024)}
-        aws_env.set_config('s3', {'multipart_threshold': '256KB',
-                                  'multipart_chunksize': '256KB'})
+class HeldAtOnce:
+    """A proxy callback that holds each GET until ``release_at`` are held at
+    once, or until one has waited ``patience`` seconds, and from then on
+    lets every GET through; ``most`` is the most it held at once."""
+
+    def __init__(self, release_at, patience):
+        self._release_at = release_at
+        self._patience = patience
+        self._lock = threading.Lock()
+        self._released = threading.Event()
+        self._held = 0
+        self.most = 0
+        self.ran_out_of_patience = False
+
+    def __call__(self, record):
+        with self._lock:
+            self._held += 1
+            self.most = max(self.most, self._held)
+            if self._held >= self._release_at:
+                self._released.set()
+        if not self._released.wait(self._patience):
+            self.ran_out_of_patience = True
+            self._released.set()
+        with self._lock:
+            self._held -= 1
+
+
+def download_many(bodies, s3_client, bucket, fault_proxy, aws_env, tmp_path,
+                  probe, held_at_once):
+    """``held_at_once``: the ``(most, ran_out_of_patience)`` expected of the
+    probe."""
     for key, body in bodies.items():
         s3_client.put_object(Bucket=bucket, Key=key, Body=body)
-    released = fault_proxy.hold_until(
-        lambda: len(fault_proxy.find_requests(method='GET',
-                                              key='many/')) >= 32,
-        lambda: True, timeout=30, method='GET', key='many/')
+    fault_proxy.add_rule(Rule(callback=probe, method='GET', key='many/'))
     result = run_aws(['s3', 'ppcp', f's3://{bucket}/many/', tmp_path / 'out',
                       '--recursive', '--debug',
                       '--endpoint-url', fault_proxy.endpoint_url],
                      env=aws_env, preexec_fn=only_cpus(2))
     assert result.returncode == 0, result.stderr[-3000:]
-    assert requests_in_flight(result.stderr) == [('32', '2')]
-    assert None not in released and len(released) >= 32
+    assert (probe.most, probe.ran_out_of_patience) == held_at_once
+    assert requests_in_flight(result.stderr) == [('64', '32', '2')]
     assert {f'many/{path}': (tmp_path / 'out' / path).read_bytes()
             for path in files_under(tmp_path / 'out')} == bodies
 
 
+def test_without_a_profile_setting_64_small_gets_are_in_flight_on_two_cpus(
+        s3_client, bucket, fault_proxy, aws_env, tmp_path):
+    """Every GET is held until 64 are: with cp's 10 in flight, or the 32
+    large ones, the 65th would never be."""
+    probe = HeldAtOnce(release_at=64, patience=60)
+    bodies = {f'many/{n:02}.bin': os.urandom(1024) for n in range(80)}
+    download_many(bodies, s3_client, bucket, fault_proxy, aws_env, tmp_path,
+                  probe, held_at_once=(64, False))
+
+
+def test_without_a_profile_setting_32_large_gets_are_in_flight_on_two_cpus(
+        s3_client, bucket, fault_proxy, aws_env, tmp_path):
+    """The parts of 1 MiB are held until a 33rd is asked for, which must
+    not be: 32 are in flight, and no thread waits for a slot with a part
+    in hand, or fewer would be asked for at once."""
+    aws_env.set_config('s3', {'multipart_threshold': '1MB',
+                              'multipart_chunksize': '1MB'})
+    probe = HeldAtOnce(release_at=33, patience=10)
+    bodies = {'many/big.bin': os.urandom(48 * 1024 * 1024)}
+    download_many(bodies, s3_client, bucket, fault_proxy, aws_env, tmp_path,
+                  probe, held_at_once=(32, True))
+
+
 @pytest.mark.parametrize('cpus, profile, processes, expected', [
-    (1, {}, None, ('16', '1')),
-    (2, {}, '1', ('32', '1')),
-    (2, {'max_concurrent_requests': '10'}, None, ('10', '2')),
-    (1, {'max_concurrent_requests': '100'}, '4', ('100', '4')),
+    (1, {}, None, ('32', '16', '1')),
+    (2, {}, '1', ('64', '32', '1')),
+    (2, {'max_concurrent_requests': '10'}, None, ('10', '10', '2')),
+    (1, {'max_concurrent_requests': '100'}, '4', ('100', '100', '4')),
 ])
 def test_the_profile_setting_rules_and_the_default_follows_the_cpus(
         cpus, profile, processes, expected, first_part_held, aws_env,

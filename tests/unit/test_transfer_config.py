@@ -25,6 +25,22 @@ def test_each_worker_makes_its_share_of_the_requests(processes, requests,
             for n in range(config.max_request_processes)] == shares
 
 
+@pytest.mark.parametrize('processes, requests, large, shares', [
+    (2, 64, 32, [16, 16]),
+    (3, 64, 32, [11, 11, 10]),
+    (2, 10, None, [5, 5]),    # None: every request may be large
+    (2, 10, 40, [5, 5]),      # never more than the requests...
+    (4, 8, 2, [1, 1, 1, 1]),  # ...nor fewer than one per worker
+])
+def test_each_worker_makes_its_share_of_the_large_requests(
+        processes, requests, large, shares):
+    config = ProcessTransferConfig(max_request_processes=processes,
+                                   max_concurrent_requests=requests,
+                                   max_concurrent_large_requests=large)
+    assert [config.large_requests_of_worker(n)
+            for n in range(config.max_request_processes)] == shares
+
+
 @pytest.mark.parametrize('chunksize, size, part_size', [
     (8 * MiB, 100 * MiB, 8 * MiB),
     (8 * MiB, 10000 * 8 * MiB, 8 * MiB),
@@ -39,13 +55,15 @@ def test_an_object_has_at_most_max_parts_parts(chunksize, size, part_size):
 
 @pytest.mark.parametrize('option', [
     'max_request_processes', 'max_concurrent_requests',
-    'multipart_chunksize', 'max_queue_size'])
+    'max_concurrent_large_requests', 'multipart_chunksize', 'max_queue_size'])
 def test_counts_and_sizes_must_be_positive(option):
     with pytest.raises(ValueError, match='must be positive'):
         ProcessTransferConfig(**{option: 0})
 
 
-@pytest.mark.parametrize('cpus, requests', [
-    (1, 16), (2, 32), (3, 48), (4, 64), (96, 64)])
-def test_the_default_requests_are_16_per_cpu_and_at_most_64(cpus, requests):
-    assert default_concurrent_requests(cpus) == requests
+@pytest.mark.parametrize('cpus, requests, large', [
+    (1, 32, 16), (2, 64, 32), (3, 96, 48), (4, 128, 64), (96, 128, 64)])
+def test_the_default_requests_are_32_per_cpu_and_16_of_them_large(
+        cpus, requests, large):
+    """At most 128, and 64 large."""
+    assert default_concurrent_requests(cpus) == (requests, large)
