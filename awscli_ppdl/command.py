@@ -229,8 +229,8 @@ def default_concurrent_requests(cpus):
     benchmarks/where-the-time-goes.md): 64 small GETs fetch 2,000 objects
     of 16 KiB 12 % faster than 32 at 30 ms and a third faster at 80 ms,
     and cost nothing on loopback; large GETs (parts) move bytes for most of
-    their time, and 64 of them were no faster than 32 over any link, with
-    a 1 MiB mapping window each and, on another host, slower on loopback.
+    their time, and 64 of them were no faster than 32 over any link and,
+    on another host, slower on loopback.
     The ceilings bound the connections to one endpoint and the threads'
     memory."""
     return (min(REQUESTS_PER_CPU * cpus, MOST_DEFAULT_REQUESTS),

@@ -17,7 +17,6 @@ behind:
   created again behind it.
 """
 import errno
-import mmap
 import os
 import secrets
 import shutil
@@ -50,15 +49,15 @@ def temp_filename_for(filename):
 
 
 def open_temp_file(temp_filename, size=None):
-    """Open a temp file read-write (a mapping needs both), creating it if
-    no GET of its download has yet; reserve ``size`` bytes when it is known.
+    """Open a temp file for writing, creating it if no GET of its download
+    has yet; reserve ``size`` bytes when it is known.
 
     Each part's worker reserves the whole file (the same size every time, so
     it never cuts what another part wrote): ``posix_fallocate`` makes a full
     disk fail here, before the part's bytes are received, instead of halfway
     through them.
     """
-    fd = os.open(temp_filename, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+    fd = os.open(temp_filename, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o666)
     try:
         if size:
             try:
@@ -71,40 +70,6 @@ def open_temp_file(temp_filename, size=None):
         os.close(fd)
         raise
     return fd
-
-
-def is_reserved(fd, end):
-    """Whether the file reaches ``end`` and its blocks up to there are
-    allocated (fallocate'd or written), so that writing through a mapping
-    cannot meet a full disk (which a mapping reports with SIGBUS, not an
-    error). The size counts too: a body cut short leaves its last block
-    written but the file shorter than that block, which cannot be mapped
-    for the retry."""
-    status = os.fstat(fd)
-    return status.st_size >= end and status.st_blocks * 512 >= end
-
-
-class MappedRegion:
-    """A writable view (``.view``) of ``length`` bytes of a file at ``offset``.
-
-    Bytes received into it land in the page cache directly: no copy from a
-    buffer, and no inode lock shared by every process writing the file (a
-    ``pwrite`` holds it while it copies).
-    """
-
-    def __init__(self, fd, offset, length):
-        skew = offset % mmap.ALLOCATIONGRANULARITY
-        self._region = mmap.mmap(fd, length + skew, offset=offset - skew)
-        self.view = memoryview(self._region)[skew:]
-
-    def close(self):
-        self.view.release()
-        try:
-            self._region.close()
-        except BufferError:
-            # A slice of the view is still referenced (by an exception's
-            # traceback): the mapping goes with its last reference.
-            pass
 
 
 def pwrite_all(fd, data, offset):

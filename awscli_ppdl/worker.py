@@ -28,23 +28,19 @@ logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
 # Bytes received before each pwrite: one reused buffer per thread, filled
-# straight from the socket, so each byte is copied once on its way to the
-# file (kernel to buffer) and written with one system call per MiB.
+# straight from the socket, written with one system call per 256 KiB. Every
+# body takes this way: receiving parts straight into a mapping of the file
+# instead (one copy fewer) cost more here, in page faults and the zeroing of
+# each page before its bytes land (*Parts are written with pwrite* in
+# benchmarks/where-the-time-goes.md).
 BUFFER_SIZE = 256 * 1024
-# A body at least this long, going to a file whose blocks are reserved, is
-# received straight into the file's pages through a mapping (one window of
-# MAP_WINDOW bytes at a time, so a worker maps little at once) instead of
-# being copied from the buffer with pwrite.
-MAP_MIN_BYTES = 1024 * 1024
-MAP_WINDOW = 1024 * 1024
 # A GET of at least this many bytes (or of a length not known in advance)
 # is large: it takes one of its process's large-GET slots, so fewer of them
 # are in flight than small ones. A small GET mostly waits for its first
 # byte, and more of them keep a link with latency busy; a large one moves
 # bytes for most of its time, so more of them only share the same CPUs
-# and bandwidth, and each holds a mapping window (*Requests in flight* in
-# benchmarks/where-the-time-goes.md).
-LARGE_GET_BYTES = MAP_MIN_BYTES
+# and bandwidth (*Requests by size* in benchmarks/where-the-time-goes.md).
+LARGE_GET_BYTES = 1024 * 1024
 # How often a worker tells the monitor how far a part has come: a few
 # messages a second, however fast the bytes arrive.
 PROGRESS_INTERVAL = 0.25
@@ -222,13 +218,8 @@ class Worker:
             except OSError as e:
                 raise LocalWriteError() from e
             try:
-                if (expected is not None and expected >= MAP_MIN_BYTES
-                        and fileio.is_reserved(fd, job.offset + expected)):
-                    received = self._receive_mapped(
-                        body.readinto, fd, job.offset, expected)
-                else:
-                    received = self._copy_body(
-                        body.readinto, fd, job.offset, expected)
+                received = self._copy_body(
+                    body.readinto, fd, job.offset, expected)
             finally:
                 os.close(fd)
             complete = received == expected
@@ -277,26 +268,6 @@ class Worker:
                 self._progress.add(filled)
             if filled < len(buffer) or received > expected:
                 return received
-
-    def _receive_mapped(self, readinto, fd, offset, expected):
-        """Receive the body into the file's pages, window by window; then
-        read to the end of the body (where a checksum is checked)."""
-        received = 0
-        while received < expected:
-            window = min(MAP_WINDOW, expected - received)
-            try:
-                region = fileio.MappedRegion(fd, offset + received, window)
-            except OSError as e:
-                raise LocalWriteError() from e
-            try:
-                filled = _fill(readinto, region.view)
-            finally:
-                region.close()
-            received += filled
-            self._progress.add(filled)
-            if filled < window:
-                return received
-        return received + _fill(readinto, self._buffer)
 
 
 def _is_large(job):
@@ -444,7 +415,8 @@ def run_worker(client_factory, http_settings, job_queue, monitor,
     :param requests: how many GETs the process makes at once, one thread
         each, sharing its sender (one connection pool, at most one botocore
         client) and its report batches. The bytes move with the GIL
-        released (the socket's copy into the file's pages is the kernel's),
+        released (the socket's copy into the buffer, and the buffer's into
+        the file, are the kernel's),
         so threads are the cheap way to keep requests in flight, and
         processes the way to use every CPU.
     :param large_requests: how many of those GETs may be large ones

@@ -194,8 +194,8 @@ def test_disk_full_mid_batch(aws_env, s3_server, s3_client, bucket, tmp_path):
         assert file_sha256(tmp_path / 'out' / key[6:]) == sha256(body)
 
 
-# One GET (below the threshold), long enough to be mapped on a retry; its
-# last block holds 4000 bytes.
+# One GET (below the threshold) of several buffers; its last block holds
+# 4000 bytes.
 WHOLE_SIZE = 3 * MiB + 4000
 
 
@@ -204,8 +204,8 @@ WHOLE_SIZE = 3 * MiB + 4000
 @pytest.mark.parametrize('how', ['truncate_after_bytes', 'reset_after_bytes'])
 def test_a_whole_object_body_cut_anywhere_is_fetched_again(
         cut, how, ppcp, s3_client, bucket, fault_proxy, workdir):
-    """A cut within the last 4 KiB leaves the file's last block written but
-    the file shorter than the body: the retry must still write it all."""
+    """Wherever the body breaks off (within the first buffer, at a buffer's
+    end, within the last block), the retry writes it all."""
     body = os.urandom(WHOLE_SIZE)
     s3_client.put_object(Bucket=bucket, Key='whole.bin', Body=body)
     fault_proxy.add_rule(Rule(method='GET', key='whole.bin', times=1,

@@ -56,7 +56,7 @@ def two_objects(s3_client, bucket):
 
 def fail_mid_part(monkeypatch, exception):
     """Make the workers (forked after this) raise ``exception`` when they
-    write the second part of ``bad`` (with pwrite, or through a mapping):
+    write the second part of ``bad``:
     its temp file exists and holds part of the bytes by then."""
     def in_second_part_of_bad(fd, offset):
         target = os.readlink(f'/proc/self/fd/{fd}')
@@ -70,14 +70,7 @@ def fail_mid_part(monkeypatch, exception):
             raise exception
         return original(fd, data, offset)
 
-    class MappedRegion(fileio.MappedRegion):
-        def __init__(self, fd, offset, length):
-            if in_second_part_of_bad(fd, offset):
-                raise exception
-            super().__init__(fd, offset, length)
-
     monkeypatch.setattr(fileio, 'pwrite_all', pwrite_all)
-    monkeypatch.setattr(fileio, 'MappedRegion', MappedRegion)
 
 
 @pytest.mark.timeout(60)

@@ -14,8 +14,6 @@ from awscli_ppdl.fileio import (
     SizeMismatchError,
     TempFileRegistry,
     finalize,
-    MappedRegion,
-    is_reserved,
     open_temp_file,
     pwrite_all,
     temp_filename_for,
@@ -160,31 +158,6 @@ def test_pwrite_all_completes_short_writes(tmp_path, monkeypatch):
         os.close(fd)
     assert read(name) == b'\0\x000123456\0'
     assert calls == [2, 5, 8]
-
-
-def test_a_mapped_region_writes_at_an_unaligned_offset(tmp_path):
-    name = str(tmp_path / 'a.ppcp-tmp')
-    create(name, 10000)
-    fd = open_temp_file(name)
-    try:
-        assert is_reserved(fd, 10000)
-        region = MappedRegion(fd, 5000, 3)
-        region.view[:] = b'xyz'
-        region.close()
-    finally:
-        os.close(fd)
-    assert read(name) == b'\0' * 5000 + b'xyz' + b'\0' * 4997
-
-
-def test_a_sparse_file_is_not_reserved(tmp_path):
-    name = str(tmp_path / 'a.ppcp-tmp')
-    create(name)
-    fd = open_temp_file(name)
-    try:
-        os.ftruncate(fd, 1 << 20)
-        assert not is_reserved(fd, 1 << 20)
-    finally:
-        os.close(fd)
 
 
 # -- finalize ----------------------------------------------------------------

@@ -23,7 +23,7 @@ from awscli_ppdl.records import (
     TransferOutcome,
 )
 from awscli_ppdl.worker import (
-    MAX_ATTEMPTS, ReportBatches, Worker, _exit_if_it_fails)
+    BUFFER_SIZE, MAX_ATTEMPTS, ReportBatches, Worker, _exit_if_it_fails)
 
 BUCKET = 'bucket'
 KEY = 'dir/key.bin'
@@ -197,78 +197,19 @@ def writes_counted(monkeypatch):
     return calls
 
 
-def test_a_long_part_of_a_reserved_file_is_received_into_its_pages(
+def test_a_long_part_of_a_reserved_file_is_written_with_pwrite(
         h, monkeypatch):
-    """Through a mapping, in windows (here 1000 bytes): no pwrite."""
-    monkeypatch.setattr('awscli_ppdl.worker.MAP_MIN_BYTES', 1000)
-    monkeypatch.setattr('awscli_ppdl.worker.MAP_WINDOW', 1000)
+    """Parts of any size take the buffer and pwrite, one buffer at a time,
+    at the part's offset (no mapping of the file: it cost more CPU)."""
     pwrites = writes_counted(monkeypatch)
-    body = os.urandom(2500)
-    h.create_temp(5000)
-    h.add_range(body, 1234, total=5000)
-    h.worker.run_job(h.ranged_job(1234, 3733, part_index=1, num_parts=2))
-    assert h.contents() == b'\0' * 1234 + body + b'\0' * 1266
-    assert h.monitor.collect(0).progress == [(1, 2500)]
-    assert pwrites == []
-
-
-def test_a_short_body_into_a_mapping_is_fetched_again(h, monkeypatch):
-    monkeypatch.setattr('awscli_ppdl.worker.MAP_MIN_BYTES', 1000)
-    monkeypatch.setattr('awscli_ppdl.worker.MAP_WINDOW', 1000)
-    monkeypatch.setattr('awscli_ppdl.worker.RETRY_MAX_DELAY', 0)
-    body = os.urandom(2500)
-    h.create_temp(2500)
-    h.add_get(body[:1800], content_length=2500)
-    h.add_get(body)
-    h.worker.run_job(h.job())
-    assert h.contents() == body
-    assert only_outcome(h).bytes_written == 2500
-    assert len(h.get_calls) == 2
-
-
-class _CutShortResponse(io.RawIOBase):
-    """A raw stream as botocore's fast read sees http.client's response
-    (``_fp``): a body cut short returns what arrived, then 0, no error."""
-
-    def __init__(self, data):
-        super().__init__()
-        self._fp = io.BytesIO(data)
-
-    def readinto(self, b):
-        return self._fp.readinto(b)
-
-
-def test_a_body_cut_in_its_last_block_is_fetched_again(h, monkeypatch):
-    """The cut attempt wrote into the file's last block, so the blocks are
-    allocated to the end but the file is shorter: the retry cannot map it
-    (``mmap length is greater than file size``) and writes with pwrite."""
-    monkeypatch.setattr('awscli_ppdl.worker.MAP_MIN_BYTES', 1000)
-    monkeypatch.setattr('awscli_ppdl.worker.MAP_WINDOW', 1000)
-    monkeypatch.setattr('awscli_ppdl.worker.RETRY_MAX_DELAY', 0)
-    body = os.urandom(2 * 4096 + 4000)
-    h.create_temp()
-    h.stubber.add_response('get_object', {
-        'Body': StreamingBody(_CutShortResponse(body[:-3000]), len(body)),
-        'ContentLength': len(body), 'ETag': ETAG})
-    h.add_get(body)
-    h.worker.run_job(h.job())
-    assert only_outcome(h) == TransferOutcome(1, None, False, len(body))
-    assert h.contents() == body
-    assert len(h.get_calls) == 2
-
-
-def test_a_file_without_reserved_blocks_is_written_with_pwrite(
-        h, monkeypatch):
-    """A full disk would reach a mapping as SIGBUS: a sparse temp file
-    (no fallocate on its file system) is written with pwrite."""
-    monkeypatch.setattr('awscli_ppdl.worker.MAP_MIN_BYTES', 1000)
-    pwrites = writes_counted(monkeypatch)
-    body = os.urandom(2500)
-    h.create_temp()
-    h.add_get(body)
-    h.worker.run_job(h.job())
-    assert h.contents() == body
-    assert pwrites == [0]
+    start, body = 1234, os.urandom(BUFFER_SIZE * 4 + 100)
+    total = start + len(body) + 1266
+    h.create_temp(total)
+    h.add_range(body, start, total=total)
+    h.worker.run_job(h.ranged_job(start, start + len(body) - 1,
+                                  part_index=1, num_parts=2))
+    assert h.contents() == b'\0' * start + body + b'\0' * 1266
+    assert pwrites == [start + i * BUFFER_SIZE for i in range(5)]
 
 
 def test_ranged_job_writes_at_its_offset(h):
