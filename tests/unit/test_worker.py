@@ -209,7 +209,36 @@ def test_a_long_part_of_a_reserved_file_is_written_with_pwrite(
     h.worker.run_job(h.ranged_job(start, start + len(body) - 1,
                                   part_index=1, num_parts=2))
     assert h.contents() == b'\0' * start + body + b'\0' * 1266
+    assert h.monitor.collect(0).progress == [(1, len(body))]
     assert pwrites == [start + i * BUFFER_SIZE for i in range(5)]
+
+
+class _CutShortResponse(io.RawIOBase):
+    """A raw stream as botocore's fast read sees http.client's response
+    (``_fp``): a body cut short returns what arrived, then 0, no error."""
+
+    def __init__(self, data):
+        super().__init__()
+        self._fp = io.BytesIO(data)
+
+    def readinto(self, b):
+        return self._fp.readinto(b)
+
+
+def test_a_body_cut_short_on_the_fast_read_is_fetched_again(h, monkeypatch):
+    """Read straight from http.client's ``_fp``, a cut body just ends:
+    only its length tells, and the worker fetches it again."""
+    monkeypatch.setattr('awscli_ppdl.worker.RETRY_MAX_DELAY', 0)
+    body = os.urandom(2 * 4096 + 4000)
+    h.create_temp()
+    h.stubber.add_response('get_object', {
+        'Body': StreamingBody(_CutShortResponse(body[:-3000]), len(body)),
+        'ContentLength': len(body), 'ETag': ETAG})
+    h.add_get(body)
+    h.worker.run_job(h.job())
+    assert only_outcome(h) == TransferOutcome(1, None, False, len(body))
+    assert h.contents() == body
+    assert len(h.get_calls) == 2
 
 
 def test_ranged_job_writes_at_its_offset(h):
