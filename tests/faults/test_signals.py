@@ -152,11 +152,14 @@ def stream_files(temp):
 
 
 def wait_for_the_second_range(temp):
-    """Renamed into place by the parent: ``ppcp-stream-XXXX/5242880.part``."""
+    """Renamed into place by the parent: ``ppcp-stream-XXXX/5242880.part``,
+    and the temp files of the other two, which a worker creates only once
+    their response headers are in (under load, after the second is done)."""
     wait_until(lambda: any(p.endswith(f'/{5 * MiB}.part')
                            for p in stream_files(temp)), 30,
                'the second range never arrived')
-    assert len(stream_files(temp)) == 3  # and the temp files of the others
+    wait_until(lambda: len(stream_files(temp)) == 3, 30,
+               'the first and third ranges never started to arrive')
 
 
 def stream_until_the_second_range_waits(start_ppcp, bucket, fault_proxy,
