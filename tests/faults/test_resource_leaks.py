@@ -1,6 +1,6 @@
 """What a long-lived process keeps after its downloads: nothing.
 
-test_resources.py shows the monitor stays bounded over 20,000 transfers and
+test_resources.py shows the monitor stays bounded over 5,000 transfers and
 that an exception raised in a worker before its GET crosses as a summary.
 These add: the same for an exception raised halfway through writing a part
 of a multipart download, or raised in the submitter; a cancel that races with
