@@ -10,8 +10,8 @@ from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import (
-    ConnectionClosedError, EndpointConnectionError, ReadTimeoutError,
-    SSLError)
+    ConnectionClosedError, ConnectTimeoutError, EndpointConnectionError,
+    ReadTimeoutError, SSLError)
 
 from awscli_ppdl.http11 import ConnectionPool, UnframedResponse
 from tests.scripted_server import ScriptedServer, ok
@@ -142,6 +142,39 @@ def test_a_silent_server_is_a_read_timeout():
         with pytest.raises(ReadTimeoutError):
             ConnectionPool(timeout=(5, 0.2)).get(url, [])
     finally:
+        listener.close()
+
+
+def test_a_server_that_takes_no_connection_is_a_connect_timeout():
+    """A listener whose accept queue is full drops further SYNs, as a
+    firewall or a flooded endpoint would: botocore's ConnectTimeoutError,
+    after the connect timeout, not the read timeout."""
+    listener = socket.socket()
+    listener.bind(('127.0.0.1', 0))
+    listener.listen(0)
+    address = listener.getsockname()
+    queued = []
+    try:
+        # Linux queues backlog + 1 connections; then the SYNs go unanswered.
+        for _ in range(8):
+            sock = socket.socket()
+            sock.settimeout(0.2)
+            try:
+                sock.connect(address)
+            except socket.timeout:
+                sock.close()
+                break
+            queued.append(sock)
+        else:
+            pytest.fail('the listener never stopped taking connections')
+        url = 'http://127.0.0.1:%d/k' % address[1]
+        with pytest.raises(ConnectTimeoutError) as raised:
+            ConnectionPool(timeout=(0.2, 60)).get(url, [])
+        assert str(raised.value) == (
+            f'Connect timeout on endpoint URL: "{url}"')
+    finally:
+        for sock in queued:
+            sock.close()
         listener.close()
 
 
