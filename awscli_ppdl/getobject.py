@@ -9,11 +9,11 @@ same request every time: only the key, the range and the ETag change. So the
 parent has botocore build (and sign, but not send) one plain GetObject per
 bucket, and that request becomes the bucket's ``RequestTemplate``: plain
 values, sent to the workers through the monitor. A worker fills in the key,
-``Range`` and ``If-Match``, signs with botocore's own signer class and the
-current credentials, and sends with the settings of the parent's client (its
-TLS verification, proxies, timeouts, pool size and socket options): on
-``http11``'s lean connections, or, through a proxy or with a client
-certificate, on a ``URLLib3Session`` like the client's.
+``Range`` and ``If-Match``, signs with the current credentials as botocore's
+own signer would (``CrtTemplateSigner``), and sends with the settings of the
+parent's client (its TLS verification, proxies, timeouts, pool size and
+socket options): on ``http11``'s lean connections, or, through a proxy or
+with a client certificate, on a ``URLLib3Session`` like the client's.
 
 Anything else is botocore's alone, so nothing about it changes: a GET with
 other arguments (SSE-C, requester pays, version, ``--checksum-mode``), a
@@ -30,9 +30,12 @@ import dataclasses
 import logging
 import threading
 from typing import Callable, Optional
+from urllib.parse import urlsplit
 
-from botocore.auth import AUTH_TYPE_MAPS
+from botocore.auth import (
+    AUTH_TYPE_MAPS, STREAMING_UNSIGNED_PAYLOAD_TRAILER, UNSIGNED_PAYLOAD)
 from botocore.awsrequest import AWSRequest, AWSResponse
+from botocore.compat import HAS_CRT, get_current_datetime
 from botocore.exceptions import ConnectionError, HTTPClientError
 from botocore.httpchecksum import handle_checksum_body
 from botocore.httpsession import ProxyConfiguration, URLLib3Session
@@ -40,6 +43,13 @@ from botocore.response import StreamingBody
 from botocore.utils import percent_encode
 
 from awscli_ppdl import http11
+
+if HAS_CRT:
+    import awscrt.auth
+    import awscrt.http
+    from botocore.crt.auth import CrtS3SigV4Auth
+else:
+    CrtS3SigV4Auth = None
 
 logger = logging.getLogger(__name__)
 
@@ -124,15 +134,15 @@ class RequestTemplate:
         )
 
     def request(self, key, extra_args):
-        headers = dict(self.headers)
-        for argument, value in extra_args.items():
-            headers[TEMPLATE_ARGUMENTS[argument]] = value
         request = AWSRequest(
-            method='GET', headers=headers,
-            url=(self.url_prefix + percent_encode(key, safe='/~')
-                 + self.url_suffix))
+            method='GET', url=self.url(key),
+            headers=dict(self.headers + object_headers(extra_args)))
         request.context = dict(self.context)
         return request
+
+    def url(self, key):
+        return (self.url_prefix + percent_encode(key, safe='/~')
+                + self.url_suffix)
 
     def auth(self, credentials):
         """The signer botocore's ``RequestSigner.get_auth_instance`` would
@@ -144,6 +154,93 @@ class RequestTemplate:
             kwargs.update(region_name=self.region_name,
                           service_name=self.signing_name)
         return cls(**kwargs)
+
+
+def object_headers(extra_args):
+    """The headers of a template request's per-object arguments."""
+    return tuple((TEMPLATE_ARGUMENTS[argument], value)
+                 for argument, value in extra_args.items())
+
+
+class CrtTemplateSigner:
+    """A template's GETs signed as botocore's ``CrtS3SigV4Auth`` signs them,
+    straight into the CRT's request.
+
+    Why: botocore's signer builds an ``AWSRequest`` (its headers an
+    ``email.message``), finds the host with ``urlsplit``, has the CRT call
+    back into Python for each header and copies every header back: 158 µs
+    of CPU per GET on this machine, against 45 µs for the same signature
+    made here (3,000 signatures each, one process). What botocore decides
+    from the request (the payload's hash, the host, which headers go
+    unsigned) is the same for every GET of a template, so botocore's own
+    signer decides it once, on the template's request.
+    """
+
+    def __init__(self, template, auth):
+        probe = template.request(PROBE_KEY, {})
+        auth._modify_request_before_signing(probe)
+        if auth._is_streaming_checksum_payload(probe):
+            self._payload = STREAMING_UNSIGNED_PAYLOAD_TRAILER
+        elif auth._should_sha256_sign_payload(probe):
+            self._payload = None  # the CRT hashes the (empty) body
+        else:
+            self._payload = UNSIGNED_PAYLOAD
+        self._body_header = (
+            awscrt.auth.AwsSignedBodyHeaderType.X_AMZ_CONTENT_SHA_256
+            if auth._should_add_content_sha256_header(self._payload)
+            else awscrt.auth.AwsSignedBodyHeaderType.NONE)
+        headers = list(probe.headers.items())
+        self._signed = [(name, value) for name, value in headers
+                        if auth._should_sign_header(name)]
+        self._unsigned = [(name, value) for name, value in headers
+                          if not auth._should_sign_header(name)]
+        self._region = template.region_name
+        self._service = template.signing_name
+        parts = urlsplit(template.url_prefix + template.url_suffix)
+        self._path_prefix = parts.path
+        self._query = f'?{parts.query}' if parts.query else ''
+        self._provider = (None, None)  # (frozen credentials, CRT provider)
+
+    @classmethod
+    def for_template(cls, template):
+        """The signer of ``template``'s GETs; None if botocore would not
+        sign them with ``CrtS3SigV4Auth``."""
+        if (CrtS3SigV4Auth is None or AUTH_TYPE_MAPS.get(
+                template.signature_version) is not CrtS3SigV4Auth):
+            return None
+        return cls(template, template.auth(None))
+
+    def headers(self, key, extra_args, credentials):
+        """The headers of ``key``'s GET, signed now with ``credentials``."""
+        request = awscrt.http.HttpRequest(
+            'GET',
+            self._path_prefix + percent_encode(key, safe='/~') + self._query,
+            awscrt.http.HttpHeaders(
+                self._signed + list(object_headers(extra_args))))
+        config = awscrt.auth.AwsSigningConfig(
+            algorithm=awscrt.auth.AwsSigningAlgorithm.V4,
+            signature_type=awscrt.auth.AwsSignatureType.HTTP_REQUEST_HEADERS,
+            credentials_provider=self._provider_for(
+                credentials.get_frozen_credentials()),
+            region=self._region, service=self._service,
+            date=get_current_datetime(remove_tzinfo=False),
+            use_double_uri_encode=CrtS3SigV4Auth._USE_DOUBLE_URI_ENCODE,
+            should_normalize_uri_path=(
+                CrtS3SigV4Auth._SHOULD_NORMALIZE_URI_PATH),
+            signed_body_value=self._payload,
+            signed_body_header_type=self._body_header)
+        awscrt.auth.aws_sign_request(request, config).result()
+        return list(request.headers) + self._unsigned
+
+    def _provider_for(self, frozen):
+        known, provider = self._provider
+        if known != frozen:
+            provider = awscrt.auth.AwsCredentialsProvider.new_static(
+                access_key_id=frozen.access_key,
+                secret_access_key=frozen.secret_key,
+                session_token=frozen.token)
+            self._provider = (frozen, provider)
+        return provider
 
 
 @dataclasses.dataclass(frozen=True)
@@ -270,6 +367,7 @@ class GetObjectSender:
         self._urllib3_for = {}
         self._creating = threading.Lock()
         self._templates = {}
+        self._signers = {}  # bucket: (template, its CrtTemplateSigner)
         self._call = threading.local()
 
     def get_object(self, bucket, key, extra_args):
@@ -278,7 +376,7 @@ class GetObjectSender:
         template = self._template_for(bucket) if plain else None
         if template is not None:
             try:
-                response = self._send(template, key, extra_args)
+                response = self._send(template, bucket, key, extra_args)
             except (HTTPClientError, ConnectionError) as e:
                 self._call.handoff = e
             except http11.UnframedResponse:
@@ -294,19 +392,34 @@ class GetObjectSender:
             self._templates[bucket] = self._find_template(bucket)
         return self._templates.get(bucket)
 
-    def _send(self, template, key, extra_args):
-        request = template.request(key, extra_args)
-        template.auth(self._credentials).add_auth(request)
+    def _send(self, template, bucket, key, extra_args):
         if self._needs_urllib3(template.url_prefix):
+            request = template.request(key, extra_args)
+            template.auth(self._credentials).add_auth(request)
             prepared = request.prepare()
             prepared.stream_output = True
             session = self._created('_urllib3_session',
                                     self._http_settings.create_session)
             return session.send(prepared)
+        signer = self._signer_for(bucket, template)
+        if signer is None:
+            request = template.request(key, extra_args)
+            template.auth(self._credentials).add_auth(request)
+            url, headers = request.url, request.headers.items()
+        else:
+            url = template.url(key)
+            headers = signer.headers(key, extra_args, self._credentials)
         pool = self._created('_pool', self._http_settings.create_pool)
-        response = pool.get(request.url, request.headers.items())
-        return AWSResponse(request.url, response.status, response.headers,
+        response = pool.get(url, headers)
+        return AWSResponse(url, response.status, response.headers,
                            response.body)
+
+    def _signer_for(self, bucket, template):
+        known = self._signers.get(bucket)
+        if known is None or known[0] is not template:
+            known = (template, CrtTemplateSigner.for_template(template))
+            self._signers[bucket] = known
+        return known[1]
 
     def _needs_urllib3(self, url_prefix):
         needs = self._urllib3_for.get(url_prefix)

@@ -70,6 +70,27 @@ def test_transfer_handler_drives_a_manager_through_download():
          'extra_args=', 'subscribers=']) == []
 
 
+def test_crt_s3_signer_decides_what_the_template_signer_mirrors():
+    """``CrtTemplateSigner`` asks botocore's ``CrtS3SigV4Auth`` what to
+    sign, once per template, and signs with the configuration its
+    ``add_auth`` builds; test_getobject.py compares their signatures."""
+    import botocore.auth  # noqa: F401 (botocore.crt.auth needs it first)
+    from botocore.crt.auth import CrtS3SigV4Auth
+
+    assert [name for name in (
+        '_modify_request_before_signing', '_is_streaming_checksum_payload',
+        '_should_sha256_sign_payload', '_should_add_content_sha256_header',
+        '_should_sign_header') if not hasattr(CrtS3SigV4Auth, name)] == []
+    assert missing_from_source(CrtS3SigV4Auth.add_auth, [
+        'should_sign_header=self._should_sign_header',
+        'use_double_uri_encode=self._USE_DOUBLE_URI_ENCODE',
+        'should_normalize_uri_path=self._SHOULD_NORMALIZE_URI_PATH',
+        'signed_body_value=explicit_payload',
+        'signed_body_header_type=body_header',
+        'expiration_in_seconds=self._expiration_in_seconds']) == []
+    assert CrtS3SigV4Auth(None, 's3', 'r')._expiration_in_seconds is None
+
+
 def test_factory_result_printer_hook():
     from awscli.customizations.s3.s3handler import S3TransferHandlerFactory
 

@@ -1,14 +1,19 @@
-"""awscli_ppdl.getobject: what a direct GET that fails hands to botocore,
-and which GETs stay on botocore's urllib3 session."""
+"""awscli_ppdl.getobject: how a direct GET is signed, what one that fails
+hands to botocore, and which GETs stay on botocore's urllib3 session."""
+import dataclasses
+import datetime
 import io
+import sys
 
 import botocore.session
 import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.config import Config
+from botocore.credentials import Credentials
 
+from awscli_ppdl import getobject
 from awscli_ppdl.getobject import (
-    GetObjectSender, HttpSessionSettings, TemplateLearner)
+    CrtTemplateSigner, GetObjectSender, HttpSessionSettings, TemplateLearner)
 from tests.s3server import free_port
 from tests.scripted_server import ok
 
@@ -97,3 +102,64 @@ def test_a_proxy_or_a_client_certificate_keeps_botocores_session(
     settings = HttpSessionSettings.of_client(
         client_for('http://127.0.0.1:9000', **config))
     assert settings.needs_urllib3('http://127.0.0.1:9000/b/') is needs_urllib3
+
+
+EMPTY_SHA256 = ('e3b0c44298fc1c149afbf4c8996fb9'
+                '2427ae41e4649b934ca495991b7852b855')
+SIGNED_AT = datetime.datetime(2026, 12, 3, 7, 59, 58,
+                              tzinfo=datetime.timezone.utc)
+
+
+@pytest.mark.parametrize('scheme, s3_config, token, expected_payload', [
+    ('http', None, None, EMPTY_SHA256),
+    ('https', None, 'session-token', EMPTY_SHA256),
+    ('https', {'payload_signing_enabled': False}, None, 'UNSIGNED-PAYLOAD'),
+    ('http', {'addressing_style': 'virtual'}, None, EMPTY_SHA256),
+], ids=['http', 'https-with-token', 'unsigned-payload', 'virtual-host'])
+def test_a_direct_get_is_signed_as_botocores_crt_signer_signs_it(
+        monkeypatch, scheme, s3_config, token, expected_payload):
+    """Header for header, at the same instant, for keys that need
+    encoding and with the per-object headers; the payload's hash as
+    botocore decides it for the template."""
+    # An IP address is always addressed by path (and so is a bucket name
+    # too short for a host name).
+    host = 'localhost' if s3_config == {'addressing_style': 'virtual'} \
+        else '127.0.0.1'
+    endpoint_url = f'{scheme}://{host}:{free_port()}'
+    config = {} if s3_config is None else {'s3': s3_config}
+    template = TemplateLearner(client_for(endpoint_url, **config)).learn(
+        'bucket')
+    signer = CrtTemplateSigner.for_template(template)
+    assert signer is not None
+    crt_auth = sys.modules[getobject.CrtS3SigV4Auth.__module__]
+    for module in (crt_auth, getobject):
+        monkeypatch.setattr(module, 'get_current_datetime',
+                            lambda remove_tzinfo=True: SIGNED_AT)
+    credentials = Credentials('AKIDEXAMPLE', 'secret', token)
+    for key, extra_args in [
+            ('k', {}), ('dir/b c+d é~(1)', {}),
+            ('big.bin', {'Range': 'bytes=0-8388607',
+                         'IfMatch': '"5d41402abc4b2a76b9719d911017c592"'})]:
+        request = template.request(key, extra_args)
+        template.auth(credentials).add_auth(request)
+        expected = sorted((name.lower(), value)
+                          for name, value in request.headers.items())
+        signed = sorted((name.lower(), value) for name, value in
+                        signer.headers(key, extra_args, credentials))
+        assert signed == expected
+        assert template.url(key) == request.url
+        assert dict(signed)['x-amz-content-sha256'] == expected_payload
+        assert ('x-amz-security-token' in dict(signed)) == (token is not None)
+    if s3_config == {'addressing_style': 'virtual'}:
+        assert dict(signed)['host'].startswith('bucket.localhost:')
+        assert template.url('k').startswith('http://bucket.localhost:')
+
+
+def test_a_template_botocore_signs_otherwise_keeps_botocores_signer():
+    """SigV4 without S3's rules (a template signed ``v4``): botocore's
+    signer object signs each GET."""
+    endpoint_url = f'http://127.0.0.1:{free_port()}'
+    template = TemplateLearner(client_for(endpoint_url)).learn('b')
+    assert CrtTemplateSigner.for_template(template) is not None
+    assert CrtTemplateSigner.for_template(
+        dataclasses.replace(template, signature_version='v4')) is None
