@@ -189,11 +189,10 @@ class CrtTemplateSigner:
             awscrt.auth.AwsSignedBodyHeaderType.X_AMZ_CONTENT_SHA_256
             if auth._should_add_content_sha256_header(self._payload)
             else awscrt.auth.AwsSignedBodyHeaderType.NONE)
-        headers = list(probe.headers.items())
-        self._signed = [(name, value) for name, value in headers
-                        if auth._should_sign_header(name)]
-        self._unsigned = [(name, value) for name, value in headers
-                          if not auth._should_sign_header(name)]
+        self._signed, self._unsigned = [], []
+        for name, value in probe.headers.items():
+            (self._signed if auth._should_sign_header(name)
+             else self._unsigned).append((name, value))
         self._region = template.region_name
         self._service = template.signing_name
         parts = urlsplit(template.url_prefix + template.url_suffix)
@@ -366,17 +365,19 @@ class GetObjectSender:
         self._pool = None
         self._urllib3_for = {}
         self._creating = threading.Lock()
+        # bucket: (its template, the template's CrtTemplateSigner or None),
+        # or None: no template
         self._templates = {}
-        self._signers = {}  # bucket: (template, its CrtTemplateSigner)
         self._call = threading.local()
 
     def get_object(self, bucket, key, extra_args):
         plain = (self._credentials is not None
                  and extra_args.keys() <= TEMPLATE_ARGUMENTS.keys())
-        template = self._template_for(bucket) if plain else None
-        if template is not None:
+        learned = self._template_for(bucket) if plain else None
+        if learned is not None:
+            template, signer = learned
             try:
-                response = self._send(template, bucket, key, extra_args)
+                response = self._send(template, signer, key, extra_args)
             except (HTTPClientError, ConnectionError) as e:
                 self._call.handoff = e
             except http11.UnframedResponse:
@@ -388,38 +389,36 @@ class GetObjectSender:
         return self._get_through_botocore(bucket, key, extra_args, plain)
 
     def _template_for(self, bucket):
+        """(template, signer) of ``bucket``, or None."""
         if bucket not in self._templates and self._find_template is not None:
-            self._templates[bucket] = self._find_template(bucket)
+            self._learn(bucket, self._find_template(bucket))
         return self._templates.get(bucket)
 
-    def _send(self, template, bucket, key, extra_args):
-        if self._needs_urllib3(template.url_prefix):
-            request = template.request(key, extra_args)
-            template.auth(self._credentials).add_auth(request)
-            prepared = request.prepare()
-            prepared.stream_output = True
-            session = self._created('_urllib3_session',
-                                    self._http_settings.create_session)
-            return session.send(prepared)
-        signer = self._signer_for(bucket, template)
-        if signer is None:
-            request = template.request(key, extra_args)
-            template.auth(self._credentials).add_auth(request)
-            url, headers = request.url, request.headers.items()
-        else:
+    def _learn(self, bucket, template):
+        """Keep ``template`` with its signer, as one value: a thread never
+        sees one template with another's signer."""
+        self._templates[bucket] = None if template is None else (
+            template, CrtTemplateSigner.for_template(template))
+
+    def _send(self, template, signer, key, extra_args):
+        needs_urllib3 = self._needs_urllib3(template.url_prefix)
+        if signer is not None and not needs_urllib3:
             url = template.url(key)
             headers = signer.headers(key, extra_args, self._credentials)
+        else:
+            request = template.request(key, extra_args)
+            template.auth(self._credentials).add_auth(request)
+            if needs_urllib3:
+                prepared = request.prepare()
+                prepared.stream_output = True
+                session = self._created('_urllib3_session',
+                                        self._http_settings.create_session)
+                return session.send(prepared)
+            url, headers = request.url, request.headers.items()
         pool = self._created('_pool', self._http_settings.create_pool)
         response = pool.get(url, headers)
         return AWSResponse(url, response.status, response.headers,
                            response.body)
-
-    def _signer_for(self, bucket, template):
-        known = self._signers.get(bucket)
-        if known is None or known[0] is not template:
-            known = (template, CrtTemplateSigner.for_template(template))
-            self._signers[bucket] = known
-        return known[1]
 
     def _needs_urllib3(self, url_prefix):
         needs = self._urllib3_for.get(url_prefix)
@@ -466,7 +465,7 @@ class GetObjectSender:
         if learn and last_signed is not None:
             template = RequestTemplate.from_signed(key, last_signed)
             if template is not None:
-                self._templates[bucket] = template
+                self._learn(bucket, template)
         return _object_body(response['Body'], response.get('ContentLength'),
                             response.get('ContentRange'))
 
