@@ -416,9 +416,8 @@ def run_worker(client_factory, http_settings, job_queue, monitor,
         each, sharing its sender (one connection pool, at most one botocore
         client) and its report batches. The bytes move with the GIL
         released (the socket's copy into the buffer, and the buffer's into
-        the file, are the kernel's),
-        so threads are the cheap way to keep requests in flight, and
-        processes the way to use every CPU.
+        the file, are the kernel's), so threads are the cheap way to keep
+        requests in flight, and processes the way to use every CPU.
     :param large_requests: how many of those GETs may be large ones
         (``LARGE_GET_BYTES``) at once; None: all of them.
     """
