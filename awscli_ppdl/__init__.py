@@ -27,6 +27,7 @@ def _add_ppcp_command(command_table, session, **kwargs):
 
 
 _PUBLIC_API = ('ProcessPoolDownloader', 'ProcessTransferConfig',
+               'ProcessPoolTransferFuture', 'ProcessPoolTransferMeta',
                'ProcessPoolBrokenError')
 
 

@@ -414,7 +414,7 @@ class _CommandResultRecorder(CommandResultRecorder):
     """
 
     def __exit__(self, exc_type, exc_value, *args):
-        from awscli_ppdl.processpool import Terminated
+        from awscli_ppdl.exceptions import Terminated
 
         if (exc_type is not None and issubclass(exc_type, KeyboardInterrupt)
                 and not issubclass(exc_type, Terminated)):
@@ -470,7 +470,7 @@ def _signals_stop_the_download():
     Only the first such signal interrupts; later ones are ignored so that
     the clean-up itself runs to the end.
     """
-    from awscli_ppdl.processpool import Terminated
+    from awscli_ppdl.exceptions import Terminated
 
     state = _StopState()
     if threading.current_thread() is not threading.main_thread():

@@ -10,6 +10,13 @@ import errno as errno_module
 from typing import NamedTuple, Optional
 
 SHUTDOWN = 'SHUTDOWN'
+# The GetObject arguments a download may carry (``extra_args``); the
+# HeadObject made for a download takes the same ones, so that the size, ETag
+# and checksum it reports are those of what the GETs will fetch.
+ALLOWED_DOWNLOAD_ARGS = (
+    'ChecksumMode', 'VersionId', 'SSECustomerAlgorithm', 'SSECustomerKey',
+    'SSECustomerKeyMD5', 'RequestPayer', 'ExpectedBucketOwner',
+)
 
 
 class DownloadRequest(NamedTuple):
@@ -122,10 +129,18 @@ class ErrorSummary(NamedTuple):
             if self.filename is None:
                 return OSError(self.errno, self.message)
             return OSError(self.errno, self.message, self.filename)
+        if self.type_name == ObjectChangedError.__name__:
+            return ObjectChangedError(self.message)
         return RemoteError(self.type_name, self.message)
 
     def describe_errno(self):
         return errno_module.errorcode.get(self.errno, str(self.errno))
+
+
+class ObjectChangedError(Exception):
+    """The object was replaced during a ranged download (its ``IfMatch``
+    ETag failed): raised in a worker, rebuilt as such in the parent, where
+    a stream tells it apart from other failures."""
 
 
 class RemoteError(Exception):

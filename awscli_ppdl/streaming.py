@@ -16,13 +16,16 @@ import stat
 import tempfile
 import threading
 import time
+from typing import Callable, NamedTuple
 
 from s3transfer.exceptions import CancelledError
 
 from awscli_ppdl import fileio
 from awscli_ppdl.checksums import (
     ChecksumChecker, full_object_checksum, verification_requested)
-from awscli_ppdl.records import RemoteError
+from awscli_ppdl.futures import (
+    ProcessPoolTransferFuture, call_subscribers, resolve)
+from awscli_ppdl.records import ObjectChangedError
 from awscli_ppdl.submitter import head_object
 
 # Bytes handed to the file object per write: the copy's memory bound.
@@ -35,15 +38,23 @@ SETTLE_TIMEOUT = 30.0
 FIFO_POLL_INTERVAL = 0.1
 
 
-class ObjectChangedError(Exception):
-    """A range was refused because the object is no longer the version the
-    stream started with (its ``IfMatch`` ETag failed)."""
+class StreamHost(NamedTuple):
+    """What a stream needs of the downloader that runs it."""
+
+    # The downloader's work directory, where the stream's ranges wait.
+    work_dir: str
+    # () -> a client, for the stream's HeadObject.
+    create_client: Callable
+    # (filename, start, length, etag, call_args) -> the future of one range.
+    download_range: Callable
+    # (stream) -> None: the stream has ended and resolved its future.
+    ended: Callable
 
 
 class StreamingDownload:
-    def __init__(self, downloader, future, subscribers, chunksize, window):
-        self._downloader = downloader
-        self.future = future
+    def __init__(self, meta, subscribers, chunksize, window):
+        self._host = None
+        self.future = ProcessPoolTransferFuture(meta, self.cancel)
         self.subscribers = subscribers
         self._chunksize = chunksize
         self._window = window
@@ -52,7 +63,9 @@ class StreamingDownload:
         self._thread = threading.Thread(target=self._run, daemon=True,
                                         name='ppcp-stream')
 
-    def start(self):
+    def start(self, host):
+        """Start writing, with what ``host`` (a ``StreamHost``) provides."""
+        self._host = host
         self._thread.start()
 
     def cancel(self):
@@ -72,7 +85,7 @@ class StreamingDownload:
             self.future.meta.provide_transfer_size(size)
             with self._output(call_args.fileobj) as fileobj:
                 temp_dir = tempfile.mkdtemp(prefix=fileio.stream_dir_prefix(
-                    self._downloader._work_dir))
+                    self._host.work_dir))
                 self._stream(call_args, size, etag, temp_dir, checker,
                              fileobj)
         except BaseException as e:
@@ -84,7 +97,8 @@ class StreamingDownload:
                 # more: one created while rmtree runs would keep it alive.
                 self._settle_parts(SETTLE_TIMEOUT)
                 fileio.remove_tree(temp_dir)
-            self._downloader._finish_stream(self, exception)
+            self._host.ended(self)
+            resolve(self.future, self.subscribers, exception)
 
     def _output(self, fileobj):
         """The stream's file object; a special file's name (a FIFO,
@@ -124,7 +138,7 @@ class StreamingDownload:
 
     def _head_object(self, call_args):
         response = head_object(
-            self._downloader._client_factory.create_client(),
+            self._host.create_client(),
             call_args.bucket, call_args.key, call_args.extra_args)
         checksum = None
         if verification_requested(call_args.extra_args):
@@ -141,9 +155,7 @@ class StreamingDownload:
             part = self._parts.popleft()
             try:
                 part.result()
-            except RemoteError as e:
-                if e.type_name != 'ObjectChangedError':
-                    raise
+            except ObjectChangedError:
                 # The worker's words are for a file, which is then never
                 # written; a stream has written what came before.
                 raise ObjectChangedError(
@@ -161,7 +173,7 @@ class StreamingDownload:
 
     def _submit_next(self, ranges, call_args, etag, temp_dir):
         for start, length in ranges:
-            self._parts.append(self._downloader._download_stream_range(
+            self._parts.append(self._host.download_range(
                 os.path.join(temp_dir, f'{start}.part'), start, length, etag,
                 call_args))
             return
@@ -173,4 +185,5 @@ class StreamingDownload:
                 if checker is not None:
                     checker.update(block)
                 fileobj.write(block)
-                self._downloader._notify_stream_progress(self, len(block))
+                call_subscribers(self.subscribers, self.future, 'on_progress',
+                                 bytes_transferred=len(block))

@@ -12,13 +12,10 @@ import logging
 from awscli_ppdl.checksums import (
     full_object_checksum, verification_requested)
 from awscli_ppdl.children import exit_child, prepare_child
-from awscli_ppdl.records import SHUTDOWN, ErrorSummary, GetObjectJob
+from awscli_ppdl.records import (
+    ALLOWED_DOWNLOAD_ARGS, SHUTDOWN, ErrorSummary, GetObjectJob)
 
 logger = logging.getLogger(__name__)
-
-HEAD_OBJECT_ARGS = ('SSECustomerAlgorithm', 'SSECustomerKey',
-                    'SSECustomerKeyMD5', 'RequestPayer', 'VersionId',
-                    'ExpectedBucketOwner', 'ChecksumMode')
 
 
 class Submitter:
@@ -87,7 +84,7 @@ class Submitter:
 
     def _ranged_jobs(self, request, size, etag):
         part_size = self._config.part_size(size)
-        num_parts = -(-size // part_size)
+        num_parts = self._config.num_parts(size)
         for index in range(num_parts):
             start = index * part_size
             length = min(part_size, size - start)
@@ -128,7 +125,8 @@ def head_object(client, bucket, key, extra_args):
     """HeadObject with the download's own arguments (SSE-C key, version,
     requester pays, checksum mode...): the size, ETag and checksum it
     reports are those of what the GETs will fetch."""
-    head_args = {k: v for k, v in extra_args.items() if k in HEAD_OBJECT_ARGS}
+    head_args = {k: v for k, v in extra_args.items()
+                 if k in ALLOWED_DOWNLOAD_ARGS}
     return client.head_object(Bucket=bucket, Key=key, **head_args)
 
 

@@ -22,7 +22,7 @@ from awscli_ppdl import fileio
 from awscli_ppdl.getobject import GetObjectSender
 from awscli_ppdl.children import exit_child, prepare_child
 from awscli_ppdl.credentials import signing_credentials
-from awscli_ppdl.records import SHUTDOWN, ErrorSummary
+from awscli_ppdl.records import SHUTDOWN, ErrorSummary, ObjectChangedError
 
 logger = logging.getLogger(__name__)
 
@@ -59,10 +59,6 @@ RETRY_MAX_DELAY = 2.0
 
 class RetryableBodyError(Exception):
     """The response was not the requested bytes; the part is fetched again."""
-
-
-class ObjectChangedError(Exception):
-    """The object was replaced during a ranged download (IfMatch failed)."""
 
 
 class ObjectSizeError(Exception):

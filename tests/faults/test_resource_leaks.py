@@ -11,6 +11,7 @@ process or temp directory behind.
 import contextlib
 import errno
 import gc
+import logging
 import multiprocessing
 import os
 import signal
@@ -21,7 +22,7 @@ import time
 import pytest
 from s3transfer.exceptions import CancelledError
 
-from awscli_ppdl import fileio, processpool
+from awscli_ppdl import fileio, pool
 from awscli_ppdl import submitter as submitter_module
 from awscli_ppdl.processpool import ProcessPoolBrokenError
 from awscli_ppdl.records import RemoteError
@@ -167,7 +168,7 @@ def test_a_cancel_racing_with_the_end_of_its_transfer_is_forgotten(
     blockers = [BlockingOnDone() for _ in range(rounds)]
     with library_downloader(s3_server.endpoint_url) as downloader:
         downloader.start()
-        monitor = downloader._monitor
+        monitor = downloader._lifecycle.running.children.monitor
         try:
             for i, blocker in enumerate(blockers):
                 held = downloader.download_file(
@@ -351,7 +352,7 @@ def monitor_slow_to_exit(monkeypatch, seconds):
     """The monitor process (forked after this) takes ``seconds`` to exit
     on SIGTERM, as a busy process on a loaded machine may; it still answers
     meanwhile."""
-    original = processpool.prepare_child
+    original = pool.prepare_child
 
     def prepare_child(on_parent_death=None, name=None, child_logging=None):
         original(on_parent_death, name, child_logging)
@@ -360,22 +361,28 @@ def monitor_slow_to_exit(monkeypatch, seconds):
                 time.sleep(seconds)
                 os._exit(0)
             signal.signal(signal.SIGTERM, linger)
-    monkeypatch.setattr(processpool, 'prepare_child', prepare_child)
+    monkeypatch.setattr(pool, 'prepare_child', prepare_child)
 
 
 @pytest.mark.timeout(60)
 def test_a_cancel_is_not_mistaken_for_a_dead_child(
-        slow_object, fault_proxy, bucket, tmp_path, monkeypatch):
+        slow_object, fault_proxy, bucket, tmp_path, monkeypatch, caplog):
     monitor_slow_to_exit(monkeypatch, 1.5)
-    downloader, exception = cancelled_run(
-        fault_proxy.endpoint_url, bucket, tmp_path, slow_object)
+    with caplog.at_level(logging.DEBUG, logger='awscli_ppdl'):
+        downloader, exception = cancelled_run(
+            fault_proxy.endpoint_url, bucket, tmp_path, slow_object)
     assert multiprocessing.active_children() == []
     assert files_under(tmp_path) == set()
     # Shut down by its owner, not broken by a child's death (deterministic
     # once the collector has looked at the children during the cancel)...
-    with pytest.raises(RuntimeError) as error:
-        downloader.download_file(bucket, 'fine', str(tmp_path / 'fine'))
-    assert str(error.value) == 'The downloader has been shut down.'
+    assert [r.getMessage() for r in caplog.records
+            if r.getMessage().startswith('Process pool broken')] == []
     # ...and so its download was cancelled (half the time, without the fix).
     assert type(exception) is CancelledError, repr(exception)
     assert str(exception) == ''
+    # The next download starts the processes again, as the seed's does.
+    with downloader:
+        downloader.download_file(bucket, 'fine', str(tmp_path / 'fine'),
+                                 expected_size=4).result(timeout=30)
+    assert (tmp_path / 'fine').read_bytes() == b'fine'
+    assert multiprocessing.active_children() == []

@@ -65,7 +65,7 @@ def test_monitor_state_stays_bounded_over_5000_transfers(
                 'bucket', f'key-{i}', str(tmp_path / f'file-{i % 100}'),
                 expected_size=len(BODY)))
             if i % 1000 == 999:
-                sizes.append(downloader._monitor.state_size())
+                sizes.append(running_monitor(downloader).state_size())
                 # The parent's own records of a finished transfer go too.
                 done = [f for f in futures if f.done()]
                 for future in done:
@@ -73,8 +73,8 @@ def test_monitor_state_stays_bounded_over_5000_transfers(
                 futures = [f for f in futures if not f.done()]
         for future in futures:
             future.result(timeout=120)
-        final_size = downloader._monitor.state_size()
-        pending = len(downloader._pending)
+        final_size = running_monitor(downloader).state_size()
+        pending = len(downloader._tracker)
     assert len(sizes) == TRANSFERS // 1000
     # At most what is in flight: the request queue holds 1,000.
     assert max(sizes) < 1500, sizes
@@ -130,10 +130,19 @@ def test_the_submitter_queues_no_more_than_max_queue_size_jobs(
     with library_downloader(fault_proxy.endpoint_url, processes=1,
                             part_size=1024, max_queue_size=8) as downloader:
         queued = fault_proxy.hold_until(
-            lambda: downloader._job_queue.full(),
-            lambda: downloader._job_queue.qsize(),
+            lambda: running_children(downloader).job_queue.full(),
+            lambda: running_children(downloader).job_queue.qsize(),
             timeout=20, method='GET', key='k', times=1)
         downloader.download_file(bucket, 'k', str(tmp_path / 'k'),
                                  expected_size=len(body)).result(timeout=60)
     assert queued == [8]
     assert (tmp_path / 'k').read_bytes() == body
+
+
+def running_children(downloader):
+    """The downloader's ``pool.ChildProcesses`` while it runs."""
+    return downloader._lifecycle.running.children
+
+
+def running_monitor(downloader):
+    return running_children(downloader).monitor

@@ -56,11 +56,12 @@ def test_a_dead_child_fails_the_downloads_in_flight(
         'temporary files removed.')
     with pytest.raises(ProcessPoolBrokenError):
         downloader.download_file(bucket, 'slow', str(tmp_path / 'again'))
+    work_dir = downloader._lifecycle.running.children.work_dir
     downloader.shutdown()
     assert files_under(tmp_path) == set()
     assert multiprocessing.active_children() == []
     # Nor does a broken pool leave the monitor's socket directory behind.
-    assert not os.path.exists(downloader._work_dir)
+    assert not os.path.exists(work_dir)
 
 
 @pytest.mark.timeout(60)

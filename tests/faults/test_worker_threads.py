@@ -47,7 +47,7 @@ def requests_in_flight(debug_output):
 
 
 def started_workers(debug_output):
-    return debug_output.count('awscli_ppdl.processpool - DEBUG - Started '
+    return debug_output.count('awscli_ppdl.pool - DEBUG - Started '
                               'ppcp-worker-')
 
 

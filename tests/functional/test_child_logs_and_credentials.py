@@ -56,7 +56,7 @@ def test_debug_shows_the_childrens_logs_tagged_with_their_process(
     assert (' - MainThread - awscli_ppdl.getobject - DEBUG - Learning the '
             f'GetObject request for bucket {bucket} (built, not sent)'
             in result.stderr)
-    assert ' - MainThread - awscli_ppdl.processpool - DEBUG - Started ' \
+    assert ' - MainThread - awscli_ppdl.pool - DEBUG - Started ' \
         'ppcp-worker-0 (pid ' in result.stderr
     (tmp_path / 'k').unlink()
     quiet = run_aws(args, env=aws_env)

@@ -3,12 +3,12 @@ import threading
 
 import pytest
 
-from awscli_ppdl import processpool
+from awscli_ppdl import pool
 
 
 @pytest.mark.timeout(30)
 def test_stop_does_not_wait_for_ever_for_a_start_that_hangs(monkeypatch):
-    monkeypatch.setattr(processpool, 'JOIN_TIMEOUT', 0.1)
+    monkeypatch.setattr(pool, 'JOIN_TIMEOUT', 0.1)
     starting = threading.Event()
     release = threading.Event()
 
@@ -16,7 +16,7 @@ def test_stop_does_not_wait_for_ever_for_a_start_that_hangs(monkeypatch):
         starting.set()
         release.wait()
 
-    starter = processpool._WorkerStarter(start_one)
+    starter = pool.WorkerStarter(start_one)
     starter.want(2)
     assert starting.wait(10), 'the starter never started a worker'
     starter.stop()

@@ -1,0 +1,118 @@
+"""The parent's collector thread: results in, futures out, children watched.
+
+CPython's ``_ExecutorManagerThread`` in our terms. One thread takes finished
+transfers and progress from the monitor in batches, renames complete temp
+files into place (only the parent ever renames, so nothing appears at a
+destination after the parent is gone) and resolves futures. Between batches
+it looks at the children: if the submitter, a worker or the monitor's
+manager died, it reports the pool broken (the downloader then fails every
+transfer in flight), so that no ``result()`` waits for ever. It is also the
+parent's clock for refreshing the children's credentials.
+"""
+import logging
+import threading
+
+from s3transfer.exceptions import CancelledError
+
+from awscli_ppdl import checksums, fileio
+from awscli_ppdl.futures import call_subscribers, resolve
+
+logger = logging.getLogger(__name__)
+
+# How long the collector waits for news before it looks at the children.
+SUPERVISION_INTERVAL = 0.2
+
+
+class ResultCollector:
+    def __init__(self, children, tracker, publisher, on_broken):
+        """
+        :param children: the ``pool.ChildProcesses`` to watch.
+        :param tracker: the ``tracker.TransferTracker`` of what is in flight.
+        :param publisher: the ``publishing.Publisher``, for credentials.
+        :param on_broken: called (in this thread) with a description of what
+            died; the collector ends after it.
+        """
+        self._children = children
+        self._monitor = children.monitor
+        self._tracker = tracker
+        self._publisher = publisher
+        self._on_broken = on_broken
+        self._stop_requested = threading.Event()
+        self._thread = threading.Thread(target=self._run,
+                                        name='ppcp-collector', daemon=True)
+
+    def start(self):
+        self._thread.start()
+
+    def stop(self):
+        """End the thread once nothing is in flight; it must have ended
+        before the children are asked to exit, or it would take their
+        exits for deaths."""
+        self._stop_requested.set()
+        try:
+            self._monitor.wake()
+        except Exception:
+            pass
+        if self._thread is not threading.current_thread():
+            self._thread.join()
+
+    def _run(self):
+        forget_cancelled = []
+        while True:
+            try:
+                events = self._monitor.collect(SUPERVISION_INTERVAL,
+                                               forget_cancelled)
+            except Exception as e:
+                # A dead monitor breaks the pool in every phase, closing
+                # too: ``shutdown()`` waits for what is in flight, which
+                # nothing would resolve any more. Only after a cancel has
+                # the parent stopped it itself.
+                if not self._children.cancelled:
+                    self._on_broken(
+                        self._children.describe_monitor_failure(e))
+                return
+            forget_cancelled = []
+            for transfer_id, nbytes in events.progress:
+                self._notify_progress(transfer_id, nbytes)
+            for outcome in events.outcomes:
+                if self._finish(outcome) or outcome.cancelled:
+                    forget_cancelled.append(outcome.transfer_id)
+            dead = self._children.find_dead_child()
+            if dead is not None and not self._children.cancelled:
+                # (After a cancel, the parent is terminating them itself.)
+                self._on_broken(dead)
+                return
+            self._publisher.refresh_credentials()
+            if self._stop_requested.is_set() and self._tracker.is_empty():
+                return
+
+    def _notify_progress(self, transfer_id, nbytes):
+        pending = self._tracker.get(transfer_id)
+        if pending is not None:
+            call_subscribers(pending.subscribers, pending.future,
+                             'on_progress', bytes_transferred=nbytes)
+
+    def _finish(self, outcome):
+        """Resolve a finished transfer; True if a cancel was asked for it
+        (so the monitor can forget the cancel, even one that came late)."""
+        pending = self._tracker.pop(outcome.transfer_id)
+        if pending is None:
+            return False
+        if pending.cancel_exception is not None or outcome.cancelled:
+            pending.fail(pending.cancel_exception or CancelledError(
+                'The download was cancelled.'))
+        elif outcome.error is not None:
+            pending.fail(outcome.error.to_exception())
+        else:
+            try:
+                if outcome.checksum is not None:
+                    checksums.verify_file(pending.temp_filename,
+                                          *outcome.checksum)
+                fileio.finalize(pending.temp_filename,
+                                pending.future.meta.call_args.filename,
+                                outcome.bytes_written)
+            except Exception as e:
+                pending.fail(e)
+            else:
+                resolve(pending.future, pending.subscribers)
+        return pending.cancel_exception is not None
