@@ -10,6 +10,9 @@ endpoint, TLS verification, retries, timeouts, signing, user agent.
 import dataclasses
 from typing import Optional
 
+from awscli_ppdl.credentials import (
+    FrozenCredentials, freeze, parent_credential_resolver)
+
 PROCESS_USER_AGENT = 'ppcp'
 
 # What botocore itself defaults to per retry mode when max_attempts is unset.
@@ -25,14 +28,6 @@ _sessions = {}
 _S3_PROFILE_KEYS = ('addressing_style', 'use_accelerate_endpoint',
                     'use_dualstack_endpoint', 'payload_signing_enabled',
                     'us_east_1_regional_endpoint')
-
-
-@dataclasses.dataclass(frozen=True)
-class FrozenCredentials:
-    access_key: str
-    secret_key: str
-    token: Optional[str] = None
-    expiry_time: Optional[float] = None  # seconds since the epoch
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,8 +85,6 @@ class ClientFactory:
         if not _is_unsigned(options):
             resolved = session.get_credentials()
             if resolved is not None:
-                from awscli_ppdl.credentials import freeze
-
                 credentials = freeze(resolved)
         return cls(
             client_kwargs={'region_name': region,
@@ -115,8 +108,6 @@ class ClientFactory:
         resolved = self._new_session().get_credentials()
         if resolved is None:
             return self, None
-        from awscli_ppdl.credentials import freeze
-
         return dataclasses.replace(self, credentials=freeze(resolved)), \
             resolved
 
@@ -136,7 +127,7 @@ class ClientFactory:
         if expiring:
             session = self._new_session()
             session.register_component(
-                'credential_provider', _parent_credential_resolver(
+                'credential_provider', parent_credential_resolver(
                     self.credentials, current_credentials))
         else:
             session = self._session()
@@ -186,20 +177,6 @@ class ClientFactory:
         session.get_component('response_parser_factory') \
             .set_parser_defaults(timestamp_parser=str)
         return session
-
-
-def _parent_credential_resolver(initial, current_credentials):
-    from botocore.credentials import CredentialProvider, CredentialResolver
-
-    from awscli_ppdl.credentials import refreshable_from_parent
-
-    class ParentCredentialProvider(CredentialProvider):
-        METHOD = 'ppcp-parent'
-
-        def load(self):
-            return refreshable_from_parent(initial, current_credentials)
-
-    return CredentialResolver([ParentCredentialProvider()])
 
 
 def share_loader(loader):

@@ -1,23 +1,38 @@
 """Credentials that outlive a download: refreshed in the parent, shared.
 
 Credentials are resolved once, in the parent (an SSO or MFA prompt, a
-``credential_process`` or an assume-role call happens there, once). When they
+``credential_process`` or an assume-role call happens there, once), and
+cross to the children as ``FrozenCredentials``, plain values. When they
 expire (assume-role, SSO, ``credential_process``, instance metadata), the
 parent refreshes them a while before they do and publishes the new ones in
 the transfer monitor; each child's botocore asks the monitor for them when
 its own copy nears expiry. No child ever resolves credentials itself, and the
 source is asked once per refresh, not once per process.
+
+This module imports nothing of the package: ``clientfactory`` builds on it.
 """
+import dataclasses
 import datetime
 import time
-
-from awscli_ppdl.clientfactory import FrozenCredentials
+from typing import Optional
 
 # botocore refreshes credentials only inside this window before they expire
 # (its "advisory" timeout); the parent asks a little inside it, or at half
 # the lifetime of credentials that live less than twice that.
 ADVISORY_REFRESH_SECONDS = 15 * 60
 REFRESH_MARGIN_SECONDS = 30
+
+
+@dataclasses.dataclass(frozen=True)
+class FrozenCredentials:
+    """Credentials as plain values, for children and the monitor: botocore's
+    own do not pickle (refreshable ones hold their refresh callable and a
+    lock)."""
+
+    access_key: str
+    secret_key: str
+    token: Optional[str] = None
+    expiry_time: Optional[float] = None  # seconds since the epoch
 
 
 def freeze(credentials):
@@ -69,6 +84,20 @@ def signing_credentials(frozen, fetch_current):
 
         return Credentials(frozen.access_key, frozen.secret_key, frozen.token)
     return refreshable_from_parent(frozen, fetch_current)
+
+
+def parent_credential_resolver(initial, current_credentials):
+    """In a child: a botocore credential resolver whose one provider is the
+    parent, for a client whose credentials expire."""
+    from botocore.credentials import CredentialProvider, CredentialResolver
+
+    class ParentCredentialProvider(CredentialProvider):
+        METHOD = 'ppcp-parent'
+
+        def load(self):
+            return refreshable_from_parent(initial, current_credentials)
+
+    return CredentialResolver([ParentCredentialProvider()])
 
 
 def refreshable_from_parent(frozen, fetch_current):

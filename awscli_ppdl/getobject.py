@@ -339,54 +339,62 @@ class TemplateLearner:
 
 
 class GetObjectSender:
-    """A worker's GetObject: direct on a template, or through botocore.
+    """A worker's GetObject: direct on the bucket's template, or through
+    botocore.
 
     :param create_client: builds the worker's botocore client; called when
         botocore is first needed.
     :param find_template: the parent's template for a bucket, or None.
-    :param credentials: botocore credentials to sign direct GETs with, and
-    :param http_settings: the ``HttpSessionSettings`` of their session;
-        without them (unsigned requests, or no credentials to be found),
+    :param credentials: botocore credentials to sign direct GETs with;
+    :param http_settings: the ``HttpSessionSettings`` to send them with.
+        Without credentials (unsigned requests, or none to be found),
         every GET goes through botocore.
 
     The threads of a worker share one sender, so that they share one
-    connection pool and build at most one client: what a call hands to
-    botocore's event handlers is kept per thread.
+    connection pool and build at most one client.
     """
 
     def __init__(self, create_client, find_template=None, credentials=None,
                  http_settings=None):
-        self._create_client = create_client
         self._find_template = find_template
-        self._credentials = credentials
-        self._http_settings = http_settings
-        self._client = None
-        self._urllib3_session = None
-        self._pool = None
-        self._urllib3_for = {}
-        self._creating = threading.Lock()
+        self._direct = (None if credentials is None
+                        else DirectSender(credentials, http_settings))
+        self._botocore = BotocoreSender(create_client)
         # bucket: (its template, the template's CrtTemplateSigner or None),
         # or None: no template
         self._templates = {}
-        self._call = threading.local()
 
     def get_object(self, bucket, key, extra_args):
-        plain = (self._credentials is not None
+        """``key``'s body as an ``ObjectBody``. A plain GET (no argument
+        but ``Range`` and ``IfMatch``) of a bucket with a template goes
+        direct; whatever that does not settle goes to botocore, with the
+        direct GET's outcome as botocore's first attempt; and a plain GET
+        that botocore sends teaches the bucket's template."""
+        plain = (self._direct is not None
                  and extra_args.keys() <= TEMPLATE_ARGUMENTS.keys())
         learned = self._template_for(bucket) if plain else None
+        first_attempt = None
         if learned is not None:
             template, signer = learned
             try:
-                response = self._send(template, signer, key, extra_args)
+                response = self._direct.send(template, signer, key,
+                                             extra_args)
             except (HTTPClientError, ConnectionError) as e:
-                self._call.handoff = e
+                first_attempt = e
             except http11.UnframedResponse:
                 pass  # botocore sends this GET itself
             else:
                 if response.status_code in (200, 206):
-                    return self._direct_body(response, template)
-                self._call.handoff = response
-        return self._get_through_botocore(bucket, key, extra_args, plain)
+                    return _direct_body(response, template)
+                first_attempt = response
+        response, last_signed = self._botocore.get_object(
+            bucket, key, extra_args, first_attempt)
+        if plain and last_signed is not None:
+            template = RequestTemplate.from_signed(key, last_signed)
+            if template is not None:
+                self._learn(bucket, template)
+        return _object_body(response['Body'], response.get('ContentLength'),
+                            response.get('ContentRange'))
 
     def _template_for(self, bucket):
         """(template, signer) of ``bucket``, or None."""
@@ -400,7 +408,24 @@ class GetObjectSender:
         self._templates[bucket] = None if template is None else (
             template, CrtTemplateSigner.for_template(template))
 
-    def _send(self, template, signer, key, extra_args):
+
+class DirectSender:
+    """Sends a template's GET without botocore: signed with the worker's
+    credentials, on ``http11``'s lean connections, or on a
+    ``URLLib3Session`` like the client's where only urllib3 will do (a
+    proxy, a client certificate)."""
+
+    def __init__(self, credentials, http_settings):
+        self._credentials = credentials
+        self._http_settings = http_settings
+        self._pool = _CreatedOnce(http_settings.create_pool)
+        self._urllib3_session = _CreatedOnce(http_settings.create_session)
+        self._urllib3_for = {}  # url prefix: whether it needs urllib3
+
+    def send(self, template, signer, key, extra_args):
+        """``key``'s GET as an ``AWSResponse`` whose body is not read yet;
+        signed by ``signer`` (a ``CrtTemplateSigner``) where there is one,
+        by botocore's signer otherwise."""
         needs_urllib3 = self._needs_urllib3(template.url_prefix)
         if signer is not None and not needs_urllib3:
             url = template.url(key)
@@ -411,12 +436,9 @@ class GetObjectSender:
             if needs_urllib3:
                 prepared = request.prepare()
                 prepared.stream_output = True
-                session = self._created('_urllib3_session',
-                                        self._http_settings.create_session)
-                return session.send(prepared)
+                return self._urllib3_session.get().send(prepared)
             url, headers = request.url, request.headers.items()
-        pool = self._created('_pool', self._http_settings.create_pool)
-        response = pool.get(url, headers)
+        response = self._pool.get().get(url, headers)
         return AWSResponse(url, response.status, response.headers,
                            response.body)
 
@@ -427,50 +449,36 @@ class GetObjectSender:
                 self._http_settings.needs_urllib3(url_prefix))
         return needs
 
-    def _created(self, attribute, create):
-        """``self.<attribute>``, created by ``create()`` at its first use:
-        once, whichever of the worker's threads gets there first."""
-        value = getattr(self, attribute)
-        if value is None:
-            with self._creating:
-                value = getattr(self, attribute)
-                if value is None:
-                    value = create()
-                    setattr(self, attribute, value)
-        return value
 
-    def _direct_body(self, response, template):
-        """The body as botocore would return it: checked as it is read
-        when botocore would check it (``handle_checksum_body``, with the
-        checksum algorithms botocore chose for the template's request)."""
-        headers = response.headers
-        parsed = {'headers': headers, 'context': {}}
-        handle_checksum_body(response, parsed, template.context,
-                             _STREAMING_GET_OBJECT)
-        length = headers.get('Content-Length')
-        length = None if length is None else int(length)
-        body = parsed.get('body')
-        if body is None:
-            body = StreamingBody(response.raw, length)
-        return _object_body(body, length, headers.get('Content-Range'))
+class BotocoreSender:
+    """GetObject through the worker's botocore client, built at first use.
 
-    def _get_through_botocore(self, bucket, key, extra_args, learn):
+    A direct GET that did not succeed is not sent again: its outcome (the
+    response, or the error of a send that failed) stands for botocore's
+    first attempt, handed over in ``before-send`` as botocore's Stubber
+    does, so that botocore's retries, redirects and error messages apply
+    with the same number of requests as for ``aws s3 cp``. Each call
+    also says what botocore signed last, the request that succeeded (after
+    any region redirect), for the caller to learn the bucket's template
+    from. Both are kept per thread, for the handlers of that thread's call.
+    """
+
+    def __init__(self, create_client):
+        self._create_client = create_client
+        self._client = _CreatedOnce(self._create_hooked_client)
+        self._call = threading.local()
+
+    def get_object(self, bucket, key, extra_args, first_attempt=None):
+        """botocore's response, and the ``SignedRequest`` of its last
+        attempt (None if it signed none)."""
+        self._call.handoff = first_attempt
         self._call.last_signed = None
         try:
-            response = self._botocore_client().get_object(
+            response = self._client.get().get_object(
                 Bucket=bucket, Key=key, **extra_args)
         finally:
             self._call.handoff = None
-        last_signed = self._call.last_signed
-        if learn and last_signed is not None:
-            template = RequestTemplate.from_signed(key, last_signed)
-            if template is not None:
-                self._learn(bucket, template)
-        return _object_body(response['Body'], response.get('ContentLength'),
-                            response.get('ContentRange'))
-
-    def _botocore_client(self):
-        return self._created('_client', self._create_hooked_client)
+        return response, self._call.last_signed
 
     def _create_hooked_client(self):
         client = self._create_client()
@@ -480,18 +488,51 @@ class GetObjectSender:
         return client
 
     def _remember_signing(self, **kwargs):
-        """``before-sign``: what botocore is about to sign (the last attempt
-        of a call is the one that succeeded, after any region redirect)."""
         self._call.last_signed = SignedRequest.at_before_sign(**kwargs)
 
     def _hand_off(self, request, **kwargs):
-        """``before-send``: the outcome the fast path already had stands for
-        botocore's first attempt; later attempts are sent as usual."""
+        """The first attempt's outcome, if the direct GET had one; later
+        attempts are sent as usual."""
         outcome = getattr(self._call, 'handoff', None)
         self._call.handoff = None
         if isinstance(outcome, Exception):
             raise outcome
         return outcome
+
+
+class _CreatedOnce:
+    """A value created by ``create()`` at its first use: once, whichever of
+    the worker's threads gets there first."""
+
+    def __init__(self, create):
+        self._create = create
+        self._value = None
+        self._lock = threading.Lock()
+
+    def get(self):
+        value = self._value
+        if value is None:
+            with self._lock:
+                value = self._value
+                if value is None:
+                    value = self._value = self._create()
+        return value
+
+
+def _direct_body(response, template):
+    """The body of a direct GET as botocore would return it: checked as it
+    is read when botocore would check it (``handle_checksum_body``, with the
+    checksum algorithms botocore chose for the template's request)."""
+    headers = response.headers
+    parsed = {'headers': headers, 'context': {}}
+    handle_checksum_body(response, parsed, template.context,
+                         _STREAMING_GET_OBJECT)
+    length = headers.get('Content-Length')
+    length = None if length is None else int(length)
+    body = parsed.get('body')
+    if body is None:
+        body = StreamingBody(response.raw, length)
+    return _object_body(body, length, headers.get('Content-Range'))
 
 
 class _StreamingOperation:

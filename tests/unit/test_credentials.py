@@ -5,8 +5,8 @@ import awscli  # noqa: F401  (before botocore: selects the vendored copy)
 from botocore.credentials import Credentials, RefreshableCredentials
 
 from awscli_ppdl import credentials as credentials_module
-from awscli_ppdl.clientfactory import FrozenCredentials
-from awscli_ppdl.credentials import CredentialRefresher, refreshable_from_parent
+from awscli_ppdl.credentials import (
+    CredentialRefresher, FrozenCredentials, refreshable_from_parent)
 from tests.helpers import credentials_only_in_the_environment
 
 NOW = 1_800_000_000.0

@@ -5,6 +5,7 @@ import datetime
 import io
 import sys
 
+import botocore.exceptions
 import botocore.session
 import pytest
 from botocore.awsrequest import AWSResponse
@@ -163,3 +164,38 @@ def test_a_template_botocore_signs_otherwise_keeps_botocores_signer():
     assert CrtTemplateSigner.for_template(template) is not None
     assert CrtTemplateSigner.for_template(
         dataclasses.replace(template, signature_version='v4')) is None
+
+
+def test_a_direct_get_through_a_proxy_goes_on_urllib3(scripted_server,
+                                                      monkeypatch):
+    """A proxy: the direct GET is signed by botocore's signer and sent on
+    a ``URLLib3Session`` like the client's (the proxy sees the absolute
+    URL); an error it gets is botocore's first attempt, not sent again."""
+    for name in ('HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'http_proxy',
+                 'https_proxy', 'no_proxy'):
+        monkeypatch.delenv(name, raising=False)
+    no_such_key = (b'<?xml version="1.0" encoding="UTF-8"?><Error>'
+                   b'<Code>NoSuchKey</Code><Message>No key</Message></Error>')
+    proxy = scripted_server([
+        ok(b'hello'),
+        b'HTTP/1.1 404 Not Found\r\nContent-Length: %d\r\n\r\n%s' % (
+            len(no_such_key), no_such_key)])
+    endpoint_url = 'http://s3.example.test:9000'
+    template = TemplateLearner(client_for(
+        endpoint_url, proxies={'http': proxy.url})).learn('b')
+    sender = sender_for(
+        client_for(endpoint_url, proxies={'http': proxy.url}), template)
+    body = sender.get_object('b', 'k', {'Range': 'bytes=0-4'})
+    assert read(body) == b'hello'
+    body.release(True)
+    with pytest.raises(botocore.exceptions.ClientError) as raised:
+        sender.get_object('b', 'gone', {})
+    assert raised.value.response['Error']['Code'] == 'NoSuchKey'
+    [(first, direct), (second, missing)] = proxy.requests
+    assert (first, second) == (0, 0)
+    assert direct.startswith(f'GET {endpoint_url}/b/k HTTP/1.1')
+    assert 'range: bytes=0-4' in direct.lower()
+    assert 'authorization: aws4-hmac-sha256' in direct.lower()
+    assert 'amz-sdk-invocation-id' not in direct.lower()
+    assert missing.startswith(f'GET {endpoint_url}/b/gone HTTP/1.1')
+    assert 'amz-sdk-invocation-id' not in missing.lower()
