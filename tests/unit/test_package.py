@@ -96,7 +96,11 @@ def test_every_installed_requirement_is_the_copy_that_runs():
 
 
 def test_an_old_python_is_named_when_the_metadata_is_built():
-    probe = ("import sys; sys.version_info = (3, 9, 18, 'final', 0); "
+    """Before setuptools is imported: a virtualenv of Python 3.12 or newer
+    has none (a PEP 517 build brings its own), and the message must not
+    depend on it, so the probe makes it unimportable on every Python."""
+    probe = ("import sys; sys.modules['setuptools'] = None; "
+             "sys.version_info = (3, 9, 18, 'final', 0); "
              "sys.argv = ['setup.py', '--version']; "
              "exec(compile(open('setup.py').read(), 'setup.py', 'exec'))")
     result = subprocess.run([sys.executable, '-c', probe], cwd=REPO,
