@@ -28,8 +28,9 @@ from tests.s3server import (  # noqa: F401  (re-export for tests)
 )
 
 
-DEFAULT_START_METHOD_DIR = os.path.join(
-    os.path.dirname(os.path.abspath(__file__)), 'default_start_method')
+# A sitecustomize for the Pythons the tests start (see its docstring).
+STARTUP_HOOKS_DIR = os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), 'startup_hooks')
 DEFAULT_START_METHOD_VAR = 'PPDL_TEST_DEFAULT_START_METHOD'
 
 
@@ -53,15 +54,15 @@ def pytest_configure(config):
 
 
 def _make_default_start_method(method):
-    """Here, and (through ``tests/default_start_method/sitecustomize.py``
-    on ``PYTHONPATH``) in every Python the tests start."""
+    """Here, and (through ``tests/startup_hooks/sitecustomize.py`` on
+    ``PYTHONPATH``) in every Python the tests start."""
     os.environ[DEFAULT_START_METHOD_VAR] = method
     pythonpath = os.environ.get('PYTHONPATH')
-    os.environ['PYTHONPATH'] = DEFAULT_START_METHOD_DIR + (
+    os.environ['PYTHONPATH'] = STARTUP_HOOKS_DIR + (
         os.pathsep + pythonpath if pythonpath else '')
     spec = importlib.util.spec_from_file_location(
-        'ppdl_default_start_method',
-        os.path.join(DEFAULT_START_METHOD_DIR, 'sitecustomize.py'))
+        'ppdl_startup_hooks',
+        os.path.join(STARTUP_HOOKS_DIR, 'sitecustomize.py'))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     module.make_default(method)

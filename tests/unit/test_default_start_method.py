@@ -1,5 +1,5 @@
 """Python 3.14's default start method (``forkserver`` on Linux), emulated
-on older Pythons by ``tests/default_start_method`` (``--default-start-method``
+on older Pythons by ``tests/startup_hooks`` (``--default-start-method``
 in ``tests/conftest.py``), and what the engine does under it."""
 import json
 import os
@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from tests.conftest import DEFAULT_START_METHOD_DIR, DEFAULT_START_METHOD_VAR
+from tests.conftest import STARTUP_HOOKS_DIR, DEFAULT_START_METHOD_VAR
 from tests.s3server import REPO_ROOT, VENV_BIN, make_aws_env
 
 DEFAULTS = textwrap.dedent('''\
@@ -37,7 +37,7 @@ CONTEXTS = textwrap.dedent('''\
 
 def emulating(method):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [DEFAULT_START_METHOD_DIR, REPO_ROOT]))
+        [STARTUP_HOOKS_DIR, REPO_ROOT]))
     env[DEFAULT_START_METHOD_VAR] = method
     return env
 
