@@ -4,6 +4,9 @@ isolated ``aws`` environment and the fault-injecting proxy.
 ``import awscli`` must come before any botocore import so every test module
 gets the CLI's vendored botocore (see awscli_ppdl/__init__.py).
 """
+import importlib.util
+import multiprocessing
+import multiprocessing.context
 import os
 import uuid
 from typing import NamedTuple
@@ -25,11 +28,53 @@ from tests.s3server import (  # noqa: F401  (re-export for tests)
 )
 
 
+# A sitecustomize for the Pythons the tests start (see its docstring).
+STARTUP_HOOKS_DIR = os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), 'startup_hooks')
+DEFAULT_START_METHOD_VAR = 'PPDL_TEST_DEFAULT_START_METHOD'
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        '--default-start-method', choices=['fork', 'forkserver', 'spawn'],
+        default=os.environ.get(DEFAULT_START_METHOD_VAR) or None,
+        help='the multiprocessing start method of code that chooses none, '
+             'in the test process and every Python it starts: forkserver is '
+             "Python 3.14's on Linux (env: %s)" % DEFAULT_START_METHOD_VAR)
+
+
 def pytest_configure(config):
     config.addinivalue_line(
         'markers', 'slow: takes more than a few seconds')
     config.addinivalue_line(
         'markers', 'faults: uses the fault-injecting proxy in front of moto')
+    method = config.getoption('--default-start-method')
+    if method:
+        _make_default_start_method(method)
+
+
+def _make_default_start_method(method):
+    """Here, and (through ``tests/startup_hooks/sitecustomize.py`` on
+    ``PYTHONPATH``) in every Python the tests start."""
+    os.environ[DEFAULT_START_METHOD_VAR] = method
+    pythonpath = os.environ.get('PYTHONPATH')
+    os.environ['PYTHONPATH'] = STARTUP_HOOKS_DIR + (
+        os.pathsep + pythonpath if pythonpath else '')
+    spec = importlib.util.spec_from_file_location(
+        'ppdl_startup_hooks',
+        os.path.join(STARTUP_HOOKS_DIR, 'sitecustomize.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.make_default(method)
+
+
+def pytest_report_header(config):
+    # Read without asking for the default context, which would fix it.
+    default = multiprocessing.context._default_context._default_context
+    return 'multiprocessing default start method: %s (%s)' % (
+        default.get_start_method(),
+        '--default-start-method'
+        if config.getoption('--default-start-method') else "this Python's")
 
 
 @pytest.fixture(scope='session')

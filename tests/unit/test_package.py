@@ -96,7 +96,11 @@ def test_every_installed_requirement_is_the_copy_that_runs():
 
 
 def test_an_old_python_is_named_when_the_metadata_is_built():
-    probe = ("import sys; sys.version_info = (3, 9, 18, 'final', 0); "
+    """Before setuptools is imported: a virtualenv of Python 3.12 or newer
+    has none (a PEP 517 build brings its own), and the message must not
+    depend on it, so the probe makes it unimportable on every Python."""
+    probe = ("import sys; sys.modules['setuptools'] = None; "
+             "sys.version_info = (3, 9, 18, 'final', 0); "
              "sys.argv = ['setup.py', '--version']; "
              "exec(compile(open('setup.py').read(), 'setup.py', 'exec'))")
     result = subprocess.run([sys.executable, '-c', probe], cwd=REPO,
@@ -105,3 +109,23 @@ def test_an_old_python_is_named_when_the_metadata_is_built():
     assert result.stderr.strip() == (
         'awscli-ppdl needs Python 3.10 or newer (as AWS CLI 1.46 does); '
         'this is Python 3.9.18')
+
+
+def test_the_oldest_python_is_the_same_everywhere():
+    """python_requires, the lowest version classifier, setup.py's check and
+    the scripts' check name one oldest Python."""
+    config = configparser.ConfigParser()
+    config.read(REPO / 'setup.cfg')
+    required = re.fullmatch(r'>=\s*3\.(\d+)',
+                            config['options']['python_requires'].strip())
+    classified = [int(m) for m in re.findall(
+        r'Programming Language :: Python :: 3\.(\d+)',
+        config['metadata']['classifiers'])]
+    assert required and classified
+    oldest = int(required.group(1))
+    assert min(classified) == oldest
+    assert sorted(classified) == list(range(oldest, max(classified) + 1))
+    assert f'sys.version_info < (3, {oldest})' in (
+        REPO / 'setup.py').read_text()
+    assert f'sys.version_info < (3, {oldest})' in (
+        REPO / 'scripts' / '_venv.sh').read_text()
