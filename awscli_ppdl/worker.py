@@ -129,7 +129,7 @@ class Worker:
             # slot back at once for a small job: no thread sits on a taken
             # job waiting for a slot, while another worker with one free
             # could have done it.
-            self._large_slots.acquire()
+            self._take_large_slot()
             job = self._next_job(job_queue)
             keeps_slot = job != SHUTDOWN and _is_large(job)
             if not keeps_slot:
@@ -144,6 +144,26 @@ class Worker:
             finally:
                 if keeps_slot:
                     self._large_slots.release()
+
+    def _take_large_slot(self):
+        """A large-GET slot, with ``_next_job``'s rule for the reports held
+        meanwhile: they wait for it only while it comes at once.
+
+        The slots are fewer than the threads, and the threads idle on the
+        job queue hold them: a thread that has just finished the only job
+        of a one-file download waits here until a job or SHUTDOWN moves
+        them, and the report of a complete file must not wait with it
+        (nor for the batch's REPORT_MAX_AGE, the sender thread's safety
+        net): that was the ~0.25 s a one-object ``ppcp`` spent before its
+        file appeared."""
+        if self._large_slots.acquire(blocking=False):
+            return
+        if self._reports is not None and self._reports.pending():
+            if self._more_to_come and self._large_slots.acquire(
+                    timeout=REPORT_DELAY):
+                return
+            self._reports.flush()
+        self._large_slots.acquire()
 
     def _next_job(self, job_queue):
         """The next job; reports wait for it only while it comes at once,
