@@ -21,7 +21,7 @@ TIMERS = {
     'awscli_ppdl.processpool': (
         'SUPERVISION_INTERVAL', 'TERMINATE_GRACE', 'JOIN_TIMEOUT',
         'STREAM_STOP_TIMEOUT'),
-    'awscli_ppdl.childlogs': ('KILLED_POLL_INTERVAL', 'STOP_TIMEOUT'),
+    'awscli_ppdl.childlogs': ('STOP_TIMEOUT',),
 }
 MARKER = 'HOUR_LONG_TIMERS_MARKER'
 
