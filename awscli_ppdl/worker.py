@@ -138,7 +138,7 @@ class Worker:
                 if self._reports is not None:
                     self._reports.flush()
                 return
-            self._more_to_come = job.more_to_come
+            self._more_to_come = _batched(job)
             try:
                 self.run_job(job)
             finally:
@@ -288,6 +288,19 @@ class Worker:
                 self._progress.add(filled)
             if filled < len(buffer) or received > expected:
                 return received
+
+
+def _batched(job):
+    """Whether the job's report may wait for the next job to travel with
+    it: only a small whole object's, and only while the submitter had more
+    in hand. Batches save round trips for many tiny objects; beside a
+    part's or a large object's bytes, one round trip is nothing, and a
+    part's report is on the way of its file's result: the part that
+    completes a file is whichever finishes last, not the one queued with
+    nothing more to come (a stream's ranges alike), and its report would
+    otherwise wait for REPORT_DELAY."""
+    return (job.more_to_come and job.num_parts == 1
+            and (job.length or 0) < LARGE_GET_BYTES)
 
 
 def _is_large(job):

@@ -80,3 +80,42 @@ def test_one_object_completes_with_every_timer_an_hour_long(
     assert (directory / 't.bin').read_bytes() == BODY
     assert sorted(os.listdir(directory)) == ['t.bin']
     assert 'download: s3://' in result.stdout
+
+
+MiB = 1024 * 1024
+
+
+def test_a_multipart_object_completes_with_every_timer_an_hour_long(
+        slow_timers_env, s3_client, bucket, fault_proxy, tmp_path):
+    """Three 5 MiB parts, in one worker: the first part's GET is answered
+    only once the other two are in the temp file, so the part that
+    completes the file is not the one queued with nothing more to come
+    (its report used to wait for a next job, REPORT_DELAY)."""
+    body = os.urandom(12 * MiB)
+    s3_client.put_object(Bucket=bucket, Key='big.bin', Body=body)
+    slow_timers_env.set_config('s3', {'multipart_threshold': '5MB',
+                                      'multipart_chunksize': '5MB'})
+    directory = tmp_path / 'dir'
+    directory.mkdir()
+
+    def other_parts_written():
+        temps = list(directory.glob('*.ppcp-tmp'))
+        if not temps:
+            return False
+        with open(temps[0], 'rb') as f:
+            f.seek(5 * MiB)
+            return f.read() == body[5 * MiB:]
+
+    first_part_released = fault_proxy.hold_until(
+        other_parts_written, lambda: True, method='GET', key='big.bin',
+        range_start=0)
+    result = run_aws(
+        ['s3', 'ppcp', f's3://{bucket}/big.bin', f'{directory}/',
+         '--processes', '1', '--endpoint-url', fault_proxy.endpoint_url],
+        env=slow_timers_env, timeout=HANG_GUARD)
+    assert result.returncode == 0, result.stderr
+    assert slow_timers_env.marker.read_text().splitlines() == [
+        'parent', f'worker REPORT_MAX_AGE={hour_long_timers.HOUR}']
+    assert first_part_released == [True]
+    assert (directory / 'big.bin').read_bytes() == body
+    assert sorted(os.listdir(directory)) == ['big.bin']

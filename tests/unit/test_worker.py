@@ -352,6 +352,24 @@ def test_a_job_with_nothing_more_to_come_is_reported_at_once(h, monkeypatch):
     running.stop()
 
 
+def test_a_part_is_reported_at_once_even_with_more_to_come(h, monkeypatch):
+    """The part that completes a file is whichever finishes last, not the
+    one queued with nothing more to come: a part's report does not wait
+    for a next job (both delays are made an hour here, so a report that
+    waited would only be caught by the 30 s guard)."""
+    monkeypatch.setattr('awscli_ppdl.worker.REPORT_DELAY', 3600)
+    monkeypatch.setattr('awscli_ppdl.worker.REPORT_MAX_AGE', 3600)
+    h.create_temp(len(DATA))
+    h.monitor.notify_job_done(1, 2, 8)   # The other part, done elsewhere.
+    h.monitor.collect(0)                 # (and its progress taken)
+    h.add_range(DATA[8:], 8)
+    job = h.ranged_job(8, 19, part_index=0, num_parts=2)
+    assert job.more_to_come
+    running = RunningWorker(h, job)
+    assert next_reported_transfers(h) == [1]
+    running.stop()
+
+
 def test_a_report_does_not_wait_with_its_thread_for_a_large_slot(
         h, monkeypatch):
     """The threads of a worker outnumber its large-GET slots, and the
