@@ -44,10 +44,12 @@ LARGE_GET_BYTES = 1024 * 1024
 # How often a worker tells the monitor how far a part has come: a few
 # messages a second, however fast the bytes arrive.
 PROGRESS_INTERVAL = 0.25
-# A worker reports finished jobs to the monitor in batches of up to
-# REPORT_BATCH (one round trip instead of one per tiny object) while the
-# next job comes within REPORT_DELAY seconds, and never holds a report
-# longer than REPORT_MAX_AGE, whatever job it is doing meanwhile.
+# A worker reports finished jobs of small whole objects to the monitor in
+# batches of up to REPORT_BATCH (one round trip instead of one per tiny
+# object) while the next job comes within REPORT_DELAY seconds, and never
+# holds a report longer than REPORT_MAX_AGE, whatever job it is doing
+# meanwhile; other reports, and those of a job queued with nothing more to
+# come, go at once (``_batched``): no result waits for these delays.
 REPORT_BATCH = 32
 REPORT_DELAY = 0.05
 REPORT_MAX_AGE = 0.25
@@ -167,7 +169,9 @@ class Worker:
 
     def _next_job(self, job_queue):
         """The next job; reports wait for it only while it comes at once,
-        and not at all after a job queued with nothing more to come."""
+        and not at all after a job whose report is not batched
+        (``_batched``: a part, a large object, or a small one queued with
+        nothing more to come)."""
         if self._reports is not None and self._reports.pending():
             if self._more_to_come:
                 try:
