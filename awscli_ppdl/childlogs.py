@@ -9,6 +9,7 @@ even sent.
 """
 import logging
 import logging.handlers
+import multiprocessing.connection
 import queue
 import threading
 from typing import Any, NamedTuple
@@ -17,9 +18,6 @@ FORWARDED_LOGGERS = ('', 'awscli_ppdl', 'botocore', 'awscli', 's3transfer',
                      'urllib3')
 # How long shutdown waits for the last records before it leaves them.
 STOP_TIMEOUT = 5.0
-# How often the thread looks up from an empty queue once the children were
-# killed, to see whether it should stop.
-KILLED_POLL_INTERVAL = 0.05
 
 
 class ChildLogging(NamedTuple):
@@ -73,31 +71,46 @@ class ChildLogReceiver:
     instead reads until the queue is empty; a child killed in the middle
     of a record can still leave it unreadable, so the thread is abandoned
     after ``STOP_TIMEOUT``.
+
+    The thread waits on the queue's pipe and on a wake-up pipe of its own
+    together (as ``concurrent.futures.process`` wakes its manager thread),
+    not on the queue with a timeout: it does not wake up 20 times a second
+    for nothing during a download, and a stop after a kill ends it as soon
+    as the queue is empty, not at its next poll.
     """
 
     def __init__(self, context):
         self.config = ChildLogging(context.Queue(), parent_log_level())
-        self._children_killed = threading.Event()
+        self._wakeup_reader, self._wakeup_writer = (
+            multiprocessing.connection.Pipe(duplex=False))
         self._thread = threading.Thread(target=self._receive,
                                         name='ppcp-child-logs', daemon=True)
         self._thread.start()
 
     def stop(self, children_killed=False):
         if children_killed:
-            self._children_killed.set()
+            self._wakeup_writer.send_bytes(b'')
         else:
             self.config.queue.put(None)
         self._thread.join(STOP_TIMEOUT)
         self.config.queue.cancel_join_thread()
         self.config.queue.close()
+        self._wakeup_writer.close()
+        if not self._thread.is_alive():
+            self._wakeup_reader.close()
 
     def _receive(self):
+        # The queue's reading end: a private attribute, which CPython's
+        # ProcessPoolExecutor waits on the same way (its result queue's).
+        records = self.config.queue._reader
         while True:
             try:
-                record = self.config.queue.get(timeout=KILLED_POLL_INTERVAL)
+                ready = multiprocessing.connection.wait(
+                    [records, self._wakeup_reader])
+                if records not in ready:
+                    return   # Woken after a kill, and nothing left to read.
+                record = self.config.queue.get(block=False)
             except queue.Empty:
-                if self._children_killed.is_set():
-                    return
                 continue
             except (EOFError, OSError):
                 return

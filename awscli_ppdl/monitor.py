@@ -35,6 +35,7 @@ class TransferMonitor:
         self._progress = collections.defaultdict(int)
         self._cancelled = set()
         self._cancel_all = False
+        self._woken = False
         self._credentials = None
         self._templates = {}
 
@@ -118,8 +119,9 @@ class TransferMonitor:
         """
         with self._lock:
             self._cancelled.difference_update(forget_cancelled)
-            if not self._outcomes and not self._progress:
+            if not self._outcomes and not self._progress and not self._woken:
                 self._changed.wait(timeout)
+            self._woken = False
             outcomes = list(self._outcomes)
             self._outcomes.clear()
             progress = list(self._progress.items())
@@ -127,8 +129,16 @@ class TransferMonitor:
             return CollectedEvents(outcomes, progress)
 
     def wake(self):
-        """Let a waiting ``collect`` return now (the parent is shutting down)."""
+        """Let a waiting ``collect`` return now, or the next one if none is
+        waiting (the parent is shutting down).
+
+        The wake is kept until a ``collect`` takes it: the parent's
+        collector may be between two calls (resolving a future, looking at
+        the children) when the parent wakes it, and a bare notify would be
+        lost; its next ``collect`` would then wait a whole supervision
+        interval before the collector saw that the parent was closing."""
         with self._lock:
+            self._woken = True
             self._changed.notify_all()
 
     def publish_credentials(self, credentials):

@@ -44,10 +44,12 @@ LARGE_GET_BYTES = 1024 * 1024
 # How often a worker tells the monitor how far a part has come: a few
 # messages a second, however fast the bytes arrive.
 PROGRESS_INTERVAL = 0.25
-# A worker reports finished jobs to the monitor in batches of up to
-# REPORT_BATCH (one round trip instead of one per tiny object) while the
-# next job comes within REPORT_DELAY seconds, and never holds a report
-# longer than REPORT_MAX_AGE, whatever job it is doing meanwhile.
+# A worker reports finished jobs of small whole objects to the monitor in
+# batches of up to REPORT_BATCH (one round trip instead of one per tiny
+# object) while the next job comes within REPORT_DELAY seconds, and never
+# holds a report longer than REPORT_MAX_AGE, whatever job it is doing
+# meanwhile; other reports, and those of a job queued with nothing more to
+# come, go at once (``_batched``): no result waits for these delays.
 REPORT_BATCH = 32
 REPORT_DELAY = 0.05
 REPORT_MAX_AGE = 0.25
@@ -125,7 +127,7 @@ class Worker:
             # slot back at once for a small job: no thread sits on a taken
             # job waiting for a slot, while another worker with one free
             # could have done it.
-            self._large_slots.acquire()
+            self._take_large_slot()
             job = self._next_job(job_queue)
             keeps_slot = job != SHUTDOWN and _is_large(job)
             if not keeps_slot:
@@ -134,16 +136,38 @@ class Worker:
                 if self._reports is not None:
                     self._reports.flush()
                 return
-            self._more_to_come = job.more_to_come
+            self._more_to_come = _batched(job)
             try:
                 self.run_job(job)
             finally:
                 if keeps_slot:
                     self._large_slots.release()
 
+    def _take_large_slot(self):
+        """A large-GET slot, with ``_next_job``'s rule for the reports held
+        meanwhile: they wait for it only while it comes at once.
+
+        The slots are fewer than the threads, and the threads idle on the
+        job queue hold them: a thread that has just finished the only job
+        of a one-file download waits here until a job or SHUTDOWN moves
+        them, and the report of a complete file must not wait with it
+        (nor for the batch's REPORT_MAX_AGE, the sender thread's safety
+        net): that was the ~0.25 s a one-object ``ppcp`` spent before its
+        file appeared."""
+        if self._large_slots.acquire(blocking=False):
+            return
+        if self._reports is not None and self._reports.pending():
+            if self._more_to_come and self._large_slots.acquire(
+                    timeout=REPORT_DELAY):
+                return
+            self._reports.flush()
+        self._large_slots.acquire()
+
     def _next_job(self, job_queue):
         """The next job; reports wait for it only while it comes at once,
-        and not at all after a job queued with nothing more to come."""
+        and not at all after a job whose report is not batched
+        (``_batched``: a part, a large object, or a small one queued with
+        nothing more to come)."""
         if self._reports is not None and self._reports.pending():
             if self._more_to_come:
                 try:
@@ -264,6 +288,19 @@ class Worker:
                 self._progress.add(filled)
             if filled < len(buffer) or received > expected:
                 return received
+
+
+def _batched(job):
+    """Whether the job's report may wait for the next job to travel with
+    it: only a small whole object's, and only while the submitter had more
+    in hand. Batches save round trips for many tiny objects; beside a
+    part's or a large object's bytes, one round trip is nothing, and a
+    part's report is on the way of its file's result: the part that
+    completes a file is whichever finishes last, not the one queued with
+    nothing more to come (a stream's ranges alike), and its report would
+    otherwise wait for REPORT_DELAY."""
+    return (job.more_to_come and job.num_parts == 1
+            and (job.length or 0) < LARGE_GET_BYTES)
 
 
 def _is_large(job):

@@ -6,6 +6,7 @@ hosted by a multiprocessing manager.
 import awscli  # noqa: F401  (before botocore: selects the vendored copy)
 
 import pickle
+import threading
 
 from awscli_ppdl.monitor import TransferMonitor, TransferMonitorManager
 from awscli_ppdl.records import CollectedEvents, ErrorSummary, TransferOutcome
@@ -232,3 +233,18 @@ def test_monitor_through_a_manager_proxy():
         assert monitor.state_size() == 0
     finally:
         manager.shutdown()
+
+
+def test_a_wake_before_collect_is_not_lost():
+    """The parent's collector may be between two ``collect`` calls when
+    shutdown wakes it: its next ``collect`` returns at once instead of
+    waiting out its timeout (an hour here, so a lost wake-up would only end
+    at the 30 s guard)."""
+    monitor = TransferMonitor()
+    monitor.wake()
+    collected = []
+    collector = threading.Thread(
+        target=lambda: collected.append(monitor.collect(3600)), daemon=True)
+    collector.start()
+    collector.join(30)
+    assert collected == [NOTHING]

@@ -352,6 +352,56 @@ def test_a_job_with_nothing_more_to_come_is_reported_at_once(h, monkeypatch):
     running.stop()
 
 
+def test_a_part_is_reported_at_once_even_with_more_to_come(h, monkeypatch):
+    """The part that completes a file is whichever finishes last, not the
+    one queued with nothing more to come: a part's report does not wait
+    for a next job (both delays are made an hour here, so a report that
+    waited would only be caught by the 30 s guard)."""
+    monkeypatch.setattr('awscli_ppdl.worker.REPORT_DELAY', 3600)
+    monkeypatch.setattr('awscli_ppdl.worker.REPORT_MAX_AGE', 3600)
+    h.create_temp(len(DATA))
+    h.monitor.notify_job_done(1, 2, 8)   # The other part, done elsewhere.
+    h.monitor.collect(0)                 # (and its progress taken)
+    h.add_range(DATA[8:], 8)
+    job = h.ranged_job(8, 19, part_index=0, num_parts=2)
+    assert job.more_to_come
+    running = RunningWorker(h, job)
+    assert next_reported_transfers(h) == [1]
+    running.stop()
+
+
+def test_a_report_does_not_wait_with_its_thread_for_a_large_slot(
+        h, monkeypatch):
+    """The threads of a worker outnumber its large-GET slots, and the
+    threads idle on the job queue hold them: the thread that finished the
+    only job of a one-file download waits for a slot until the next job or
+    SHUTDOWN, and the report goes out before it waits, not after the
+    batch's REPORT_MAX_AGE (both delays are made an hour here, so the test
+    would only end at its 30 s guard if the report waited for either)."""
+    monkeypatch.setattr('awscli_ppdl.worker.REPORT_DELAY', 3600)
+    monkeypatch.setattr('awscli_ppdl.worker.REPORT_MAX_AGE', 3600)
+    slots = threading.Semaphore(1)
+    # During the GET (the worker gave its slot back on taking the small
+    # job) an idle thread takes the only slot, as it does in a process.
+    h.client.meta.events.register(
+        'before-parameter-build.s3.GetObject',
+        lambda **kwargs: slots.acquire(blocking=False))
+    h.create_temp()
+    h.add_get(DATA)
+    jobs = queue.Queue()
+    # A small job (its length known): its thread gives the slot back.
+    jobs.put(h.job(length=len(DATA))._replace(more_to_come=False))
+    worker = Worker(h.sender(), h.monitor, h.cancel_event,
+                    ReportBatches(h.monitor), large_slots=slots)
+    thread = threading.Thread(target=worker.run, args=(jobs,), daemon=True)
+    thread.start()
+    assert next_reported_transfers(h) == [1]
+    slots.release()
+    jobs.put(SHUTDOWN)
+    thread.join(30)
+    assert not thread.is_alive()
+
+
 def test_a_report_is_not_held_while_the_next_job_stalls(h, monkeypatch):
     """A file is complete: its report goes out after REPORT_MAX_AGE even
     though the worker is stuck in its next job meanwhile (there, a ranged
