@@ -20,7 +20,6 @@ from s3transfer.utils import CallArgs, OSUtils
 
 from awscli_ppdl import fileio
 from awscli_ppdl.clientfactory import ClientFactory
-from awscli_ppdl.collector import SUPERVISION_INTERVAL
 from awscli_ppdl.config import ProcessTransferConfig
 from awscli_ppdl.exceptions import (
     ProcessPoolBrokenError, cancel_exception_type)
@@ -31,6 +30,10 @@ from awscli_ppdl.lifecycle import PoolLifecycle
 from awscli_ppdl.records import ALLOWED_DOWNLOAD_ARGS, DownloadRequest
 from awscli_ppdl.streaming import StreamHost, StreamingDownload
 from awscli_ppdl.tracker import PendingTransfer, TransferTracker
+
+# How often a submission waiting for room in the full request queue looks
+# whether the pool has broken meanwhile.
+FULL_QUEUE_RECHECK = 0.2
 
 __all__ = ['ProcessPoolDownloader', 'ProcessTransferConfig',
            'ProcessPoolTransferFuture', 'ProcessPoolTransferMeta',
@@ -226,7 +229,7 @@ class ProcessPoolDownloader:
             self._lifecycle.check_current(running, for_stream)
             try:
                 running.children.request_queue.put(
-                    request, timeout=SUPERVISION_INTERVAL)
+                    request, timeout=FULL_QUEUE_RECHECK)
                 return
             except queue.Full:
                 continue

@@ -18,9 +18,11 @@ HOUR = 3600.0
 TIMERS = {
     'awscli_ppdl.worker': (
         'PROGRESS_INTERVAL', 'REPORT_DELAY', 'REPORT_MAX_AGE'),
-    'awscli_ppdl.processpool': (
-        'SUPERVISION_INTERVAL', 'TERMINATE_GRACE', 'JOIN_TIMEOUT',
-        'STREAM_STOP_TIMEOUT'),
+    'awscli_ppdl.processpool': ('FULL_QUEUE_RECHECK',),
+    'awscli_ppdl.collector': ('SUPERVISION_INTERVAL',),
+    'awscli_ppdl.pool': ('TERMINATE_GRACE', 'JOIN_TIMEOUT',
+                         'MONITOR_EXIT_WAIT'),
+    'awscli_ppdl.lifecycle': ('STREAM_STOP_TIMEOUT',),
     'awscli_ppdl.childlogs': ('STOP_TIMEOUT',),
 }
 MARKER = 'HOUR_LONG_TIMERS_MARKER'
@@ -37,11 +39,11 @@ def awscli_initialize(cli):
                     f'{module_name}.{name} is no longer a timer constant: '
                     f'update {__name__}.TIMERS')
             setattr(module, name, HOUR)
-    processpool = importlib.import_module('awscli_ppdl.processpool')
-    if not callable(getattr(processpool, 'run_worker', None)):
-        raise AttributeError('awscli_ppdl.processpool.run_worker moved: '
+    pool = importlib.import_module('awscli_ppdl.pool')
+    if not callable(getattr(pool, 'run_worker', None)):
+        raise AttributeError('awscli_ppdl.pool.run_worker moved: '
                              f'update {__name__}')
-    processpool.run_worker = run_worker
+    pool.run_worker = run_worker
     _mark('parent')
 
 
