@@ -34,7 +34,6 @@ class TransferMonitor:
         self._outcomes = collections.deque()
         self._progress = collections.defaultdict(int)
         self._cancelled = set()
-        self._cancel_all = False
         self._woken = False
         self._credentials = None
         self._templates = {}
@@ -42,7 +41,7 @@ class TransferMonitor:
     def should_run(self, transfer_id):
         """Whether a job of this transfer is still worth doing."""
         with self._lock:
-            if self._cancel_all or transfer_id in self._cancelled:
+            if transfer_id in self._cancelled:
                 return False
             state = self._states.get(transfer_id)
             return state is None or state.error is None
@@ -107,10 +106,6 @@ class TransferMonitor:
         with self._lock:
             self._cancelled.update(transfer_ids)
 
-    def cancel_all(self):
-        with self._lock:
-            self._cancel_all = True
-
     def collect(self, timeout, forget_cancelled=()):
         """Wait up to ``timeout`` for news; hand over and drop what is done.
 
@@ -169,8 +164,7 @@ class TransferMonitor:
         return state
 
     def _outcome_for(self, transfer_id, state):
-        cancelled = (self._cancel_all or state.cancelled
-                     or transfer_id in self._cancelled)
+        cancelled = state.cancelled or transfer_id in self._cancelled
         return TransferOutcome(transfer_id, state.error, cancelled,
                                state.bytes_written, state.checksum)
 

@@ -84,14 +84,6 @@ def test_should_run_is_false_after_cancel():
     assert monitor.should_run(3) is True
 
 
-def test_should_run_is_false_for_everything_after_cancel_all():
-    monitor = TransferMonitor()
-    monitor.notify_job_done(9, 2, 1)
-    monitor.cancel_all()
-    assert monitor.should_run(9) is False
-    assert monitor.should_run(12345) is False
-
-
 def test_cancelled_transfer_outcome_is_marked_cancelled():
     monitor = TransferMonitor()
     monitor.notify_job_done(1, 2, 10)
@@ -101,15 +93,6 @@ def test_cancelled_transfer_outcome_is_marked_cancelled():
     outcomes = monitor.collect(0).outcomes
     assert outcomes == [TransferOutcome(1, None, True, 10),
                         TransferOutcome(2, None, False, 5)]
-
-
-def test_cancel_all_marks_every_outcome_cancelled():
-    monitor = TransferMonitor()
-    monitor.cancel_all()
-    monitor.notify_job_done(1, 1, 0)
-    monitor.notify_request_failed(2, None)
-    assert monitor.collect(0).outcomes == [
-        TransferOutcome(1, None, True, 0), TransferOutcome(2, None, True, 0)]
 
 
 def test_progress_is_aggregated_per_transfer_and_cleared_by_collect():

@@ -637,15 +637,6 @@ def test_job_of_a_cancelled_transfer_is_skipped_but_counted(h):
     assert only_outcome(h) == TransferOutcome(1, None, True, 0)
 
 
-def test_jobs_are_skipped_after_cancel_all(h):
-    h.create_temp(len(DATA))
-    h.monitor.cancel_all()
-    h.worker.run_job(h.ranged_job(0, 9, 0, 2))
-    h.worker.run_job(h.ranged_job(10, 19, 1, 2))
-    assert h.get_calls == []
-    assert only_outcome(h) == TransferOutcome(1, None, True, 0)
-
-
 def test_other_transfers_still_run_after_one_failed(h):
     h.create_temp()
     h.monitor.notify_job_done(2, 3, 0, ErrorSummary('X', 'x'))
