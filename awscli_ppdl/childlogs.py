@@ -80,6 +80,10 @@ class ChildLogReceiver:
         self._children_killed = threading.Event()
         self._thread = threading.Thread(target=self._receive,
                                         name='ppcp-child-logs', daemon=True)
+
+    def start(self):
+        """Receive from now on: after the children that are forked at once
+        (a fork while this thread runs could copy a lock it holds)."""
         self._thread.start()
 
     def stop(self, children_killed=False):
@@ -87,7 +91,8 @@ class ChildLogReceiver:
             self._children_killed.set()
         else:
             self.config.queue.put(None)
-        self._thread.join(STOP_TIMEOUT)
+        if self._thread.is_alive():
+            self._thread.join(STOP_TIMEOUT)
         self.config.queue.cancel_join_thread()
         self.config.queue.close()
 
