@@ -85,6 +85,10 @@ class ChildLogReceiver:
             multiprocessing.connection.Pipe(duplex=False))
         self._thread = threading.Thread(target=self._receive,
                                         name='ppcp-child-logs', daemon=True)
+
+    def start(self):
+        """Receive from now on: after the children that are forked at once
+        (a fork while this thread runs could copy a lock it holds)."""
         self._thread.start()
 
     def stop(self, children_killed=False):
@@ -92,7 +96,8 @@ class ChildLogReceiver:
             self._wakeup_writer.send_bytes(b'')
         else:
             self.config.queue.put(None)
-        self._thread.join(STOP_TIMEOUT)
+        if self._thread.is_alive():
+            self._thread.join(STOP_TIMEOUT)
         self.config.queue.cancel_join_thread()
         self.config.queue.close()
         self._wakeup_writer.close()

@@ -12,6 +12,7 @@ import contextlib
 import datetime
 import functools
 import gc
+import itertools
 import logging
 import os
 import queue
@@ -261,18 +262,39 @@ class DownloadCommand:
             fileinfos = [self._stream_fileinfo()]
         else:
             fileinfos = self._list_fileinfos(result_queue)
+        if not self._params.get('dryrun'):
+            fileinfos = self._start_downloader(fileinfos)
         handler = _TransferHandlerFactory(self._params, self._downloader)(
             self._client, result_queue)
-        if self._params['dir_op'] and not self._params.get('dryrun'):
-            # Many files: the children start while the listing's first
-            # page is on its way.
-            self._downloader.start(several_workers=True)
         result = handler.call(fileinfos)
         if result.num_tasks_failed > 0:
             return 1
         if result.num_tasks_warned > 0:
             return 2
         return 0
+
+    def _start_downloader(self, fileinfos):
+        """Start the children before the CLI's result thread, so that every
+        child the parent forks is forked while it has one thread (see
+        ``pool``); the fileinfos, unchanged.
+
+        Many files or a stream: all the workers, while the listing's first
+        page is on its way. One object: as many as its parts, once its
+        listing (a HeadObject) has given its size; an error of that listing
+        is raised where cp raises it, in the transfer handler.
+        """
+        if self._params['dir_op'] or self._params['is_stream']:
+            self._downloader.start(several_workers=True)
+            return fileinfos
+        fileinfos = iter(fileinfos)
+        try:
+            first = next(fileinfos, None)
+        except Exception as error:
+            return _raising(error)
+        if first is None:
+            return iter(())
+        self._downloader.start(expected_size=first.size)
+        return itertools.chain([first], fileinfos)
 
     def _stream_fileinfo(self):
         """What aws s3 cp hands its transfer handler for ``-``: no listing,
@@ -440,6 +462,12 @@ class _TransferHandlerFactory(S3TransferHandlerFactory):
             ResultProcessor(result_queue, handlers))
         return S3TransferHandler(self._downloader, self._cli_params,
                                  command_result_recorder)
+
+
+def _raising(error):
+    """Fileinfos whose listing failed: the error, once iterated."""
+    raise error
+    yield  # (which makes this a generator: it raises when iterated)
 
 
 def _check_is_a_download(paths):

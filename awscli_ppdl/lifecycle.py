@@ -85,10 +85,10 @@ class PoolLifecycle:
             if self._running is not running:
                 raise RuntimeError('The downloader has been shut down.')
 
-    def start(self, several_workers):
+    def start(self, workers):
         with self._lock:
             self._raise_if_unusable()
-            return self._start_if_needed(several_workers)
+            return self._start_if_needed(workers)
 
     def admit(self, transfer_id, pending, for_stream):
         """Track a transfer and make sure there are processes and workers
@@ -100,14 +100,15 @@ class PoolLifecycle:
             # one it was told is queued.
             planned_parts = self._tracker.add(transfer_id, pending)
             running = self._start_if_needed(
-                several_workers=pending.parts > 1)
+                min(self._config.max_request_processes, planned_parts))
             running.children.want_workers(planned_parts)
             return running
 
     def admit_stream(self, stream):
         with self._lock:
             self._raise_if_unusable()
-            running = self._start_if_needed(several_workers=True)
+            running = self._start_if_needed(
+                self._config.max_request_processes)
             self._tracker.add_stream(stream)
             return running
 
@@ -162,7 +163,8 @@ class PoolLifecycle:
                 and not graceful_stream_end):
             raise RuntimeError('The downloader has been shut down.')
 
-    def _start_if_needed(self, several_workers):
+    def _start_if_needed(self, workers):
+        """:param workers: how many workers the downloads so far need."""
         if self._running is not None:
             return self._running
         if self._resolve_credentials:
@@ -173,23 +175,26 @@ class PoolLifecycle:
         # their fork server, and where they need no client: with
         # credentials to sign the parent's templates with.
         expected_workers = (self._config.max_request_processes
-                            if several_workers and frozen is not None else 1)
+                            if workers > 1 and frozen is not None else 1)
         children = ChildProcesses(self._config, self._client_factory,
                                   expected_workers)
-        # Everything started is recorded before a Ctrl-C can stop it.
+        # Everything started is recorded before a Ctrl-C can stop it; the
+        # children forked from here are forked before any thread of ours
+        # runs (``pool``).
         with starting_children():
             monitor = children.start_monitor()
             client = (None if frozen is None
                       else self._client_factory.create_client())
             publisher = Publisher(monitor, client, self._credentials, frozen)
-            children.start_submitter(
+            children.start_submitter_and_workers(
                 None if client is None
-                else HttpSessionSettings.of_client(client))
+                else HttpSessionSettings.of_client(client), workers)
             collector = ResultCollector(children, self._tracker, publisher,
                                         self._break)
             self._running = Running(self._client_factory, children,
                                     publisher, collector)
             self._phase = Phase.RUNNING
+            children.start_threads()
             collector.start()
         return self._running
 

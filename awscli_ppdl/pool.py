@@ -1,9 +1,21 @@
 """The pool's children: the transfer monitor's manager, the submitter and
 the workers, with the queues between them.
 
-Started, watched and stopped here, and nowhere else. The first children
-start from the caller's thread; later workers, from a thread of their own
-(``WorkerStarter``), only as many as there are jobs for. Stopping has two
+Started, watched and stopped here, and nowhere else. Every child that is
+forked from the parent is forked at once, before any thread of the pool
+runs (the child-log receiver, the collector, the worker starter): a fork
+copies the locks that other threads hold at that moment into a child where
+nobody will release them. Workers started later come, from a thread of
+their own (``WorkerStarter``), only as many as there are jobs for: from the
+lean fork server, or by ``spawn`` or ``forkserver`` where those were asked
+for. Only where the shared queues are the fork context's (``fork`` asked
+for, or too few workers expected at the start for the lean fork server)
+is a later worker forked from that thread, when a library caller asks for
+more workers than at the start (``aws s3 ppcp`` starts all it needs at
+once): such a child runs only ``run_worker``, which takes no lock of the
+parent's threads (log handlers' locks are renewed at fork, the queues'
+locks are semaphores between processes that no parent thread holds, the
+monitor's proxies reconnect after a fork, and no native thread runs). Stopping has two
 grades: ``terminate`` (now: SIGTERM, then SIGKILL after a grace) for a
 cancel or a broken pool, and the graceful end of ``close`` (every child
 takes a ``SHUTDOWN`` and exits) after the last download.
@@ -67,8 +79,9 @@ class ChildProcesses:
         self.cancel_event = None
 
     def start_monitor(self):
-        """Start the monitor's manager; the monitor's proxy. Call it, and
-        ``start_submitter``, inside ``children.starting_children``."""
+        """Start the monitor's manager; the monitor's proxy. Call it, then
+        ``start_submitter_and_workers`` and ``start_threads``, inside
+        ``children.starting_children``."""
         ctx = self._contexts.shared
         self._child_logs = ChildLogReceiver(ctx)
         # The manager's socket is the parent's (left to multiprocessing,
@@ -86,12 +99,15 @@ class ChildProcesses:
         self.monitor = self._manager.TransferMonitor()
         return self.monitor
 
-    def start_submitter(self, worker_http_settings):
-        """The queues and the submitter (workers come with
-        ``want_workers``).
+    def start_submitter_and_workers(self, worker_http_settings, workers):
+        """The queues, the submitter and the first workers.
 
         :param worker_http_settings: what the workers' HTTP sessions are
             built with (``getobject.HttpSessionSettings``), or None.
+        :param workers: how many workers are wanted now; where later
+            workers would be forked (``start_method=None`` with too few of
+            them for the lean fork server), they are all forked here,
+            else only the first.
         """
         self._worker_http_settings = worker_http_settings
         ctx = self._contexts.shared
@@ -103,6 +119,15 @@ class ChildProcesses:
             (self._client_factory, self._config, self.request_queue,
              self.job_queue, self.monitor, self.cancel_event,
              self._child_logs.config))
+        if not self._contexts.forks_later_workers:
+            workers = 1
+        for number in range(max(1, workers)):
+            self._workers.append(self._start_worker(number, None))
+
+    def start_threads(self):
+        """The parent's own thread for the children's log records, once the
+        children that are forked at once have been."""
+        self._child_logs.start()
 
     @property
     def cancelled(self):
@@ -112,15 +137,15 @@ class ChildProcesses:
 
     def want_workers(self, planned_parts):
         """Only as many workers as there are jobs: a single small download
-        does not pay for ten process start-ups. The first is started here,
-        at once; the others by the starter thread."""
+        does not pay for ten process start-ups. Those beyond the ones
+        started at once are started by the starter thread."""
         wanted = min(self._config.max_request_processes, planned_parts)
-        if not self._workers and wanted:
-            with starting_children():
-                self._workers.append(self._start_worker(0, None))
-        if wanted > 1:
+        with self._lock:
+            started = len(self._workers)
+        if wanted > started:
             if self._starter is None:
-                self._starter = WorkerStarter(self._start_later_worker)
+                self._starter = WorkerStarter(self._start_later_worker,
+                                              started)
             self._starter.want(wanted)
 
     def find_dead_child(self):
@@ -256,11 +281,12 @@ class WorkerStarter:
     (which lists and submits) nor the collector waits with it.
     """
 
-    def __init__(self, start_one):
+    def __init__(self, start_one, started=1):
+        """:param started: how many workers were started without it."""
         self._start_one = start_one
         self._changed = threading.Condition()
-        self._wanted = 1
-        self._started = 1
+        self._wanted = started
+        self._started = started
         self._stopped = False
         self._thread = threading.Thread(target=self._run, name='ppcp-starter',
                                         daemon=True)

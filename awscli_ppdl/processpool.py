@@ -131,7 +131,7 @@ class ProcessPoolDownloader:
         return self._start_stream(bucket, key, fileobj, extra_args,
                                   subscribers)
 
-    def start(self, several_workers=False):
+    def start(self, several_workers=False, expected_size=None):
         """Start the processes now rather than at the first download.
 
         Under ``fork`` this lets a caller fork before it starts threads of
@@ -140,8 +140,17 @@ class ProcessPoolDownloader:
         workers after the first then start from a lean fork server (if
         there may be enough of them, ``startmethods``), which is otherwise
         chosen when the first download has several parts.
+        ``expected_size``: the size of the one object the caller is about
+        to download, whose parts say how many workers it needs.
         """
-        self._lifecycle.start(several_workers)
+        if several_workers:
+            workers = self._config.max_request_processes
+        elif expected_size is not None:
+            workers = min(self._config.max_request_processes,
+                          self._estimate_parts(expected_size))
+        else:
+            workers = 1
+        self._lifecycle.start(workers)
 
     def shutdown(self, cancel=False, cancel_msg=''):
         """Wait for every download to finish, then stop the processes.

@@ -85,6 +85,11 @@ class ChildContexts:
         """Whether the first children are forked (and inherit the parent)."""
         return self.first.get_start_method() == 'fork'
 
+    @property
+    def forks_later_workers(self):
+        """Whether workers after the first would be forked too."""
+        return self.later_workers.get_start_method() == 'fork'
+
     def start_helpers(self):
         """Start the resource tracker and the fork server now, deaf to the
         terminal: the server imports what a worker runs (~0.2 s of CPU)

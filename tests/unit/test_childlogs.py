@@ -69,6 +69,7 @@ def test_a_child_killed_holding_the_write_lock_does_not_keep_the_thread(
     caplog.set_level(logging.WARNING, logger='awscli_ppdl')
     context = multiprocessing.get_context(start_method)
     receiver = ChildLogReceiver(context)
+    receiver.start()
     holding = context.Event()
     child = context.Process(target=_log_then_hold_the_write_lock,
                             args=(receiver.config, holding))
