@@ -280,20 +280,22 @@ class DownloadCommand:
 
         Many files or a stream: all the workers, while the listing's first
         page is on its way. One object: as many as its parts, once its
-        listing (a HeadObject) has given its size; an error of that listing
-        is raised where cp raises it, in the transfer handler.
+        listing (a HeadObject) has given its size. An error of that listing,
+        or a Ctrl-C meanwhile, is raised where cp would raise it: in the
+        transfer handler, which reports it (``cancelled: ctrl-c received``)
+        and stops the children.
         """
-        if self._params['dir_op'] or self._params['is_stream']:
-            self._downloader.start(several_workers=True)
-            return fileinfos
-        fileinfos = iter(fileinfos)
         try:
+            if self._params['dir_op'] or self._params['is_stream']:
+                self._downloader.start(several_workers=True)
+                return fileinfos
+            fileinfos = iter(fileinfos)
             first = next(fileinfos, None)
-        except Exception as error:
+            if first is None:
+                return iter(())
+            self._downloader.start(expected_size=first.size)
+        except (Exception, KeyboardInterrupt) as error:
             return _raising(error)
-        if first is None:
-            return iter(())
-        self._downloader.start(expected_size=first.size)
         return itertools.chain([first], fileinfos)
 
     def _stream_fileinfo(self):

@@ -104,6 +104,26 @@ def test_ctrl_c_during_start_up_cancels(fork, big_object, bucket, start_ppcp,
     assert files_under(cli_tmpdir) == set()
 
 
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize('args', [['--recursive'], []],
+                         ids=['many-files', 'a-stream'])
+def test_ctrl_c_at_the_first_fork_of_other_downloads_cancels(
+        args, big_object, bucket, start_ppcp, out, cli_tmpdir):
+    """The command starts the children before the CLI's result thread for
+    every download: a Ctrl-C then is reported as later, not lost outside
+    the transfer handler (``aws`` exits 130 with no line for an interrupt
+    it was not told about)."""
+    source, destination = ((f's3://{bucket}/', 'all') if args
+                           else (f's3://{bucket}/big.bin', '-'))
+    ppcp = start_ppcp([source, destination, *args], out,
+                      aws=(sys.executable, CTRL_C_AT_FORK, '0'))
+    assert ppcp.wait() == 1, ppcp.stderr
+    assert ppcp.stderr_lines == ['cancelled: ctrl-c received']
+    wait_until(lambda: all_gone(ppcp.children), 5, 'children still running')
+    assert files_under(out) == set()
+    assert files_under(cli_tmpdir) == set()
+
+
 def test_the_group_killed_leaves_a_temp_file_per_get_in_flight_at_most(
         s3_client, bucket, fault_proxy, start_ppcp, aws_env, out,
         cli_tmpdir):

@@ -88,13 +88,12 @@ def test_a_child_killed_holding_the_write_lock_does_not_keep_the_thread(
 
 def test_a_stop_after_a_kill_ends_the_thread_at_once(monkeypatch):
     """After a kill nothing can be put on the queue to stop the thread; it
-    is woken instead of noticing at a poll. The join's timeout (and the
-    poll interval the thread had) are an hour here, so a thread that waited
-    for either would only be caught by the 30 s guard."""
+    is woken instead of noticing at a poll. The join's timeout is an hour
+    here, so a thread that waited for it would only be caught by the 30 s
+    guard."""
     monkeypatch.setattr('awscli_ppdl.childlogs.STOP_TIMEOUT', 3600)
-    monkeypatch.setattr('awscli_ppdl.childlogs.KILLED_POLL_INTERVAL', 3600,
-                        raising=False)
     receiver = ChildLogReceiver(multiprocessing.get_context('fork'))
+    receiver.start()
     stopper = threading.Thread(target=receiver.stop,
                                kwargs={'children_killed': True}, daemon=True)
     stopper.start()
