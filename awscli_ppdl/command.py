@@ -543,14 +543,18 @@ def _version_args(params):
 
 
 def _check_version_id(params):
-    """A version is of one object: refused with ``--recursive`` (as cp's
-    usage errors, exit 255), and an empty one (S3 refuses it)."""
+    """A version is of one object: refused with ``--recursive`` or
+    without a key (where cp would silently download nothing), as cp's
+    usage errors (exit 255), and an empty one (S3 refuses it)."""
     version_id = params.get('version_id')
     if version_id is None:
         return
     if params.get('dir_op'):
         raise ValueError('--version-id downloads one version of one object: '
                          'it cannot be used with --recursive.')
+    if not find_bucket_key(params['paths'][0][len('s3://'):])[1]:
+        raise ValueError('--version-id downloads one version of one object: '
+                         'it needs the object\'s key (s3://bucket/key).')
     if not version_id:
         raise ValueError('--version-id must not be empty.')
 

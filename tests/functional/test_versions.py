@@ -116,6 +116,22 @@ def test_a_version_to_stdout(name, parts_env, s3_server, bucket, versions,
     assert sorted(p.name for p in tmp_path.iterdir()) == ['aws']
 
 
+def test_a_missing_version_to_stdout_fails_as_cps_stream_of_a_missing_key(
+        parts_env, s3_server, bucket, versions):
+    """The stream's own HeadObject (the engine's, as ``aws s3 cp``'s
+    stream makes its own) reports S3's bare words: ``aws s3 cp s3://b/nokey
+    -`` prints the same line for a missing key."""
+    result = subprocess.run(
+        [AWS_SCRIPT, 's3', 'ppcp', f's3://{bucket}/k', '-', '--version-id',
+         'no-such-version', '--endpoint-url', s3_server.endpoint_url],
+        env=parts_env, stdin=subprocess.DEVNULL, capture_output=True,
+        timeout=120)
+    assert (result.returncode, result.stdout) == (1, b'')
+    assert output_lines(result.stderr.decode()) == [
+        f'download failed: s3://{bucket}/k to - An error occurred (404) '
+        'when calling the HeadObject operation: Not Found']
+
+
 def test_a_delete_marker_is_named_as_one(aws, bucket, versions):
     """S3 answers a HeadObject of a delete marker's version with 405 (and
     ``x-amz-delete-marker: true``); ``aws s3api head-object`` prints
@@ -165,9 +181,13 @@ def test_a_missing_bucket_is_still_named(aws):
     (['--recursive', '--dryrun'], '--version-id downloads one version of '
                                   'one object: it cannot be used with '
                                   '--recursive.'),
-], ids=['recursive', 'recursive-dryrun'])
-def test_a_version_with_recursive_is_refused(args, message, aws, bucket,
-                                             versions):
+    (['--dryrun'], '--version-id downloads one version of one object: it '
+                   "needs the object's key (s3://bucket/key)."),
+], ids=['recursive', 'recursive-dryrun', 'no-key'])
+def test_a_version_of_many_objects_is_refused(args, message, aws, bucket,
+                                              versions):
+    """Without a key ``aws s3 cp s3://bucket/ out`` downloads nothing and
+    exits 0; with a version, that is refused."""
     result = aws('s3', 'ppcp', f's3://{bucket}/', 'out', '--version-id',
                  versions['old'][0], *args)
     assert (result.returncode, result.stdout) == (255, '')
