@@ -22,20 +22,37 @@ def verification_requested(extra_args):
 
 
 def full_object_checksum(response):
-    """``(algorithm, base64 value)`` from a HeadObject response, or None.
+    """``(algorithm, base64 value)`` from a HeadObject (or GetObject)
+    response, or None.
 
     A composite checksum (of the part checksums of a multipart upload) is
     no checksum of the bytes, and S3 may send it without its ``-N`` suffix:
-    the response's ``ChecksumType`` says which kind it is. Only without
-    one (servers older than that header) is the suffix the sign.
+    the response's ``ChecksumType`` says which kind it is. Without one
+    (servers older than that header, or moto 5.2, which drops both the
+    suffix and the type), an object uploaded in parts (an ETag ending in
+    ``-N``) is not checked as a whole: S3 keeps full-object checksums only
+    for the CRCs, so its SHA1 or SHA256 is composite by definition, and its
+    CRC may be either kind; calling it a mismatch would refuse a good
+    object that ``aws s3 cp`` downloads.
     """
-    if response.get('ChecksumType') == 'COMPOSITE':
+    checksum_type = response.get('ChecksumType')
+    if checksum_type == 'COMPOSITE':
+        return None
+    if checksum_type is None and is_multipart_etag(response.get('ETag')):
         return None
     for algorithm, field in CHECKSUM_FIELDS:
         value = response.get(field)
         if value and '-' not in value:
             return algorithm, value
     return None
+
+
+def is_multipart_etag(etag):
+    """Whether an ETag is that of a multipart upload (``"...-N"``)."""
+    if not etag:
+        return False
+    _, dash, count = etag.strip('"').rpartition('-')
+    return bool(dash) and count.isdigit()
 
 
 def verify_file(filename, algorithm, expected):
