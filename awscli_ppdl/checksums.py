@@ -8,6 +8,7 @@ it before it is renamed into place (or, for a stream, over the bytes as
 they are written, in order), with botocore's own implementations.
 """
 import base64
+import re
 
 # Where S3 reports each algorithm, best first (the cheapest to compute).
 CHECKSUM_FIELDS = (('crc64nvme', 'ChecksumCRC64NVME'),
@@ -53,6 +54,36 @@ def is_multipart_etag(etag):
         return False
     _, dash, count = etag.strip('"').rpartition('-')
     return bool(dash) and count.isdigit()
+
+
+# An ETag that is the MD5 of the object's bytes has this shape; a multipart
+# upload's ends in "-N", and SSE-KMS and SSE-C objects have ETags that are
+# no MD5 of their bytes (their encryption headers say so).
+_MD5_ETAG = re.compile(r'[0-9a-fA-F]{32}')
+_KMS = ('aws:kms', 'aws:kms:dsse')
+
+
+def etag_md5(etag, server_side_encryption=None,
+             sse_customer_algorithm=None):
+    """The hex MD5 that a GetObject response's ETag says its (whole) body
+    has, or None where the ETag is no MD5 of the bytes: a multipart upload
+    (``-N``), SSE-KMS or DSSE-KMS, SSE-C, or not 32 hex digits at all."""
+    if not etag or server_side_encryption in _KMS or sse_customer_algorithm:
+        return None
+    value = etag.strip('"')
+    if not _MD5_ETAG.fullmatch(value):
+        return None
+    return value.lower()
+
+
+class ChecksumMismatchError(Exception):
+    """The bytes received are not those the server said it sent."""
+
+
+def md5_mismatch(bucket, key, expected, calculated):
+    return ChecksumMismatchError(
+        f's3://{bucket}/{key}: MD5 of the bytes received is {calculated}, '
+        f'its ETag says {expected}; the file was not written.')
 
 
 def verify_file(filename, algorithm, expected):

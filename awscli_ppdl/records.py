@@ -57,6 +57,9 @@ class GetObjectJob(NamedTuple):
     num_parts: int
     more_to_come: bool = True
     reserve: Optional[int] = None
+    # A whole-object GET whose bytes the worker checks against an MD5 ETag
+    # (``worker._md5_checked``).
+    check_md5: bool = False
 
 
 class ErrorSummary(NamedTuple):

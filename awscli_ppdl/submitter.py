@@ -79,7 +79,8 @@ class Submitter:
         if size < self._config.multipart_threshold:
             # The size S3 listed (or HEAD reported) is what the GET must
             # deliver, whatever its Content-Length says.
-            return [self._job(request, request.extra_args, 0, size, 0, 1)]
+            job = self._job(request, request.extra_args, 0, size, 0, 1)
+            return [job._replace(check_md5=self._config.check_etag_md5)]
         return list(self._ranged_jobs(request, size, etag))
 
     def _ranged_jobs(self, request, size, etag):

@@ -1,7 +1,8 @@
 """checksums.full_object_checksum: which checksums are of the bytes."""
 import pytest
 
-from awscli_ppdl.checksums import full_object_checksum, is_multipart_etag
+from awscli_ppdl.checksums import (
+    etag_md5, full_object_checksum, is_multipart_etag)
 
 
 @pytest.mark.parametrize('etag,expected', [
@@ -30,3 +31,19 @@ def test_the_type_decides_when_sent():
         dict(multipart, ChecksumType='COMPOSITE')) is None
     assert full_object_checksum(
         {'ChecksumCRC32': 'AAAA-2', 'ETag': '"0123"'}) is None
+
+
+MD5 = '0123456789abcdef0123456789ABCDEF'
+
+
+@pytest.mark.parametrize('etag,sse,sse_c,expected', [
+    (f'"{MD5}"', None, None, MD5.lower()),
+    (f'"{MD5}"', 'AES256', None, MD5.lower()),
+    (f'"{MD5}-2"', None, None, None),
+    (f'"{MD5}"', 'aws:kms', None, None),
+    (f'"{MD5}"', 'aws:kms:dsse', None, None),
+    (f'"{MD5}"', None, 'AES256', None),
+    ('"abc"', None, None, None), (None, None, None, None),
+    (f'"{MD5[:-1]}g"', None, None, None)])
+def test_etag_md5(etag, sse, sse_c, expected):
+    assert etag_md5(etag, sse, sse_c) == expected
