@@ -3,9 +3,13 @@
 botocore checks the checksum of a whole-object GET as it reads the body, but a
 ranged GET carries no checksum, so ``aws s3 cp`` checks nothing for an object
 fetched in parts. When the object has a full-object checksum (not a
-``...-N`` checksum of part checksums), the assembled file is checked against
-it before it is renamed into place (or, for a stream, over the bytes as
-they are written, in order), with botocore's own implementations.
+``...-N`` checksum of part checksums), the download is checked against it
+before it is renamed into place (or, for a stream, over the bytes as they
+are written, in order). A CRC (CRC32, CRC32C, CRC64NVME) is checked without
+reading the file again: each worker computes its part's CRC as the bytes
+arrive, and the parent combines them in order (``awscrt``'s
+``combine_*``). SHA1 and SHA256 do not combine: for those the assembled
+file is read once more (``verify_file``), with botocore's implementations.
 """
 import base64
 import re
@@ -54,6 +58,48 @@ def is_multipart_etag(etag):
         return False
     _, dash, count = etag.strip('"').rpartition('-')
     return bool(dash) and count.isdigit()
+
+
+# The algorithms whose full-object checksum is combined from the parts' CRCs.
+CRC_ALGORITHMS = ('crc32', 'crc32c', 'crc64nvme')
+_CRC_BYTES = {'crc32': 4, 'crc32c': 4, 'crc64nvme': 8}
+
+
+class PartCrc:
+    """The CRC of one part's bytes, as they arrive (``awscrt``)."""
+
+    def __init__(self, algorithm):
+        from awscrt import checksums as crt
+
+        self._update = getattr(crt, algorithm)
+        self.value = 0
+
+    def update(self, block):
+        self.value = self._update(block, self.value)
+
+
+def combine_crcs(algorithm, part_crcs):
+    """The CRC of the whole from each part's ``(crc, length)``, in order."""
+    from awscrt import checksums as crt
+
+    combine = getattr(crt, f'combine_{algorithm}')
+    total = 0
+    for index, (crc, length) in enumerate(part_crcs):
+        total = crc if index == 0 else combine(total, crc, length)
+    return total
+
+
+def verify_part_crcs(algorithm, expected, part_crcs):
+    """Raise botocore's ``FlexibleChecksumError`` (as ``verify_file``) if
+    the parts' CRCs, combined, are not the full-object checksum."""
+    from botocore.exceptions import FlexibleChecksumError
+
+    calculated = combine_crcs(algorithm, part_crcs).to_bytes(
+        _CRC_BYTES[algorithm], 'big')
+    if calculated != base64.b64decode(expected):
+        raise FlexibleChecksumError(error_msg=(
+            f'Expected checksum {expected} did not match calculated '
+            f'checksum: {base64.b64encode(calculated).decode()}'))
 
 
 # An ETag that is the MD5 of the object's bytes has this shape; a multipart

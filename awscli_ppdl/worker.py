@@ -118,6 +118,7 @@ class Worker:
         self._retryable = _retryable_errors()
         self._buffer = memoryview(bytearray(BUFFER_SIZE))
         self._progress = None
+        self._part_crc = None
         self._reports = reports
         self._more_to_come = True
 
@@ -180,6 +181,7 @@ class Worker:
 
     def run_job(self, job):
         nbytes, error, cancelled = 0, None, False
+        self._part_crc = None
         self._progress = _ProgressReporter(self._monitor, job.transfer_id)
         if self._cancel_event.is_set():
             cancelled = True
@@ -190,7 +192,8 @@ class Worker:
                 logger.debug('Job %s failed', job, exc_info=True)
                 error = ErrorSummary.from_exception(e)
         report = (job.transfer_id, job.num_parts, nbytes, error, cancelled,
-                  self._progress.remainder(nbytes))
+                  self._progress.remainder(nbytes),
+                  None if error is not None else self._part_crc)
         if self._reports is not None:
             self._reports.add(report)
         else:
@@ -238,12 +241,15 @@ class Worker:
                 fd = self._temp_files.open(job.temp_filename, job.reserve)
             except OSError as e:
                 raise LocalWriteError() from e
-            md5 = None
+            md5 = crc = None
             if _md5_checked(job, body):
                 md5 = hashlib.md5(usedforsecurity=False)
+            if job.part_crc is not None:
+                crc = checksums.PartCrc(job.part_crc)
             try:
                 received = self._copy_body(
-                    body.readinto, fd, job.offset, expected, md5)
+                    body.readinto, fd, job.offset, expected,
+                    [digest for digest in (md5, crc) if digest is not None])
             finally:
                 os.close(fd)
             complete = received == expected
@@ -257,6 +263,8 @@ class Worker:
             # Not retried, as botocore's FlexibleChecksumError is not.
             raise checksums.md5_mismatch(job.bucket, job.key, body.etag_md5,
                                          md5.hexdigest())
+        if crc is not None:
+            self._part_crc = (job.part_index, crc.value, received)
         return received
 
     @staticmethod
@@ -282,15 +290,16 @@ class Worker:
                 f'{length} bytes.')
         return length
 
-    def _copy_body(self, readinto, fd, offset, expected, md5=None):
+    def _copy_body(self, readinto, fd, offset, expected, digests=()):
         """Fill the buffer from the socket, write it at its offset, repeat;
-        ``md5`` (a hashlib object, or None) sees the bytes as they pass."""
+        ``digests`` (objects with ``update``: an MD5, a part's CRC) see the
+        bytes as they pass."""
         buffer, received = self._buffer, 0
         while True:
             filled = _fill(readinto, buffer)
             if filled:
-                if md5 is not None:
-                    md5.update(buffer[:filled])
+                for digest in digests:
+                    digest.update(buffer[:filled])
                 try:
                     fileio.pwrite_all(fd, buffer[:filled], offset + received)
                 except OSError as e:

@@ -738,3 +738,24 @@ def test_no_md5_check_of_a_range(h):
     h.add_range(DATA[:10], 0)
     h.worker.run_job(h.ranged_job(0, 9)._replace(check_md5=True))
     assert only_outcome(h).error is None
+
+
+# -- a part's CRC, computed as its bytes arrive ------------------------------
+
+def test_a_part_reports_its_crc_with_the_job(h):
+    from awscrt.checksums import crc32c
+
+    h.create_temp(len(DATA))
+    h.monitor.expect_checksum(1, ('crc32c', 'AAAAAA=='))
+    h.add_range(DATA[5:15], 5)
+    h.add_range(DATA[:5], 0)
+    h.add_range(DATA[15:], 15)
+    for start, end, index in ((5, 14, 1), (0, 4, 0), (15, 19, 2)):
+        h.worker.run_job(h.ranged_job(start, end, part_index=index,
+                                      num_parts=3)._replace(
+                                          part_crc='crc32c'))
+    outcome = only_outcome(h)
+    assert outcome.part_crcs == (
+        (crc32c(DATA[:5]), 5), (crc32c(DATA[5:15]), 10),
+        (crc32c(DATA[15:]), 5))
+    assert h.contents() == DATA
