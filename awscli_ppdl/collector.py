@@ -105,7 +105,13 @@ class ResultCollector:
             pending.fail(outcome.error.to_exception())
         else:
             try:
-                if outcome.checksum is not None:
+                if outcome.part_crcs is not None:
+                    # A CRC: combined from the parts' CRCs, no read.
+                    checksums.verify_part_crcs(*outcome.checksum,
+                                               outcome.part_crcs)
+                elif outcome.checksum is not None:
+                    # SHA1 or SHA256: they do not combine, so the file
+                    # is read once more.
                     checksums.verify_file(pending.temp_filename,
                                           *outcome.checksum)
                 fileio.finalize(pending.temp_filename,

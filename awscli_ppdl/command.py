@@ -211,6 +211,7 @@ class PpcpCommand(S3TransferCommand):
             max_concurrent_requests=requests,
             max_concurrent_large_requests=large_requests,
             max_queue_size=runtime_config['max_queue_size'],
+            check_etag_md5=etag_md5_setting(s3_config),
         )
         LOGGER.debug('%d requests in flight (%d of them large), shared by '
                      'at most %d worker processes',
@@ -247,6 +248,20 @@ def default_concurrent_requests(cpus):
     memory."""
     return (min(REQUESTS_PER_CPU * cpus, MOST_DEFAULT_REQUESTS),
             min(LARGE_REQUESTS_PER_CPU * cpus, MOST_DEFAULT_LARGE_REQUESTS))
+
+
+# The profile's ``s3`` setting that turns off the MD5 check of objects
+# fetched in one GET (``ProcessTransferConfig.check_etag_md5``). The CLI's
+# RuntimeConfig passes it through as a string: it is checked here.
+ETAG_MD5_SETTING = 'ppcp_check_etag_md5'
+
+
+def etag_md5_setting(s3_config):
+    value = s3_config.get(ETAG_MD5_SETTING, 'true')
+    if str(value).strip().lower() in ('true', 'false'):
+        return str(value).strip().lower() == 'true'
+    raise ValueError(f'{ETAG_MD5_SETTING} in the s3 settings of the profile '
+                     f'must be true or false, got {value!r}.')
 
 
 def _usable_cpus():

@@ -9,7 +9,7 @@ class ProcessTransferConfig:
     def __init__(self, multipart_threshold=8 * MB, multipart_chunksize=8 * MB,
                  max_request_processes=10, start_method=None,
                  max_concurrent_requests=None, max_queue_size=1000,
-                 max_concurrent_large_requests=None):
+                 max_concurrent_large_requests=None, check_etag_md5=True):
         """Configuration for the ProcessPoolDownloader.
 
         :param multipart_threshold: objects of this size or larger are fetched
@@ -40,6 +40,10 @@ class ProcessTransferConfig:
             workers (the CLI's ``max_queue_size``, s3transfer's bound on its
             queued tasks): the submitter waits for the workers beyond it,
             so the jobs of many parts or files do not pile up in memory.
+        :param check_etag_md5: check the MD5 of each object fetched in one
+            GET against its ETag, where the ETag is one (not a multipart
+            upload's, not SSE-KMS or SSE-C): the worker hashes the bytes as
+            they arrive, and a mismatch fails the download.
         """
         if max_concurrent_requests is None:
             max_concurrent_requests = max_request_processes
@@ -64,6 +68,7 @@ class ProcessTransferConfig:
         self.max_concurrent_large_requests = min(
             max_concurrent_large_requests, max_concurrent_requests)
         self.max_queue_size = max_queue_size
+        self.check_etag_md5 = check_etag_md5
 
     def requests_of_worker(self, number):
         """How many GETs worker ``number`` makes at once: the concurrent

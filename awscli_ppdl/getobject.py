@@ -43,6 +43,7 @@ from botocore.response import StreamingBody
 from botocore.utils import percent_encode
 
 from awscli_ppdl import http11
+from awscli_ppdl.checksums import etag_md5
 
 if HAS_CRT:
     import awscrt.auth
@@ -75,6 +76,9 @@ class ObjectBody:
     content_range: Optional[str]
     readinto: Callable
     release: Callable  # release(complete): reuse the connection or drop it
+    # The hex MD5 the response's ETag says the whole body has, or None
+    # (``checksums.etag_md5``).
+    etag_md5: Optional[str] = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -394,7 +398,10 @@ class GetObjectSender:
             if template is not None:
                 self._learn(bucket, template)
         return _object_body(response['Body'], response.get('ContentLength'),
-                            response.get('ContentRange'))
+                            response.get('ContentRange'), etag_md5(
+                                response.get('ETag'),
+                                response.get('ServerSideEncryption'),
+                                response.get('SSECustomerAlgorithm')))
 
     def _template_for(self, bucket):
         """(template, signer) of ``bucket``, or None."""
@@ -532,7 +539,9 @@ def _direct_body(response, template):
     body = parsed.get('body')
     if body is None:
         body = StreamingBody(response.raw, length)
-    return _object_body(body, length, headers.get('Content-Range'))
+    return _object_body(body, length, headers.get('Content-Range'), etag_md5(
+        headers.get('ETag'), headers.get('x-amz-server-side-encryption'),
+        headers.get('x-amz-server-side-encryption-customer-algorithm')))
 
 
 class _StreamingOperation:
@@ -544,9 +553,10 @@ class _StreamingOperation:
 _STREAMING_GET_OBJECT = _StreamingOperation()
 
 
-def _object_body(body, content_length, content_range):
+def _object_body(body, content_length, content_range, md5=None):
     return ObjectBody(content_length, content_range, _fastest_readinto(body),
-                      lambda complete: _release_or_close(body, complete))
+                      lambda complete: _release_or_close(body, complete),
+                      md5)
 
 
 def _fastest_readinto(body):

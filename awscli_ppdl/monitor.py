@@ -16,7 +16,7 @@ from awscli_ppdl.records import CollectedEvents, TransferOutcome
 
 class _TransferState:
     __slots__ = ('parts_done', 'bytes_written', 'error', 'cancelled',
-                 'checksum')
+                 'checksum', 'part_crcs')
 
     def __init__(self):
         self.parts_done = 0
@@ -24,6 +24,7 @@ class _TransferState:
         self.error = None
         self.cancelled = False
         self.checksum = None
+        self.part_crcs = None  # {part index: (crc, length)}
 
 
 class TransferMonitor:
@@ -52,7 +53,7 @@ class TransferMonitor:
             self._changed.notify_all()
 
     def notify_job_done(self, transfer_id, num_parts, nbytes=0, error=None,
-                        cancelled=False, progress=None):
+                        cancelled=False, progress=None, part_crc=None):
         """Record one finished (or failed, or skipped) job of a transfer.
 
         The first error of a transfer is the one reported: later jobs are
@@ -60,11 +61,12 @@ class TransferMonitor:
         skipped because everything is being cancelled marks its transfer
         cancelled, so a skipped part is never mistaken for a complete one.
         ``progress`` is the part of ``nbytes`` not yet reported by
-        ``notify_progress`` (all of it when None).
+        ``notify_progress`` (all of it when None). ``part_crc`` is
+        ``(part index, crc, length)`` of a part whose CRC was asked for.
         """
         with self._lock:
             self._record_job_done(transfer_id, num_parts, nbytes, error,
-                                  cancelled, progress)
+                                  cancelled, progress, part_crc)
             self._changed.notify_all()
 
     def notify_jobs_done(self, reports):
@@ -75,7 +77,7 @@ class TransferMonitor:
             self._changed.notify_all()
 
     def _record_job_done(self, transfer_id, num_parts, nbytes=0, error=None,
-                         cancelled=False, progress=None):
+                         cancelled=False, progress=None, part_crc=None):
         progress = nbytes if progress is None else progress
         if progress:
             self._progress[transfer_id] += progress
@@ -85,9 +87,15 @@ class TransferMonitor:
         state.cancelled = state.cancelled or cancelled
         state.parts_done += 1
         state.bytes_written += nbytes
+        if part_crc is not None:
+            if state.part_crcs is None:
+                state.part_crcs = {}
+            index, crc, length = part_crc
+            state.part_crcs[index] = (crc, length)
         if state.parts_done >= num_parts:
             del self._states[transfer_id]
-            self._outcomes.append(self._outcome_for(transfer_id, state))
+            self._outcomes.append(
+                self._outcome_for(transfer_id, state, num_parts))
 
     def expect_checksum(self, transfer_id, checksum):
         """The submitter found the object's full-object checksum; it is
@@ -163,10 +171,16 @@ class TransferMonitor:
             state = self._states[transfer_id] = _TransferState()
         return state
 
-    def _outcome_for(self, transfer_id, state):
+    def _outcome_for(self, transfer_id, state, num_parts=None):
         cancelled = state.cancelled or transfer_id in self._cancelled
+        part_crcs = None
+        if (state.part_crcs is not None
+                and len(state.part_crcs) == num_parts):
+            part_crcs = tuple(state.part_crcs[index]
+                              for index in range(num_parts))
         return TransferOutcome(transfer_id, state.error, cancelled,
-                               state.bytes_written, state.checksum)
+                               state.bytes_written, state.checksum,
+                               part_crcs)
 
 
 def _failed(error):

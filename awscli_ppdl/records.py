@@ -57,6 +57,13 @@ class GetObjectJob(NamedTuple):
     num_parts: int
     more_to_come: bool = True
     reserve: Optional[int] = None
+    # A whole-object GET whose bytes the worker checks against an MD5 ETag
+    # (``worker._md5_checked``).
+    check_md5: bool = False
+    # The CRC algorithm of the object's full-object checksum: the worker
+    # computes its part's CRC as the bytes arrive and reports it with the
+    # job, for the parent to combine (``checksums.verify_part_crcs``).
+    part_crc: Optional[str] = None
 
 
 class ErrorSummary(NamedTuple):
@@ -168,6 +175,9 @@ class TransferOutcome(NamedTuple):
     bytes_written: int
     # (algorithm, base64 value) the assembled file must match, if known.
     checksum: Optional[tuple] = None
+    # ((crc, length) of each part, in order) when every part reported its
+    # CRC: the checksum is checked from them, without reading the file.
+    part_crcs: Optional[tuple] = None
 
 
 class CollectedEvents(NamedTuple):

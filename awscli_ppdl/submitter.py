@@ -10,7 +10,7 @@ HeadObject is made per file.
 import logging
 
 from awscli_ppdl.checksums import (
-    full_object_checksum, verification_requested)
+    CRC_ALGORITHMS, full_object_checksum, verification_requested)
 from awscli_ppdl.children import exit_child, prepare_child
 from awscli_ppdl.records import (
     ALLOWED_DOWNLOAD_ARGS, SHUTDOWN, ErrorSummary, GetObjectJob)
@@ -58,6 +58,11 @@ class Submitter:
                 head or self._head_object(request))
             if checksum is not None:
                 self._monitor.expect_checksum(request.transfer_id, checksum)
+                if checksum[0] in CRC_ALGORITHMS:
+                    # Each part's CRC, computed as it arrives, is combined
+                    # by the parent: no second read of the file.
+                    jobs = [job._replace(part_crc=checksum[0])
+                            for job in jobs]
         jobs[-1] = jobs[-1]._replace(
             more_to_come=not self._request_queue.empty())
         for job in jobs:
@@ -79,7 +84,8 @@ class Submitter:
         if size < self._config.multipart_threshold:
             # The size S3 listed (or HEAD reported) is what the GET must
             # deliver, whatever its Content-Length says.
-            return [self._job(request, request.extra_args, 0, size, 0, 1)]
+            job = self._job(request, request.extra_args, 0, size, 0, 1)
+            return [job._replace(check_md5=self._config.check_etag_md5)]
         return list(self._ranged_jobs(request, size, etag))
 
     def _ranged_jobs(self, request, size, etag):

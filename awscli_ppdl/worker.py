@@ -8,6 +8,7 @@ be the size S3 reported for the object (listing or HEAD), or the download
 fails. It reports each job to the monitor exactly once, success or failure;
 reports of jobs done back to back travel together, in one round trip.
 """
+import hashlib
 import logging
 import os
 import queue
@@ -18,7 +19,7 @@ from http.client import IncompleteRead
 
 from botocore.exceptions import ClientError
 
-from awscli_ppdl import fileio
+from awscli_ppdl import checksums, fileio
 from awscli_ppdl.getobject import GetObjectSender
 from awscli_ppdl.children import exit_child, prepare_child
 from awscli_ppdl.credentials import signing_credentials
@@ -117,6 +118,7 @@ class Worker:
         self._retryable = _retryable_errors()
         self._buffer = memoryview(bytearray(BUFFER_SIZE))
         self._progress = None
+        self._part_crc = None
         self._reports = reports
         self._more_to_come = True
 
@@ -179,6 +181,7 @@ class Worker:
 
     def run_job(self, job):
         nbytes, error, cancelled = 0, None, False
+        self._part_crc = None
         self._progress = _ProgressReporter(self._monitor, job.transfer_id)
         if self._cancel_event.is_set():
             cancelled = True
@@ -189,7 +192,8 @@ class Worker:
                 logger.debug('Job %s failed', job, exc_info=True)
                 error = ErrorSummary.from_exception(e)
         report = (job.transfer_id, job.num_parts, nbytes, error, cancelled,
-                  self._progress.remainder(nbytes))
+                  self._progress.remainder(nbytes),
+                  None if error is not None else self._part_crc)
         if self._reports is not None:
             self._reports.add(report)
         else:
@@ -237,9 +241,15 @@ class Worker:
                 fd = self._temp_files.open(job.temp_filename, job.reserve)
             except OSError as e:
                 raise LocalWriteError() from e
+            md5 = crc = None
+            if _md5_checked(job, body):
+                md5 = hashlib.md5(usedforsecurity=False)
+            if job.part_crc is not None:
+                crc = checksums.PartCrc(job.part_crc)
             try:
                 received = self._copy_body(
-                    body.readinto, fd, job.offset, expected)
+                    body.readinto, fd, job.offset, expected,
+                    [digest for digest in (md5, crc) if digest is not None])
             finally:
                 os.close(fd)
             complete = received == expected
@@ -249,6 +259,12 @@ class Worker:
             raise RetryableBodyError(
                 f'Expected {expected} bytes from s3://{job.bucket}/{job.key} '
                 f'at offset {job.offset}, received {received}.')
+        if md5 is not None and md5.hexdigest() != body.etag_md5:
+            # Not retried, as botocore's FlexibleChecksumError is not.
+            raise checksums.md5_mismatch(job.bucket, job.key, body.etag_md5,
+                                         md5.hexdigest())
+        if crc is not None:
+            self._part_crc = (job.part_index, crc.value, received)
         return received
 
     @staticmethod
@@ -274,12 +290,16 @@ class Worker:
                 f'{length} bytes.')
         return length
 
-    def _copy_body(self, readinto, fd, offset, expected):
-        """Fill the buffer from the socket, write it at its offset, repeat."""
+    def _copy_body(self, readinto, fd, offset, expected, digests=()):
+        """Fill the buffer from the socket, write it at its offset, repeat;
+        ``digests`` (objects with ``update``: an MD5, a part's CRC) see the
+        bytes as they pass."""
         buffer, received = self._buffer, 0
         while True:
             filled = _fill(readinto, buffer)
             if filled:
+                for digest in digests:
+                    digest.update(buffer[:filled])
                 try:
                     fileio.pwrite_all(fd, buffer[:filled], offset + received)
                 except OSError as e:
@@ -301,6 +321,19 @@ def _batched(job):
     otherwise wait for REPORT_DELAY."""
     return (job.more_to_come and job.num_parts == 1
             and (job.length or 0) < LARGE_GET_BYTES)
+
+
+def _md5_checked(job, body):
+    """Whether the body's MD5 is checked against its ETag: only a whole
+    object's, fetched in one GET without a range, when the submitter asked
+    for it (``check_md5``) and the ETag is its bytes' MD5
+    (``checksums.etag_md5``: no multipart upload, SSE-KMS or SSE-C). An
+    SSE-C object is also told by the GET's own SSE-C key (S3 refuses one
+    for an object stored without), where a server (moto) does not echo
+    the algorithm in its response."""
+    return (job.check_md5 and body.etag_md5 is not None
+            and 'Range' not in job.extra_args and body.content_range is None
+            and 'SSECustomerKey' not in job.extra_args)
 
 
 def _is_large(job):

@@ -204,6 +204,9 @@ class Rule:
     ``shorten_body_by`` -- forward, announce a Content-Length N bytes short
                         of upstream's and send only that many body bytes (a
                         consistent but short response), then close.
+    ``flip_byte_at`` -- forward, with the body byte at this offset (of
+                        the response's body, counted from 0) inverted
+                        (XOR 0xFF): right length, wrong bytes.
     ``throttle_bytes_per_second`` -- stream the response body at about R bytes/s
                         (may be combined with reset/truncate).
 
@@ -217,7 +220,7 @@ class Rule:
                  truncate_after_bytes=None, drop_range=False,
                  delay_seconds=None, throttle_bytes_per_second=None,
                  callback=None, reset_before_response=False,
-                 shorten_body_by=None, name=None):
+                 shorten_body_by=None, flip_byte_at=None, name=None):
         self.method = method.upper() if method else None
         self.path = path
         self._path_re = re.compile(path) if path is not None else None
@@ -245,9 +248,10 @@ class Rule:
         self.callback = callback
         self.reset_before_response = bool(reset_before_response)
         self.shorten_body_by = shorten_body_by
+        self.flip_byte_at = flip_byte_at
 
         for attr in ('reset_after_bytes', 'truncate_after_bytes',
-                     'shorten_body_by'):
+                     'shorten_body_by', 'flip_byte_at'):
             value = getattr(self, attr)
             if value is not None and value < 0:
                 raise ValueError('%s must be >= 0' % attr)
@@ -262,7 +266,8 @@ class Rule:
                 reset_after_bytes is not None
                 or truncate_after_bytes is not None or self.drop_range
                 or throttle_bytes_per_second is not None
-                or shorten_body_by is not None):
+                or shorten_body_by is not None
+                or flip_byte_at is not None):
             raise ValueError(
                 'status answers without forwarding; it cannot be combined '
                 'with reset/truncate/drop_range/throttle')
@@ -271,7 +276,8 @@ class Rule:
                     delay_seconds is not None,
                     throttle_bytes_per_second is not None,
                     callback is not None, self.reset_before_response,
-                    shorten_body_by is not None)):
+                    shorten_body_by is not None,
+                    flip_byte_at is not None)):
             raise ValueError('a Rule needs at least one action')
 
         self.fired = 0
@@ -306,7 +312,7 @@ class Rule:
         for attr in ('name', 'method', 'path', 'key', 'query', 'has_range',
                      'range_start', 'times', 'status', 'reset_after_bytes',
                      'truncate_after_bytes', 'shorten_body_by',
-                     'delay_seconds', 'throttle_bytes_per_second',
+                     'flip_byte_at', 'delay_seconds', 'throttle_bytes_per_second',
                      'callback'):
             value = getattr(self, attr)
             if value is not None:
@@ -485,6 +491,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         truncate_after = rule.truncate_after_bytes if rule is not None else None
         rate = rule.throttle_bytes_per_second if rule is not None else None
         shorten_by = rule.shorten_body_by if rule is not None else None
+        self._flip_at = rule.flip_byte_at if rule is not None else None
 
         no_body = (self.command == 'HEAD' or resp.status in (204, 304)
                    or 100 <= resp.status < 200)
@@ -559,6 +566,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 # upstream ended early: pass the short body on, then close
                 self.close_connection = True
                 break
+            flip_at = getattr(self, '_flip_at', None)
+            if flip_at is not None and sent <= flip_at < sent + len(data):
+                data = bytearray(data)
+                data[flip_at - sent] ^= 0xFF
+                data = bytes(data)
             self._write(data)
             sent += len(data)
             if rate is not None:

