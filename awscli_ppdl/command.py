@@ -33,8 +33,7 @@ from awscli.customizations.s3.filters import create_filter
 from awscli.customizations.s3.fileinfobuilder import FileInfoBuilder
 from awscli.customizations.s3.results import (
     CommandResultRecorder, CtrlCResult, ResultProcessor, ResultRecorder)
-from awscli.customizations.s3.s3handler import (
-    S3TransferHandler, S3TransferHandlerFactory)
+from awscli.customizations.s3.s3handler import S3TransferHandlerFactory
 from awscli.customizations.s3.subcommands import (
     CommandParameters, CpCommand, S3TransferCommand)
 from awscli.customizations.s3.syncstrategy.caseconflict import (
@@ -44,6 +43,9 @@ from awscli.customizations.s3.syncstrategy.base import (
 from awscli.customizations.s3.utils import (
     BucketLister, RequestParamsMapper, _date_parser, find_bucket_key,
     find_dest_path_comp_key)
+
+from awscli_ppdl.nooverwrite import (
+    NO_OVERWRITE, NoOverwriteS3TransferHandler, check_no_overwrite)
 
 # The engine (``processpool`` and everything it imports, ~20 modules) is
 # imported only when ``ppcp`` runs: this module is imported whenever the
@@ -130,7 +132,8 @@ class PpcpCommand(S3TransferCommand):
                    'synopsis': USAGE}]
                  + [arg for arg in CpCommand.ARG_TABLE
                     if arg['name'] != 'paths']
-                 + [PROCESSES])
+                 + [PROCESSES]
+                 + [NO_OVERWRITE])
 
     def _run_main(self, parsed_args, parsed_globals):
         # S3Command._run_main: the CLI's client (profile, region, endpoint,
@@ -164,6 +167,7 @@ class PpcpCommand(S3TransferCommand):
         # as cp makes it, dry run or not.
         CommandParameters('cp', params, CpCommand.USAGE).add_paths(
             parsed_args.paths)
+        check_no_overwrite(params)
         command = DownloadCommand(params, self.client, self._build_downloader(
             params, parsed_globals))
         with _signals_stop_the_download() as stopped:
@@ -462,8 +466,8 @@ class _TransferHandlerFactory(S3TransferHandlerFactory):
         command_result_recorder = _CommandResultRecorder(
             result_queue, result_recorder,
             ResultProcessor(result_queue, handlers))
-        return S3TransferHandler(self._downloader, self._cli_params,
-                                 command_result_recorder)
+        return NoOverwriteS3TransferHandler(
+            self._downloader, self._cli_params, command_result_recorder)
 
 
 def _raising(error):

@@ -25,7 +25,8 @@ REUSED = {
     'awscli.customizations.s3.fileinfobuilder': ['FileInfoBuilder'],
     'awscli.customizations.s3.syncstrategy.caseconflict': [
         'CaseConflictSync'],
-    'awscli.customizations.s3.syncstrategy.base': ['AlwaysSync', 'NeverSync'],
+    'awscli.customizations.s3.syncstrategy.base': [
+        'AlwaysSync', 'NeverSync', 'BaseSync'],
     'awscli.customizations.s3.utils': [
         'RequestParamsMapper', 'find_bucket_key', 'BucketLister',
         '_date_parser'],
@@ -68,6 +69,25 @@ def test_transfer_handler_drives_a_manager_through_download():
         DownloadRequestSubmitter._submit_transfer_request,
         ['_transfer_manager.download(', 'fileobj=', 'bucket=', 'key=',
          'extra_args=', 'subscribers=']) == []
+
+
+def test_download_submitter_skips_on_a_warning_handler():
+    """awscli_ppdl.nooverwrite adds a warning handler to the CLI's download
+    submitter (as v2 does) and swaps it into ``S3TransferHandler``'s
+    ``_submitters``; a handler returning True skips the file before the
+    dry run or the transfer."""
+    from awscli.customizations.s3.s3handler import (
+        BaseTransferRequestSubmitter, DownloadRequestSubmitter,
+        S3TransferHandler)
+
+    assert missing_from_source(BaseTransferRequestSubmitter.submit, [
+        'self._warn_and_signal_if_skip(fileinfo)',
+        'self._do_submit(fileinfo)']) == []
+    assert missing_from_source(S3TransferHandler.__init__, [
+        'self._submitters = [', 'DownloadRequestSubmitter(*submitter_args)'
+    ]) == []
+    assert callable(DownloadRequestSubmitter._get_warning_handlers)
+    assert callable(DownloadRequestSubmitter._get_fileout)
 
 
 def test_crt_s3_signer_decides_what_the_template_signer_mirrors():
