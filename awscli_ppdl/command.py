@@ -128,6 +128,11 @@ class PpcpCommand(S3TransferCommand):
         'refuses them for downloads.')
     USAGE = USAGE
     EXAMPLES = EXAMPLES
+    # The CLI command whose path checks and messages this one keeps
+    # (``CommandParameters``), and the line that refuses anything but a
+    # download.
+    CHECKED_AS = CpCommand
+    NOT_A_DOWNLOAD = NOT_A_DOWNLOAD
     ARG_TABLE = ([{'name': 'paths', 'nargs': 2, 'positional_arg': True,
                    'synopsis': USAGE}]
                  + [arg for arg in CpCommand.ARG_TABLE
@@ -158,23 +163,26 @@ class PpcpCommand(S3TransferCommand):
             # and above, so they were built only to be dropped.
             logging.getLogger(_FILTER_LOGGER).setLevel(logging.INFO)
         self._convert_path_args(parsed_args)
-        _check_is_a_download(parsed_args.paths)
+        _check_is_a_download(parsed_args.paths, self.NOT_A_DOWNLOAD)
         params = self._build_call_parameters(parsed_args, {})
         # aws s3 cp's own checks and messages (streaming only without
         # --recursive, --checksum-algorithm and --sse-c-copy-source refused
         # for a download, --sse-c without its key...), and its normalised
         # paths; a recursive download's destination directory is made here,
         # as cp makes it, dry run or not.
-        CommandParameters('cp', params, CpCommand.USAGE).add_paths(
-            parsed_args.paths)
+        CommandParameters(self.CHECKED_AS.NAME, params,
+                          self.CHECKED_AS.USAGE).add_paths(parsed_args.paths)
         check_no_overwrite(params)
-        command = DownloadCommand(params, self.client, self._build_downloader(
-            params, parsed_globals))
+        command = self._download_command(
+            params, self._build_downloader(params, parsed_globals))
         with _signals_stop_the_download() as stopped:
             returncode = command.run()
         if stopped.signal_number is not None:
             return 128 + stopped.signal_number
         return returncode
+
+    def _download_command(self, params, downloader):
+        return DownloadCommand(params, self.client, downloader)
 
     def _build_downloader(self, params, parsed_globals):
         from awscli_ppdl.clientfactory import ClientFactory
@@ -268,14 +276,19 @@ class DownloadCommand:
             fileinfos = self._list_fileinfos(result_queue)
         if not self._params.get('dryrun'):
             fileinfos = self._start_downloader(fileinfos)
-        handler = _TransferHandlerFactory(self._params, self._downloader)(
-            self._client, result_queue)
+        handler = _TransferHandlerFactory(
+            self._handler_params(), self._downloader)(
+                self._client, result_queue)
         result = handler.call(fileinfos)
         if result.num_tasks_failed > 0:
             return 1
         if result.num_tasks_warned > 0:
             return 2
         return 0
+
+    def _handler_params(self):
+        """The parameters the CLI's transfer handler gets."""
+        return self._params
 
     def _start_downloader(self, fileinfos):
         """Start the children before the CLI's result thread, so that every
@@ -314,6 +327,14 @@ class DownloadCommand:
                         client=self._client, is_stream=True)
 
     def _list_fileinfos(self, result_queue):
+        listed = self._list_objects(result_queue)
+        if self._handles_case_conflicts():
+            listed = self._compare_for_case_conflicts(listed, result_queue)
+        return FileInfoBuilder(self._client, parameters=self._params).call(
+            listed)
+
+    def _list_objects(self, result_queue):
+        """The source's objects, through the include/exclude filters."""
         params = self._params
         files = FileFormat().format(params['src'], params['dest'], params)
         request_parameters = {'HeadObject': {}, 'ListObjects': {},
@@ -325,10 +346,7 @@ class DownloadCommand:
         generator = _DownloadFileGenerator(
             self._client, 'download', page_size=params['page_size'],
             result_queue=result_queue, request_parameters=request_parameters)
-        listed = create_filter(params).call(generator.call(files))
-        if self._handles_case_conflicts():
-            listed = self._compare_for_case_conflicts(listed, result_queue)
-        return FileInfoBuilder(self._client, parameters=params).call(listed)
+        return create_filter(params).call(generator.call(files))
 
     def _handles_case_conflicts(self):
         return (self._params.get('dir_op')
@@ -336,6 +354,17 @@ class DownloadCommand:
 
     def _compare_for_case_conflicts(self, listed, result_queue):
         """The CLI's recursive-download case-conflict check (sync-style)."""
+        comparator = Comparator(
+            file_at_src_and_dest_sync_strategy=AlwaysSync(),
+            file_not_at_dest_sync_strategy=CaseConflictSync(
+                on_case_conflict=self._params['case_conflict']),
+            file_not_at_src_sync_strategy=NeverSync(),
+        )
+        return comparator.call(listed, self._list_local_files(result_queue))
+
+    def _list_local_files(self, result_queue):
+        """The destination's files, through the same filters (as the
+        CLI's sync lists them, and cp for its case-conflict check)."""
         params = self._params
         local_files = FileFormat().format(params['dest'], params['src'],
                                           params)
@@ -345,15 +374,7 @@ class DownloadCommand:
         local_generator = FileGenerator(
             self._client, '', follow_symlinks=params['follow_symlinks'],
             page_size=params['page_size'], result_queue=result_queue)
-        local_listed = create_filter(params).call(
-            local_generator.call(local_files))
-        comparator = Comparator(
-            file_at_src_and_dest_sync_strategy=AlwaysSync(),
-            file_not_at_dest_sync_strategy=CaseConflictSync(
-                on_case_conflict=params['case_conflict']),
-            file_not_at_src_sync_strategy=NeverSync(),
-        )
-        return comparator.call(listed, local_listed)
+        return create_filter(params).call(local_generator.call(local_files))
 
 
 _FILTER_LOGGER = 'awscli.customizations.s3.filters'
@@ -476,13 +497,13 @@ def _raising(error):
     yield  # (which makes this a generator: it raises when iterated)
 
 
-def _check_is_a_download(paths):
+def _check_is_a_download(paths, message=NOT_A_DOWNLOAD):
     """Refuse an upload or a copy in our words, before cp's checks (which
     would accept them). A bucket name is left to botocore's parameter
     validation, which ``aws s3 cp`` reports with exit code 1."""
     src, dest = paths
     if not src.startswith('s3://') or dest.startswith('s3://'):
-        raise ValueError(NOT_A_DOWNLOAD)
+        raise ValueError(message)
 
 
 # Signals that end a download as Ctrl-C does, but report it as ended by
