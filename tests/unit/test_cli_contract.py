@@ -11,7 +11,8 @@ import pytest
 
 REUSED = {
     'awscli.customizations.s3.subcommands': [
-        'CpCommand', 'S3TransferCommand', 'S3Command', 'CommandParameters'],
+        'CpCommand', 'S3TransferCommand', 'S3Command', 'CommandParameters',
+        'SyncCommand'],
     'awscli.customizations.s3.s3handler': [
         'S3TransferHandler', 'S3TransferHandlerFactory',
         'DownloadRequestSubmitter'],
@@ -26,7 +27,12 @@ REUSED = {
     'awscli.customizations.s3.syncstrategy.caseconflict': [
         'CaseConflictSync'],
     'awscli.customizations.s3.syncstrategy.base': [
-        'AlwaysSync', 'NeverSync', 'BaseSync'],
+        'AlwaysSync', 'NeverSync', 'BaseSync', 'MissingFileSync',
+        'SizeAndLastModifiedSync'],
+    'awscli.customizations.s3.syncstrategy.sizeonly': ['SizeOnlySync'],
+    'awscli.customizations.s3.syncstrategy.exacttimestamps': [
+        'ExactTimestampsSync'],
+    'awscli.customizations.s3.syncstrategy.delete': ['DeleteSync'],
     'awscli.customizations.s3.utils': [
         'RequestParamsMapper', 'find_bucket_key', 'BucketLister',
         '_date_parser'],
@@ -69,6 +75,45 @@ def test_transfer_handler_drives_a_manager_through_download():
         DownloadRequestSubmitter._submit_transfer_request,
         ['_transfer_manager.download(', 'fileobj=', 'bucket=', 'key=',
          'extra_args=', 'subscribers=']) == []
+
+
+def test_sync_strategies_are_chosen_as_ppsync_chooses_them():
+    """awscli_ppdl.synccommand.choose_sync_strategies mirrors
+    ``CommandArchitecture.choose_sync_strategies`` and the strategies
+    ``register_sync_strategies`` registers for ``sync``; the sync
+    arguments it adds are the strategies' ``ARGUMENT``s."""
+    from awscli.customizations.s3.subcommands import (
+        CommandArchitecture, SyncCommand)
+    from awscli.customizations.s3.syncstrategy.register import (
+        register_sync_strategies)
+
+    assert missing_from_source(CommandArchitecture.choose_sync_strategies, [
+        'SizeAndLastModifiedSync()', 'CaseConflictSync(', 'MissingFileSync()',
+        'NeverSync()', "'choosing-s3-sync-strategy'",
+        "sync_type += '_sync_strategy'"]) == []
+    assert missing_from_source(register_sync_strategies, [
+        'register_sync_strategy(session, SizeOnlySync)',
+        'register_sync_strategy(session, ExactTimestampsSync)',
+        "register_sync_strategy(session, DeleteSync, 'file_not_at_src')",
+    ]) == []
+    names = {arg['name'] for arg in SyncCommand.ARG_TABLE}
+    assert {'paths', 'include', 'exclude', 'dryrun', 'quiet',
+            'only-show-errors', 'no-progress', 'page-size', 'request-payer',
+            'follow-symlinks', 'checksum-mode', 'case-conflict'} <= names
+
+
+def test_local_deletes_are_the_transfer_handlers():
+    """``--delete`` of a download: the comparator marks local files
+    ``delete``, and the handler's ``LocalDeleteRequestSubmitter`` removes
+    them and prints the line."""
+    from awscli.customizations.s3.s3handler import (
+        LocalDeleteRequestSubmitter, S3TransferHandler)
+
+    assert missing_from_source(S3TransferHandler.__init__, [
+        'LocalDeleteRequestSubmitter(*submitter_args)']) == []
+    assert missing_from_source(LocalDeleteRequestSubmitter.can_submit, [
+        "fileinfo.operation_name == 'delete'",
+        "fileinfo.src_type == 'local'"]) == []
 
 
 def test_download_submitter_skips_on_a_warning_handler():
