@@ -243,3 +243,29 @@ def test_help(aws_env, work):
                 '--no-overwrite', '--processes', '--exclude'):
         assert arg in text
     assert 'aws s3 ppsync s3://amzn-s3-demo-bucket/logs/ ./logs' in text
+
+
+@pytest.mark.parametrize('args', [
+    ['--quiet'], ['--only-show-errors'], ['--no-progress'],
+    ['--page-size', '1'], ['--follow-symlinks'], ['--no-follow-symlinks'],
+    ['--delete', '--quiet']],
+    ids=['quiet', 'only-show-errors', 'no-progress', 'page-size-1',
+         'follow-symlinks', 'no-follow-symlinks', 'delete-quiet'])
+def test_output_and_listing_options(side_by_side, args):
+    side_by_side.in_both(lambda dest: dest.mkdir())
+    side_by_side.in_both(lambda dest: write(dest / 'extra', b'e'))
+    (code, lines, err), gets = side_by_side.both(*args)
+    assert (code, err) == (0, '')
+    assert len(gets) == len(OBJECTS)
+    if '--quiet' in args or '--only-show-errors' in args:
+        assert lines == set()
+    else:
+        assert lines == downloads(side_by_side.bucket, *OBJECTS)
+
+
+def test_a_missing_bucket_fails_as_sync_fails(side_by_side, work):
+    side_by_side.bucket = 'no-such-bucket-for-ppsync'
+    sync = side_by_side.run('sync', S)
+    assert sync[0] == 1
+    assert 'NoSuchBucket' in sync[2]
+    assert side_by_side.run('ppsync', S) == sync
