@@ -269,3 +269,12 @@ def test_a_missing_bucket_fails_as_sync_fails(side_by_side, work):
     assert sync[0] == 1
     assert 'NoSuchBucket' in sync[2]
     assert side_by_side.run('ppsync', S) == sync
+
+
+def test_a_sync_with_nothing_to_do_starts_no_process(side_by_side):
+    side_by_side.both()
+    first = side_by_side.run('ppsync', 'again', '--debug')
+    assert re.search(r'Started ppcp-\S+ \(pid', first[2])
+    second = side_by_side.run('ppsync', 'again', '--debug')
+    assert second[0] == 0 and second[1] == set()
+    assert 'Started ppcp-' not in second[2]
