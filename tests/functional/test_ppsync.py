@@ -278,3 +278,28 @@ def test_a_sync_with_nothing_to_do_starts_no_process(side_by_side):
     second = side_by_side.run('ppsync', 'again', '--debug')
     assert second[0] == 0 and second[1] == set()
     assert 'Started ppcp-' not in second[2]
+
+
+@pytest.mark.parametrize('args', [
+    ['--checksum-mode', 'ENABLED'], ['--request-payer', 'requester']],
+    ids=['checksum-mode', 'request-payer'])
+def test_request_options(side_by_side, args):
+    (code, lines, err), gets = side_by_side.both(*args)
+    assert (code, lines, err) == (
+        0, downloads(side_by_side.bucket, *OBJECTS), '')
+
+
+@pytest.mark.parametrize('mode', ['ignore', 'warn', 'skip', 'error'])
+def test_case_conflicts(side_by_side, s3_client, bucket, mode):
+    s3_client.put_object(Bucket=bucket, Key='X.txt', Body=b'upper')
+    s3_client.put_object(Bucket=bucket, Key='x.txt', Body=b'lower')
+    (code, lines, err), _ = side_by_side.both('--case-conflict', mode)
+    # What sync does (the comparison above): a warning on stderr, exit 0,
+    # for warn and skip; a fatal error, exit 1, for error.
+    if mode == 'ignore':
+        assert (code, err) == (0, '')
+    elif mode == 'error':
+        assert code == 1 and err.startswith('fatal error: Failed to download')
+    else:
+        assert code == 0 and err.startswith('warning: ')
+        assert 'case' in err
