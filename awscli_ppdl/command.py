@@ -69,6 +69,15 @@ PROCESSES = {
         'are started when there are fewer parts to download.'),
 }
 
+VERSION_ID = {
+    'name': 'version-id',
+    'help_text': (
+        'Version ID used to reference a specific version of the object, as '
+        'with ``aws s3api get-object --version-id``: that version is '
+        'downloaded instead of the current one. For a single object only '
+        '(not with ``--recursive``).'),
+}
+
 USAGE = '<S3Uri> <LocalPath>'
 NOT_A_DOWNLOAD = (
     'aws s3 ppcp only downloads: it takes <S3Uri> <LocalPath>. '
@@ -137,6 +146,7 @@ class PpcpCommand(S3TransferCommand):
                    'synopsis': USAGE}]
                  + [arg for arg in CpCommand.ARG_TABLE
                     if arg['name'] != 'paths']
+                 + [VERSION_ID]
                  + [PROCESSES]
                  + [NO_OVERWRITE])
 
@@ -165,6 +175,7 @@ class PpcpCommand(S3TransferCommand):
         self._convert_path_args(parsed_args)
         _check_is_a_download(parsed_args.paths, self.NOT_A_DOWNLOAD)
         params = self._build_call_parameters(parsed_args, {})
+        _check_version_id(params)
         # aws s3 cp's own checks and messages (streaming only without
         # --recursive, --checksum-algorithm and --sse-c-copy-source refused
         # for a download, --sse-c without its key...), and its normalised
@@ -341,6 +352,8 @@ class DownloadCommand:
                               'ListObjectsV2': {}}
         RequestParamsMapper.map_head_object_params(
             request_parameters['HeadObject'], params)
+        # The size and ETag (the ranged GETs' IfMatch) of that version.
+        request_parameters['HeadObject'].update(_version_args(params))
         RequestParamsMapper.map_list_objects_v2_params(
             request_parameters['ListObjectsV2'], params)
         generator = _DownloadFileGenerator(
@@ -434,12 +447,38 @@ class _DownloadFileGenerator(FileGenerator):
         except ClientError as error:
             if (error.response['Error'].get('Code') != '404'
                     or not self._bucket_is_missing(s3_path)):
-                raise
+                raise self._naming_the_version(s3_path, error) from None
             raise ClientError({
                 'Error': {'Code': 'NoSuchBucket',
                           'Message': 'The specified bucket does not exist'},
                 'ResponseMetadata': error.response.get('ResponseMetadata'),
             }, 'HeadObject') from None
+
+    def _naming_the_version(self, s3_path, error):
+        """With ``--version-id``, a HeadObject's 404 (no such version, or
+        no such key: the CLI's 'Key "k" does not exist' is wrong of a key
+        that exists) or 405 (S3's answer for a delete marker, with
+        ``x-amz-delete-marker: true``) in words that name the version;
+        ``error`` itself for any other error, or without a version."""
+        version_id = self.request_parameters.get('HeadObject', {}).get(
+            'VersionId')
+        code = error.response['Error'].get('Code')
+        headers = error.response.get('ResponseMetadata', {}).get(
+            'HTTPHeaders', {})
+        _, key = find_bucket_key(s3_path)
+        if version_id is None:
+            return error
+        if code == '404':
+            message = f'Version "{version_id}" of key "{key}" does not exist'
+        elif code == '405' and headers.get('x-amz-delete-marker') == 'true':
+            message = (f'Version "{version_id}" of key "{key}" is a delete '
+                       'marker')
+        else:
+            return error
+        return ClientError({
+            'Error': dict(error.response['Error'], Message=message),
+            'ResponseMetadata': error.response.get('ResponseMetadata'),
+        }, 'HeadObject')
 
     def _bucket_is_missing(self, s3_path):
         bucket, _ = find_bucket_key(s3_path)
@@ -487,8 +526,62 @@ class _TransferHandlerFactory(S3TransferHandlerFactory):
         command_result_recorder = _CommandResultRecorder(
             result_queue, result_recorder,
             ResultProcessor(result_queue, handlers))
+        downloader = self._downloader
+        if _version_args(self._cli_params):
+            downloader = _OneVersion(downloader, self._cli_params)
         return NoOverwriteS3TransferHandler(
-            self._downloader, self._cli_params, command_result_recorder)
+            downloader, self._cli_params, command_result_recorder)
+
+
+class _OneVersion:
+    """The downloader as the CLI's transfer handler drives it, with
+    ``--version-id`` in each download's ``extra_args`` (the CLI's
+    ``RequestParamsMapper`` knows no version): the engine sends it with
+    every GET, ranged ones with ``IfMatch`` of that version's ETag, and
+    with a stream's HeadObject."""
+
+    def __init__(self, downloader, cli_params):
+        self._downloader = downloader
+        self._version_args = _version_args(cli_params)
+
+    def download(self, bucket, key, fileobj, extra_args=None,
+                 subscribers=None):
+        return self._downloader.download(
+            bucket, key, fileobj, dict(extra_args or {}, **self._version_args),
+            subscribers)
+
+    def __enter__(self):
+        self._downloader.__enter__()
+        return self
+
+    def __exit__(self, *exc_info):
+        return self._downloader.__exit__(*exc_info)
+
+    def __getattr__(self, name):
+        return getattr(self._downloader, name)
+
+
+def _version_args(params):
+    """``{'VersionId': ...}`` with ``--version-id``, else ``{}``."""
+    version_id = params.get('version_id')
+    return {} if version_id is None else {'VersionId': version_id}
+
+
+def _check_version_id(params):
+    """A version is of one object: refused with ``--recursive`` or
+    without a key (where cp would silently download nothing), as cp's
+    usage errors (exit 255), and an empty one (S3 refuses it)."""
+    version_id = params.get('version_id')
+    if version_id is None:
+        return
+    if params.get('dir_op'):
+        raise ValueError('--version-id downloads one version of one object: '
+                         'it cannot be used with --recursive.')
+    if not find_bucket_key(params['paths'][0][len('s3://'):])[1]:
+        raise ValueError('--version-id downloads one version of one object: '
+                         'it needs the object\'s key (s3://bucket/key).')
+    if not version_id:
+        raise ValueError('--version-id must not be empty.')
 
 
 def _raising(error):

@@ -435,6 +435,35 @@ def test_extra_args_reach_the_request(s3_server, s3_client, bucket, out):
 
 
 @pytest.mark.timeout(60)
+def test_a_version_fetched_in_parts(s3_client, bucket, fault_proxy, out):
+    """``VersionId`` in ``extra_args`` of an object above the multipart
+    threshold: the HeadObject (no ``expected_size``) and every ranged GET
+    ask for that version, the GETs with ``IfMatch`` of its ETag; the
+    bytes are the old version's, though the latest is of another size."""
+    s3_client.put_bucket_versioning(
+        Bucket=bucket, VersioningConfiguration={'Status': 'Enabled'})
+    body = os.urandom(3 * MiB + 12345)
+    old = s3_client.put_object(Bucket=bucket, Key='k', Body=body)
+    s3_client.put_object(Bucket=bucket, Key='k', Body=b'new')
+    with library_downloader(fault_proxy.endpoint_url,
+                            processes=2) as downloader:
+        downloader.download_file(
+            bucket, 'k', str(out / 'old'),
+            extra_args={'VersionId': old['VersionId']}).result()
+    assert file_sha256(out / 'old') == sha256(body)
+    assert files_under(out) == {'old'}
+    heads = fault_proxy.find_requests(method='HEAD')
+    gets = fault_proxy.find_requests(method='GET')
+    assert [r.params.get('versionId') for r in heads] == [
+        [old['VersionId']]]
+    assert sorted(r.range for r in gets) == [
+        (0, MiB - 1), (MiB, 2 * MiB - 1), (2 * MiB, 3 * MiB - 1),
+        (3 * MiB, 3 * MiB + 12344)]
+    assert {r.params['versionId'][0] for r in gets} == {old['VersionId']}
+    assert {r.headers['If-Match'] for r in gets} == {old['ETag']}
+
+
+@pytest.mark.timeout(60)
 def test_expected_size_saves_the_head_object(s3_client, bucket, fault_proxy,
                                              out):
     """The seed's ``test_download_file_expected_size`` and
