@@ -22,8 +22,10 @@ def awscli_initialize(cli):
 
 def _add_ppcp_command(command_table, session, **kwargs):
     from awscli_ppdl.command import PpcpCommand
+    from awscli_ppdl.synccommand import PpsyncCommand
 
     command_table['ppcp'] = PpcpCommand(session)
+    command_table['ppsync'] = PpsyncCommand(session)
 
 
 _PUBLIC_API = ('ProcessPoolDownloader', 'ProcessTransferConfig',

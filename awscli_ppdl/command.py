@@ -33,8 +33,7 @@ from awscli.customizations.s3.filters import create_filter
 from awscli.customizations.s3.fileinfobuilder import FileInfoBuilder
 from awscli.customizations.s3.results import (
     CommandResultRecorder, CtrlCResult, ResultProcessor, ResultRecorder)
-from awscli.customizations.s3.s3handler import (
-    S3TransferHandler, S3TransferHandlerFactory)
+from awscli.customizations.s3.s3handler import S3TransferHandlerFactory
 from awscli.customizations.s3.subcommands import (
     CommandParameters, CpCommand, S3TransferCommand)
 from awscli.customizations.s3.syncstrategy.caseconflict import (
@@ -44,6 +43,9 @@ from awscli.customizations.s3.syncstrategy.base import (
 from awscli.customizations.s3.utils import (
     BucketLister, RequestParamsMapper, _date_parser, find_bucket_key,
     find_dest_path_comp_key)
+
+from awscli_ppdl.nooverwrite import (
+    NO_OVERWRITE, NoOverwriteS3TransferHandler, check_no_overwrite)
 
 # The engine (``processpool`` and everything it imports, ~20 modules) is
 # imported only when ``ppcp`` runs: this module is imported whenever the
@@ -135,12 +137,18 @@ class PpcpCommand(S3TransferCommand):
         'refuses them for downloads.')
     USAGE = USAGE
     EXAMPLES = EXAMPLES
+    # The CLI command whose path checks and messages this one keeps
+    # (``CommandParameters``), and the line that refuses anything but a
+    # download.
+    CHECKED_AS = CpCommand
+    NOT_A_DOWNLOAD = NOT_A_DOWNLOAD
     ARG_TABLE = ([{'name': 'paths', 'nargs': 2, 'positional_arg': True,
                    'synopsis': USAGE}]
                  + [arg for arg in CpCommand.ARG_TABLE
                     if arg['name'] != 'paths']
                  + [VERSION_ID]
-                 + [PROCESSES])
+                 + [PROCESSES]
+                 + [NO_OVERWRITE])
 
     def _run_main(self, parsed_args, parsed_globals):
         # S3Command._run_main: the CLI's client (profile, region, endpoint,
@@ -165,7 +173,7 @@ class PpcpCommand(S3TransferCommand):
             # and above, so they were built only to be dropped.
             logging.getLogger(_FILTER_LOGGER).setLevel(logging.INFO)
         self._convert_path_args(parsed_args)
-        _check_is_a_download(parsed_args.paths)
+        _check_is_a_download(parsed_args.paths, self.NOT_A_DOWNLOAD)
         params = self._build_call_parameters(parsed_args, {})
         _check_version_id(params)
         # aws s3 cp's own checks and messages (streaming only without
@@ -173,15 +181,19 @@ class PpcpCommand(S3TransferCommand):
         # for a download, --sse-c without its key...), and its normalised
         # paths; a recursive download's destination directory is made here,
         # as cp makes it, dry run or not.
-        CommandParameters('cp', params, CpCommand.USAGE).add_paths(
-            parsed_args.paths)
-        command = DownloadCommand(params, self.client, self._build_downloader(
-            params, parsed_globals))
+        CommandParameters(self.CHECKED_AS.NAME, params,
+                          self.CHECKED_AS.USAGE).add_paths(parsed_args.paths)
+        check_no_overwrite(params)
+        command = self._download_command(
+            params, self._build_downloader(params, parsed_globals))
         with _signals_stop_the_download() as stopped:
             returncode = command.run()
         if stopped.signal_number is not None:
             return 128 + stopped.signal_number
         return returncode
+
+    def _download_command(self, params, downloader):
+        return DownloadCommand(params, self.client, downloader)
 
     def _build_downloader(self, params, parsed_globals):
         from awscli_ppdl.clientfactory import ClientFactory
@@ -290,14 +302,19 @@ class DownloadCommand:
             fileinfos = self._list_fileinfos(result_queue)
         if not self._params.get('dryrun'):
             fileinfos = self._start_downloader(fileinfos)
-        handler = _TransferHandlerFactory(self._params, self._downloader)(
-            self._client, result_queue)
+        handler = _TransferHandlerFactory(
+            self._handler_params(), self._downloader)(
+                self._client, result_queue)
         result = handler.call(fileinfos)
         if result.num_tasks_failed > 0:
             return 1
         if result.num_tasks_warned > 0:
             return 2
         return 0
+
+    def _handler_params(self):
+        """The parameters the CLI's transfer handler gets."""
+        return self._params
 
     def _start_downloader(self, fileinfos):
         """Start the children before the CLI's result thread, so that every
@@ -336,6 +353,14 @@ class DownloadCommand:
                         client=self._client, is_stream=True)
 
     def _list_fileinfos(self, result_queue):
+        listed = self._list_objects(result_queue)
+        if self._handles_case_conflicts():
+            listed = self._compare_for_case_conflicts(listed, result_queue)
+        return FileInfoBuilder(self._client, parameters=self._params).call(
+            listed)
+
+    def _list_objects(self, result_queue):
+        """The source's objects, through the include/exclude filters."""
         params = self._params
         files = FileFormat().format(params['src'], params['dest'], params)
         request_parameters = {'HeadObject': {}, 'ListObjects': {},
@@ -349,10 +374,7 @@ class DownloadCommand:
         generator = _DownloadFileGenerator(
             self._client, 'download', page_size=params['page_size'],
             result_queue=result_queue, request_parameters=request_parameters)
-        listed = create_filter(params).call(generator.call(files))
-        if self._handles_case_conflicts():
-            listed = self._compare_for_case_conflicts(listed, result_queue)
-        return FileInfoBuilder(self._client, parameters=params).call(listed)
+        return create_filter(params).call(generator.call(files))
 
     def _handles_case_conflicts(self):
         return (self._params.get('dir_op')
@@ -360,6 +382,17 @@ class DownloadCommand:
 
     def _compare_for_case_conflicts(self, listed, result_queue):
         """The CLI's recursive-download case-conflict check (sync-style)."""
+        comparator = Comparator(
+            file_at_src_and_dest_sync_strategy=AlwaysSync(),
+            file_not_at_dest_sync_strategy=CaseConflictSync(
+                on_case_conflict=self._params['case_conflict']),
+            file_not_at_src_sync_strategy=NeverSync(),
+        )
+        return comparator.call(listed, self._list_local_files(result_queue))
+
+    def _list_local_files(self, result_queue):
+        """The destination's files, through the same filters (as the
+        CLI's sync lists them, and cp for its case-conflict check)."""
         params = self._params
         local_files = FileFormat().format(params['dest'], params['src'],
                                           params)
@@ -369,15 +402,7 @@ class DownloadCommand:
         local_generator = FileGenerator(
             self._client, '', follow_symlinks=params['follow_symlinks'],
             page_size=params['page_size'], result_queue=result_queue)
-        local_listed = create_filter(params).call(
-            local_generator.call(local_files))
-        comparator = Comparator(
-            file_at_src_and_dest_sync_strategy=AlwaysSync(),
-            file_not_at_dest_sync_strategy=CaseConflictSync(
-                on_case_conflict=params['case_conflict']),
-            file_not_at_src_sync_strategy=NeverSync(),
-        )
-        return comparator.call(listed, local_listed)
+        return create_filter(params).call(local_generator.call(local_files))
 
 
 _FILTER_LOGGER = 'awscli.customizations.s3.filters'
@@ -519,8 +544,8 @@ class _TransferHandlerFactory(S3TransferHandlerFactory):
         downloader = self._downloader
         if _version_args(self._cli_params):
             downloader = _OneVersion(downloader, self._cli_params)
-        return S3TransferHandler(downloader, self._cli_params,
-                                 command_result_recorder)
+        return NoOverwriteS3TransferHandler(
+            downloader, self._cli_params, command_result_recorder)
 
 
 class _OneVersion:
@@ -580,13 +605,13 @@ def _raising(error):
     yield  # (which makes this a generator: it raises when iterated)
 
 
-def _check_is_a_download(paths):
+def _check_is_a_download(paths, message=NOT_A_DOWNLOAD):
     """Refuse an upload or a copy in our words, before cp's checks (which
     would accept them). A bucket name is left to botocore's parameter
     validation, which ``aws s3 cp`` reports with exit code 1."""
     src, dest = paths
     if not src.startswith('s3://') or dest.startswith('s3://'):
-        raise ValueError(NOT_A_DOWNLOAD)
+        raise ValueError(message)
 
 
 # Signals that end a download as Ctrl-C does, but report it as ended by

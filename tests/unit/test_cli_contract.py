@@ -11,7 +11,8 @@ import pytest
 
 REUSED = {
     'awscli.customizations.s3.subcommands': [
-        'CpCommand', 'S3TransferCommand', 'S3Command', 'CommandParameters'],
+        'CpCommand', 'S3TransferCommand', 'S3Command', 'CommandParameters',
+        'SyncCommand'],
     'awscli.customizations.s3.s3handler': [
         'S3TransferHandler', 'S3TransferHandlerFactory',
         'DownloadRequestSubmitter'],
@@ -25,7 +26,13 @@ REUSED = {
     'awscli.customizations.s3.fileinfobuilder': ['FileInfoBuilder'],
     'awscli.customizations.s3.syncstrategy.caseconflict': [
         'CaseConflictSync'],
-    'awscli.customizations.s3.syncstrategy.base': ['AlwaysSync', 'NeverSync'],
+    'awscli.customizations.s3.syncstrategy.base': [
+        'AlwaysSync', 'NeverSync', 'BaseSync', 'MissingFileSync',
+        'SizeAndLastModifiedSync'],
+    'awscli.customizations.s3.syncstrategy.sizeonly': ['SizeOnlySync'],
+    'awscli.customizations.s3.syncstrategy.exacttimestamps': [
+        'ExactTimestampsSync'],
+    'awscli.customizations.s3.syncstrategy.delete': ['DeleteSync'],
     'awscli.customizations.s3.utils': [
         'RequestParamsMapper', 'find_bucket_key', 'BucketLister',
         '_date_parser'],
@@ -68,6 +75,64 @@ def test_transfer_handler_drives_a_manager_through_download():
         DownloadRequestSubmitter._submit_transfer_request,
         ['_transfer_manager.download(', 'fileobj=', 'bucket=', 'key=',
          'extra_args=', 'subscribers=']) == []
+
+
+def test_sync_strategies_are_chosen_as_ppsync_chooses_them():
+    """awscli_ppdl.synccommand.choose_sync_strategies mirrors
+    ``CommandArchitecture.choose_sync_strategies`` and the strategies
+    ``register_sync_strategies`` registers for ``sync``; the sync
+    arguments it adds are the strategies' ``ARGUMENT``s."""
+    from awscli.customizations.s3.subcommands import (
+        CommandArchitecture, SyncCommand)
+    from awscli.customizations.s3.syncstrategy.register import (
+        register_sync_strategies)
+
+    assert missing_from_source(CommandArchitecture.choose_sync_strategies, [
+        'SizeAndLastModifiedSync()', 'CaseConflictSync(', 'MissingFileSync()',
+        'NeverSync()', "'choosing-s3-sync-strategy'",
+        "sync_type += '_sync_strategy'"]) == []
+    assert missing_from_source(register_sync_strategies, [
+        'register_sync_strategy(session, SizeOnlySync)',
+        'register_sync_strategy(session, ExactTimestampsSync)',
+        "register_sync_strategy(session, DeleteSync, 'file_not_at_src')",
+    ]) == []
+    names = {arg['name'] for arg in SyncCommand.ARG_TABLE}
+    assert {'paths', 'include', 'exclude', 'dryrun', 'quiet',
+            'only-show-errors', 'no-progress', 'page-size', 'request-payer',
+            'follow-symlinks', 'checksum-mode', 'case-conflict'} <= names
+
+
+def test_local_deletes_are_the_transfer_handlers():
+    """``--delete`` of a download: the comparator marks local files
+    ``delete``, and the handler's ``LocalDeleteRequestSubmitter`` removes
+    them and prints the line."""
+    from awscli.customizations.s3.s3handler import (
+        LocalDeleteRequestSubmitter, S3TransferHandler)
+
+    assert missing_from_source(S3TransferHandler.__init__, [
+        'LocalDeleteRequestSubmitter(*submitter_args)']) == []
+    assert missing_from_source(LocalDeleteRequestSubmitter.can_submit, [
+        "fileinfo.operation_name == 'delete'",
+        "fileinfo.src_type == 'local'"]) == []
+
+
+def test_download_submitter_skips_on_a_warning_handler():
+    """awscli_ppdl.nooverwrite adds a warning handler to the CLI's download
+    submitter (as v2 does) and swaps it into ``S3TransferHandler``'s
+    ``_submitters``; a handler returning True skips the file before the
+    dry run or the transfer."""
+    from awscli.customizations.s3.s3handler import (
+        BaseTransferRequestSubmitter, DownloadRequestSubmitter,
+        S3TransferHandler)
+
+    assert missing_from_source(BaseTransferRequestSubmitter.submit, [
+        'self._warn_and_signal_if_skip(fileinfo)',
+        'self._do_submit(fileinfo)']) == []
+    assert missing_from_source(S3TransferHandler.__init__, [
+        'self._submitters = [', 'DownloadRequestSubmitter(*submitter_args)'
+    ]) == []
+    assert callable(DownloadRequestSubmitter._get_warning_handlers)
+    assert callable(DownloadRequestSubmitter._get_fileout)
 
 
 def test_crt_s3_signer_decides_what_the_template_signer_mirrors():
