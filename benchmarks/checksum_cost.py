@@ -67,7 +67,10 @@ def main():
     parser.add_argument('--weed', required=True)
     parser.add_argument('--size-mib', type=int, default=1024)
     parser.add_argument('--runs', type=int, default=3)
+    parser.add_argument('--commands', default='ppcp,cp',
+                        help='the aws s3 commands to compare')
     args = parser.parse_args()
+    commands = args.commands.split(',')
     size = args.size_mib * MiB
     home = tempfile.mkdtemp(prefix='ppdl-checksum-cost-')
     os.makedirs(f'{home}/.aws')
@@ -87,21 +90,23 @@ def main():
               f'{os.cpu_count()} CPUs')
         for algorithm in ('CRC64NVME', 'SHA256'):
             upload(client, 'checksum-cost', algorithm, size, algorithm)
-            times = {'without': [], 'ENABLED': []}
+            times = {(command, mode): [] for command in commands
+                     for mode in ('without', 'ENABLED')}
             for _ in range(args.runs):
-                for mode, extra in (('without', []),
-                                    ('ENABLED', ['--checksum-mode',
-                                                 'ENABLED'])):
+                for command, mode in times:
+                    extra = (['--checksum-mode', 'ENABLED']
+                             if mode == 'ENABLED' else [])
                     out = f'{home}/out'
-                    times[mode].append(run(
-                        [aws, 's3', 'ppcp', f's3://checksum-cost/{algorithm}',
-                         out, '--endpoint-url', server.endpoint_url,
+                    times[command, mode].append(run(
+                        [aws, 's3', command,
+                         f's3://checksum-cost/{algorithm}', out,
+                         '--endpoint-url', server.endpoint_url,
                          '--no-progress', *extra], env))
                     os.remove(out)
-            for mode, samples in times.items():
+            for (command, mode), samples in times.items():
                 wall = statistics.median(s[0] for s in samples)
                 cpu = statistics.median(s[1] for s in samples)
-                print(f'{algorithm:9} --checksum-mode {mode:7}: '
+                print(f'{algorithm:9} {command:4} --checksum-mode {mode:7}: '
                       f'{wall:6.2f} s wall, {cpu:6.2f} s CPU (aws + children)')
 
 

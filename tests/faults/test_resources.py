@@ -1,5 +1,6 @@
 """Bounded state in a long-lived downloader, and errors that cannot cross a
 process boundary as they are."""
+import hashlib
 import http.server
 import os
 import threading
@@ -27,7 +28,8 @@ class _FixedObjectHandler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         self.send_response(200)
         self.send_header('Content-Length', str(len(BODY)))
-        self.send_header('ETag', '"5d41402abc4b2a76b9719d911017c592"')
+        # A single PUT's ETag: its body's MD5, which the workers check.
+        self.send_header('ETag', f'"{hashlib.md5(BODY).hexdigest()}"')
         self.send_header('Last-Modified', 'Wed, 25 Nov 2026 07:00:00 GMT')
         self.send_header('Content-Type', 'binary/octet-stream')
         self.end_headers()

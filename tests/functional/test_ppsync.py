@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from tests.faults.proxy import Rule
 from tests.helpers import files_under, output_lines
 from tests.s3server import run_aws
 
@@ -290,9 +291,14 @@ def test_request_options(side_by_side, args):
 
 
 @pytest.mark.parametrize('mode', ['ignore', 'warn', 'skip', 'error'])
-def test_case_conflicts(side_by_side, s3_client, bucket, mode):
+def test_case_conflicts(side_by_side, s3_client, bucket, fault_proxy, mode):
     s3_client.put_object(Bucket=bucket, Key='X.txt', Body=b'upper')
     s3_client.put_object(Bucket=bucket, Key='x.txt', Body=b'lower')
+    # The conflict is seen only while X.txt (listed first) is still being
+    # downloaded when x.txt is compared (neither exists locally on a
+    # case-sensitive file system): held a while, in both commands, so the
+    # comparison does not race the download.
+    fault_proxy.add_rule(Rule(method='GET', key='X.txt', delay_seconds=1))
     (code, lines, err), _ = side_by_side.both('--case-conflict', mode)
     # What sync does (the comparison above): a warning on stderr, exit 0,
     # for warn and skip; a fatal error, exit 1, for error.
