@@ -201,7 +201,9 @@ def test_cancel_of_a_finished_future_changes_nothing(
 def test_cancel_of_a_pending_future_fails_its_result(
         s3_client, bucket, fault_proxy, held, out):
     """As the seed's ``test_result_with_cancel``: cancelled right after it
-    was submitted, its GET held so that it cannot finish first."""
+    was submitted, its GET held so that it cannot finish first; released
+    once the cancel is in the monitor (``cancel()`` returns after that), as
+    the cancelled download ends only when its worker has let go of it."""
     s3_client.put_object(Bucket=bucket, Key='k', Body=b'never')
     gets = held('k')
     with library_downloader(fault_proxy.endpoint_url,
@@ -209,11 +211,11 @@ def test_cancel_of_a_pending_future_fails_its_result(
         future = downloader.download_file(bucket, 'k', str(out / 'k'),
                                           expected_size=5)
         future.cancel()
+        gets.release()
         with pytest.raises(CancelledError) as error:
             future.result()
         assert type(error.value) is CancelledError
         assert future.done() is True
-        gets.release()
     assert files_under(out) == set()
     assert multiprocessing.active_children() == []
 
