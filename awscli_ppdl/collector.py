@@ -21,6 +21,10 @@ logger = logging.getLogger(__name__)
 
 # How long the collector waits for news before it looks at the children.
 SUPERVISION_INTERVAL = 0.2
+# How long stopping waits for the thread: it ends within one collect, or
+# at once when the monitor is gone; a thread stuck beyond that (a call to
+# the monitor that never returns) must not hang the command's exit.
+STOP_TIMEOUT = 10.0
 
 
 class ResultCollector:
@@ -54,7 +58,10 @@ class ResultCollector:
         except Exception:
             pass
         if self._thread is not threading.current_thread():
-            self._thread.join()
+            self._thread.join(STOP_TIMEOUT)
+            if self._thread.is_alive():
+                logger.debug('The collector did not stop in %s s',
+                             STOP_TIMEOUT)
 
     def _run(self):
         forget_cancelled = []

@@ -181,7 +181,10 @@ class ChildProcesses:
             process.join(TERMINATE_GRACE)
             if process.exitcode is None:
                 process.kill()
-                process.join()
+                process.join(TERMINATE_GRACE)
+                if process.exitcode is None:
+                    logger.debug('%s (pid %d) did not end after SIGKILL',
+                                 process.name, process.pid)
         for work_queue in (self.request_queue, self.job_queue):
             work_queue.cancel_join_thread()
             work_queue.close()

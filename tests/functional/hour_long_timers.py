@@ -19,7 +19,7 @@ TIMERS = {
     'awscli_ppdl.worker': (
         'PROGRESS_INTERVAL', 'REPORT_DELAY', 'REPORT_MAX_AGE'),
     'awscli_ppdl.processpool': ('FULL_QUEUE_RECHECK',),
-    'awscli_ppdl.collector': ('SUPERVISION_INTERVAL',),
+    'awscli_ppdl.collector': ('SUPERVISION_INTERVAL', 'STOP_TIMEOUT'),
     'awscli_ppdl.pool': ('TERMINATE_GRACE', 'JOIN_TIMEOUT',
                          'MONITOR_EXIT_WAIT'),
     'awscli_ppdl.lifecycle': ('STREAM_STOP_TIMEOUT',),
