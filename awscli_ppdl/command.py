@@ -321,25 +321,24 @@ class DownloadCommand:
         child the parent forks is forked while it has one thread (see
         ``pool``); the fileinfos, unchanged.
 
-        Many files or a stream: all the workers, while the listing's first
-        page is on its way. One object: as many as its parts, once its
-        listing (a HeadObject) has given its size. An error of that listing,
-        or a Ctrl-C meanwhile, is raised where cp would raise it: in the
-        transfer handler, which reports it (``cancelled: ctrl-c received``)
-        and stops the children.
+        An error of the listing, or a Ctrl-C meanwhile, is raised where cp
+        would raise it: in the transfer handler, which reports it
+        (``cancelled: ctrl-c received``) and stops the children.
         """
         try:
-            if self._params['dir_op'] or self._params['is_stream']:
-                self._downloader.start(several_workers=True)
-                return fileinfos
-            fileinfos = iter(fileinfos)
-            first = next(fileinfos, None)
-            if first is None:
-                return iter(())
-            self._downloader.start(expected_size=first.size)
+            return self._start_for(fileinfos)
         except (Exception, KeyboardInterrupt) as error:
             return _raising(error)
-        return itertools.chain([first], fileinfos)
+
+    def _start_for(self, fileinfos):
+        """Many files or a stream: all the workers, while the listing's
+        first page is on its way. One object: as many as its parts, once
+        its listing (a HeadObject) has given its size."""
+        if self._params['dir_op'] or self._params['is_stream']:
+            self._downloader.start(several_workers=True)
+            return fileinfos
+        return started_at_first(fileinfos, lambda first: (
+            self._downloader.start(expected_size=first.size)))
 
     def _stream_fileinfo(self):
         """What aws s3 cp hands its transfer handler for ``-``: no listing,
@@ -597,6 +596,17 @@ def _check_version_id(params):
                          'it needs the object\'s key (s3://bucket/key).')
     if not version_id:
         raise ValueError('--version-id must not be empty.')
+
+
+def started_at_first(fileinfos, start):
+    """The fileinfos, once the first has been listed and ``start(first)``
+    called (none listed: no start at all)."""
+    fileinfos = iter(fileinfos)
+    first = next(fileinfos, None)
+    if first is None:
+        return iter(())
+    start(first)
+    return itertools.chain([first], fileinfos)
 
 
 def _raising(error):

@@ -7,7 +7,6 @@ the comparison is the CLI's: both listings through the same filters, the
 then ``ppcp``'s wiring (the CLI's ``S3TransferHandler``, whose
 ``LocalDeleteRequestSubmitter`` deletes local files for ``--delete``).
 """
-import itertools
 
 from awscli.customizations.s3.comparator import Comparator
 from awscli.customizations.s3.fileinfobuilder import FileInfoBuilder
@@ -22,7 +21,7 @@ from awscli.customizations.s3.syncstrategy.exacttimestamps import (
 from awscli.customizations.s3.syncstrategy.sizeonly import SizeOnlySync
 
 from awscli_ppdl.command import (
-    PROCESSES, USAGE, DownloadCommand, PpcpCommand, _raising)
+    PROCESSES, USAGE, DownloadCommand, PpcpCommand, started_at_first)
 from awscli_ppdl.nooverwrite import NO_OVERWRITE, NoOverwriteSync
 
 NOT_A_DOWNLOAD = (
@@ -129,21 +128,12 @@ class SyncDownloadCommand(DownloadCommand):
         return FileInfoBuilder(self._client, parameters=self._params).call(
             compared)
 
-    def _start_downloader(self, fileinfos):
+    def _start_for(self, fileinfos):
         """As ppcp's for many files, once the comparison has found a first
         file to download or delete: a sync with nothing to do (the usual
-        second run) starts no process. Still before the CLI's result
-        thread, so every child is forked while the parent has one thread;
-        an error of the listings is raised in the transfer handler."""
-        try:
-            fileinfos = iter(fileinfos)
-            first = next(fileinfos, None)
-            if first is None:
-                return iter(())
-            self._downloader.start(several_workers=True)
-        except (Exception, KeyboardInterrupt) as error:
-            return _raising(error)
-        return itertools.chain([first], fileinfos)
+        second run) starts no process."""
+        return started_at_first(fileinfos, lambda first: (
+            self._downloader.start(several_workers=True)))
 
     def _handler_params(self):
         # As v2's sync: the strategy has already left out the files that
