@@ -99,8 +99,7 @@ class PoolLifecycle:
             # to its end) cancels this transfer too, as the CLI expects of
             # one it was told is queued.
             planned_parts = self._tracker.add(transfer_id, pending)
-            running = self._start_if_needed(
-                min(self._config.max_request_processes, planned_parts))
+            running = self._start_if_needed(planned_parts)
             running.children.want_workers(planned_parts)
             return running
 

@@ -104,7 +104,8 @@ class ChildProcesses:
 
         :param worker_http_settings: what the workers' HTTP sessions are
             built with (``getobject.HttpSessionSettings``), or None.
-        :param workers: how many workers are wanted now; where later
+        :param workers: how many workers are wanted now (at most the
+            config's ``max_request_processes`` are started); where later
             workers would be forked (``start_method=None`` with too few of
             them for the lean fork server), they are all forked here,
             else only the first.
@@ -121,7 +122,7 @@ class ChildProcesses:
              self._child_logs.config))
         if not self._contexts.forks_later_workers:
             workers = 1
-        for number in range(max(1, workers)):
+        for number in range(max(1, self._capped(workers))):
             self._workers.append(self._start_worker(number, None))
 
     def start_threads(self):
@@ -139,7 +140,7 @@ class ChildProcesses:
         """Only as many workers as there are jobs: a single small download
         does not pay for ten process start-ups. Those beyond the ones
         started at once are started by the starter thread."""
-        wanted = min(self._config.max_request_processes, planned_parts)
+        wanted = self._capped(planned_parts)
         with self._lock:
             started = len(self._workers)
         if wanted > started:
@@ -147,6 +148,10 @@ class ChildProcesses:
                 self._starter = WorkerStarter(self._start_later_worker,
                                               started)
             self._starter.want(wanted)
+
+    def _capped(self, workers):
+        """Never more workers than the config allows."""
+        return min(self._config.max_request_processes, workers)
 
     def find_dead_child(self):
         """How an error message names a child that has died, or None."""

@@ -146,8 +146,7 @@ class ProcessPoolDownloader:
         if several_workers:
             workers = self._config.max_request_processes
         elif expected_size is not None:
-            workers = min(self._config.max_request_processes,
-                          self._estimate_parts(expected_size))
+            workers = self._estimate_parts(expected_size)
         else:
             workers = 1
         self._lifecycle.start(workers)
