@@ -92,14 +92,10 @@ def combine_crcs(algorithm, part_crcs):
 def verify_part_crcs(algorithm, expected, part_crcs):
     """Raise botocore's ``FlexibleChecksumError`` (as ``verify_file``) if
     the parts' CRCs, combined, are not the full-object checksum."""
-    from botocore.exceptions import FlexibleChecksumError
-
     calculated = combine_crcs(algorithm, part_crcs).to_bytes(
         _CRC_BYTES[algorithm], 'big')
     if calculated != base64.b64decode(expected):
-        raise FlexibleChecksumError(error_msg=(
-            f'Expected checksum {expected} did not match calculated '
-            f'checksum: {base64.b64encode(calculated).decode()}'))
+        raise _mismatch(expected, base64.b64encode(calculated).decode())
 
 
 # An ETag that is the MD5 of the object's bytes has this shape; a multipart
@@ -156,12 +152,18 @@ class ChecksumChecker:
         self._checksum.update(block)
 
     def verify(self):
-        from botocore.exceptions import FlexibleChecksumError
-
         if self._checksum.digest() != base64.b64decode(self._expected):
-            raise FlexibleChecksumError(error_msg=(
-                f'Expected checksum {self._expected} did not match '
-                f'calculated checksum: {self._checksum.b64digest()}'))
+            raise _mismatch(self._expected, self._checksum.b64digest())
+
+
+def _mismatch(expected, calculated):
+    """botocore's error, in its words, as ``aws s3 cp`` prints it for a
+    whole-object GET whose body does not match."""
+    from botocore.exceptions import FlexibleChecksumError
+
+    return FlexibleChecksumError(error_msg=(
+        f'Expected checksum {expected} did not match calculated '
+        f'checksum: {calculated}'))
 
 
 def _checksum_class(algorithm):
