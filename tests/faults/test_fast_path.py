@@ -270,3 +270,24 @@ def test_direct_gets_over_https(trust, ppcp, objects, bucket,
     requests = gets(proxy, 'a-first') + gets(proxy, 'k')
     assert len(requests) == 2
     assert_all_direct_and_signed_as_botocore_signs(requests, proxy)
+
+
+def test_the_ranged_gets_of_a_checked_download_go_direct(
+        ppcp, cli_env, s3_client, bucket, fault_proxy, workdir):
+    """With --checksum-mode ENABLED an object fetched in parts is checked
+    against its full-object checksum by the parent (the parts' CRCs
+    combined); S3 returns no checksum for a range, so its ranged GETs are
+    plain and go direct, not through botocore (which checks nothing on
+    them). A corrupted part still fails the download
+    (tests/functional/test_checksums.py)."""
+    body = os.urandom(3 * 1024 * 1024 + 5)
+    s3_client.put_object(Bucket=bucket, Key='big', Body=body,
+                         ChecksumAlgorithm='CRC32')
+    cli_env.set_config('s3', {'multipart_threshold': '1MB',
+                              'multipart_chunksize': '1MB'})
+    result = ppcp(f's3://{bucket}/big', 'out', '--checksum-mode', 'ENABLED',
+                  endpoint_url=fault_proxy.endpoint_url)
+    assert result.returncode == 0, result.stderr
+    assert (workdir / 'out').read_bytes() == body
+    parts = gets(fault_proxy, 'big')
+    assert len(parts) == 4 and direct(parts) == parts
