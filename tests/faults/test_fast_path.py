@@ -17,8 +17,8 @@ from botocore.credentials import Credentials
 
 from tests.faults.proxy import Rule
 from tests.helpers import (
-    LASTING_S3_ERRORS, credentials_only_in_the_environment, files_under,
-    output_lines, process_name)
+    LASTING_S3_ERRORS, credentials_only_in_the_environment, descendant_pids,
+    files_under, output_lines, process_name)
 from tests.s3server import TEST_ACCESS_KEY, TEST_REGION, TEST_SECRET_KEY
 
 BOTOCORE_ONLY_HEADER = 'amz-sdk-invocation-id'
@@ -80,11 +80,12 @@ def hold_until_the_others_are_asked_for(fault_proxy, key, others):
 
 
 def workers_parents():
-    """``{worker name: its parent's command line}`` of the running workers."""
+    """``{worker name: its parent's command line}`` of the running workers
+    this test started (not those of another test run on the machine)."""
     parents = {}
-    for entry in os.listdir('/proc'):
+    for entry in descendant_pids(os.getpid()):
         try:
-            name = process_name(entry) if entry.isdigit() else ''
+            name = process_name(entry)
             if name.startswith('ppcp-worker-'):
                 with open(f'/proc/{entry}/stat') as f:
                     ppid = f.read().rsplit(')', 1)[1].split()[1]
