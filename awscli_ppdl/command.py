@@ -44,6 +44,9 @@ from awscli.customizations.s3.utils import (
     BucketLister, RequestParamsMapper, _date_parser, find_bucket_key,
     find_dest_path_comp_key)
 
+from awscli_ppdl.filesfrom import (
+    FILES_FROM, FilesFromGenerator, FilesFromS3TransferHandler,
+    check_files_from, open_list)
 from awscli_ppdl.nooverwrite import (
     NO_OVERWRITE, NoOverwriteS3TransferHandler, check_no_overwrite)
 
@@ -148,7 +151,8 @@ class PpcpCommand(S3TransferCommand):
                     if arg['name'] != 'paths']
                  + [VERSION_ID]
                  + [PROCESSES]
-                 + [NO_OVERWRITE])
+                 + [NO_OVERWRITE]
+                 + [FILES_FROM])
 
     def _run_main(self, parsed_args, parsed_globals):
         # S3Command._run_main: the CLI's client (profile, region, endpoint,
@@ -174,8 +178,17 @@ class PpcpCommand(S3TransferCommand):
             logging.getLogger(_FILTER_LOGGER).setLevel(logging.INFO)
         self._convert_path_args(parsed_args)
         _check_is_a_download(parsed_args.paths, self.NOT_A_DOWNLOAD)
+        if getattr(parsed_args, 'files_from', None) is not None:
+            # A list of keys under a prefix, laid out as --recursive lays
+            # out a listing (as rclone's --files-from, which needs no flag).
+            parsed_args.dir_op = True
         params = self._build_call_parameters(parsed_args, {})
+        check_files_from(params)
         _check_version_id(params)
+        if params.get('files_from') is not None:
+            # Opened (and refused if it is not a list) before anything is
+            # made or downloaded.
+            params['files_from_list'] = open_list(params['files_from'])
         # aws s3 cp's own checks and messages (streaming only without
         # --recursive, --checksum-algorithm and --sse-c-copy-source refused
         # for a download, --sse-c without its key...), and its normalised
@@ -224,6 +237,9 @@ class PpcpCommand(S3TransferCommand):
             max_concurrent_large_requests=large_requests,
             max_queue_size=runtime_config['max_queue_size'],
             check_etag_md5=etag_md5_setting(s3_config),
+            # The listing gives every size but --files-from's (and a
+            # stream's, which has a HeadObject of its own).
+            size_from_first_get=True,
         )
         LOGGER.debug('%d requests in flight (%d of them large), shared by '
                      'at most %d worker processes',
@@ -359,9 +375,15 @@ class DownloadCommand:
             listed)
 
     def _list_objects(self, result_queue):
-        """The source's objects, through the include/exclude filters."""
+        """The source's objects (or those --files-from names), through
+        the include/exclude filters."""
         params = self._params
         files = FileFormat().format(params['src'], params['dest'], params)
+        if params.get('files_from') is not None:
+            generator = FilesFromGenerator(
+                self._client, params['files_from'],
+                params['files_from_list'], result_queue)
+            return create_filter(params).call(generator.call(files))
         request_parameters = {'HeadObject': {}, 'ListObjects': {},
                               'ListObjectsV2': {}}
         RequestParamsMapper.map_head_object_params(
@@ -543,8 +565,10 @@ class _TransferHandlerFactory(S3TransferHandlerFactory):
         downloader = self._downloader
         if _version_args(self._cli_params):
             downloader = _OneVersion(downloader, self._cli_params)
-        return NoOverwriteS3TransferHandler(
-            downloader, self._cli_params, command_result_recorder)
+        handler = (FilesFromS3TransferHandler
+                   if self._cli_params.get('files_from') is not None
+                   else NoOverwriteS3TransferHandler)
+        return handler(downloader, self._cli_params, command_result_recorder)
 
 
 class _OneVersion:

@@ -1,0 +1,222 @@
+"""``aws s3 ppcp --files-from``: download exactly the objects a list names.
+
+The list replaces the listing and nothing else: the keys it names go through
+the CLI's own machinery as listed objects would (``FileGenerator``'s path
+layout, the include/exclude filters, ``FileInfoBuilder``, the download
+submitter's warnings, dry runs and result lines), with no ListObjects and
+no HeadObject: their sizes are unknown, and each object's first GET tells
+its size (``sizing``). The list is read a line at a time, as the CLI's
+generators pull files, so memory does not grow with its length.
+
+A list is text, one object a line: a key relative to the source prefix, or
+the object's ``s3://`` URI inside the source bucket and prefix, optionally
+followed by a TAB and a version ID. Blank lines and lines starting with
+``#`` are skipped. A line that names nothing downloadable is reported with
+its line number as a failed download (``download failed: ...``, exit 1),
+and the rest goes on; a file that is not a list at all is refused before
+anything is downloaded (exit 255).
+"""
+import datetime
+import sys
+
+from awscli.customizations.s3.filegenerator import FileGenerator
+from awscli.customizations.s3.results import FailureResult, QueuedResult
+from awscli.customizations.s3.utils import (
+    ProvideLastModifiedTimeSubscriber, find_bucket_key)
+
+from awscli_ppdl.nooverwrite import (
+    NoOverwriteDownloadRequestSubmitter, NoOverwriteS3TransferHandler)
+
+FILES_FROM = {
+    'name': 'files-from',
+    'help_text': (
+        'Download exactly the objects named in this file (``-``: standard '
+        'input), instead of listing the source: no ListObjects and no '
+        'HeadObject request is made, and each object\'s first GET tells '
+        'its size. It implies ``--recursive``: the source is a bucket or a '
+        'prefix, the destination a directory, and each object is written '
+        'where ``--recursive`` would write it. The file has one object a '
+        'line, as a key relative to the source prefix (``logs/a.log`` for '
+        '``s3://bucket/data/logs/a.log`` when the source is '
+        '``s3://bucket/data/``), or as its ``s3://`` URI inside the source '
+        'bucket and prefix; a TAB and a version ID after it download that '
+        'version (``key<TAB>versionId``). The file is read as UTF-8, a line '
+        'at a time; blank lines and lines starting with ``#`` are skipped '
+        '(name a key starting with ``#`` by its URI), a line ends at its '
+        'newline (a CR before it is dropped), and no other character is '
+        'stripped. ``--include`` and ``--exclude`` apply to the listed '
+        'keys as to listed objects. A missing key or version, and a line '
+        'outside the source, not UTF-8 or naming a prefix, fails with a '
+        '``download failed:`` line naming it (and its line number) while '
+        'the rest is downloaded, and the command exits with 1. Not with '
+        '``--version-id`` (the list names versions) nor ``--case-conflict`` '
+        '(which needs the source listed in order).'),
+}
+
+NOT_A_LIST = ('--files-from {name} is not a list of keys: {reason}. A list '
+              'is UTF-8 text, one key or s3:// URI a line.')
+# Enough of a list to tell text from a binary file (an archive, a
+# compressed list, an image) before anything is downloaded.
+SNIFF_BYTES = 64 * 1024
+
+
+def check_files_from(params):
+    """What ``--files-from`` cannot go with, refused as cp refuses its bad
+    parameters (exit 255). It implies ``--recursive`` (``dir_op``)."""
+    if params.get('files_from') is None:
+        return
+    if params.get('version_id') is not None:
+        raise ValueError(
+            '--version-id cannot be used with --files-from: give each '
+            'object\'s version in the list (key<TAB>versionId).')
+    if params.get('case_conflict', 'ignore') != 'ignore':
+        raise ValueError(
+            '--case-conflict cannot be used with --files-from: it compares '
+            'the source listed in order with the destination.')
+    if not params['files_from']:
+        raise ValueError('--files-from must name a file, or - for standard '
+                         'input.')
+
+
+def open_list(name):
+    """The list as a binary file, its first block checked: one clear error
+    (exit 255) for a file that cannot be read or is not text, before any
+    download."""
+    if name == '-':
+        fileobj = sys.stdin.buffer
+    else:
+        try:
+            fileobj = open(name, 'rb')
+        except OSError as e:
+            raise ValueError(f'--files-from {name}: '
+                             f'{e.strerror or e}.') from None
+    try:
+        head = fileobj.peek(SNIFF_BYTES)[:SNIFF_BYTES]
+    except OSError as e:
+        fileobj.close()
+        raise ValueError(f'--files-from {name}: {e.strerror or e}.') from None
+    if b'\0' in head:
+        fileobj.close()
+        raise ValueError(NOT_A_LIST.format(
+            name=name, reason='it holds binary data'))
+    return fileobj
+
+
+class _LineError(Exception):
+    """A line of the list that names nothing to download."""
+
+
+class FilesFromGenerator(FileGenerator):
+    """The CLI's ``FileGenerator`` with the list in place of the listing.
+
+    It yields each named object as the listing yields one, (``bucket/key``,
+    response data), with no size, date or ETag; a version ID rides in the
+    response data to the download submitter. A bad line becomes a queued
+    and failed download on the result queue, which the CLI prints and
+    counts as it does any failed download.
+    """
+
+    def __init__(self, client, files_from, lines, result_queue):
+        super().__init__(client, 'download', result_queue=result_queue)
+        self._name = 'stdin' if files_from == '-' else files_from
+        self._lines = lines
+
+    def list_objects(self, s3_path, dir_op):
+        bucket, prefix = find_bucket_key(s3_path)
+        try:
+            for number, raw in enumerate(self._lines, 1):
+                try:
+                    named = self._parse(raw, bucket, prefix, number)
+                except _LineError as error:
+                    src, message = error.args
+                    self._fail(src, message)
+                    continue
+                if named is not None:
+                    key, version_id = named
+                    yield f'{bucket}/{key}', {
+                        'Size': None, 'LastModified': None,
+                        'VersionId': version_id}
+        finally:
+            if self._lines is not sys.stdin.buffer:
+                self._lines.close()
+
+    def _parse(self, raw, bucket, prefix, number):
+        """``(key, version ID or None)`` of a line, None for a line to
+        skip; ``_LineError(src, message)`` for one that names nothing to
+        download."""
+        where = f'({self._name}, line {number})'
+        raw = raw.rstrip(b'\n')
+        if raw.endswith(b'\r'):
+            raw = raw[:-1]
+        try:
+            line = raw.decode('utf-8')
+        except UnicodeDecodeError:
+            raise _LineError(f'{self._name}, line {number}',
+                             'is not valid UTF-8') from None
+        if not line or line.startswith('#'):
+            return None
+        name, *columns = line.split('\t')
+        if name.startswith('s3://'):
+            uri = name
+            in_bucket, key = find_bucket_key(name[len('s3://'):])
+            if in_bucket != bucket or not key.startswith(prefix):
+                raise _LineError(uri, f'{where} is not under '
+                                      f's3://{bucket}/{prefix}')
+        else:
+            key = prefix + name
+            uri = f's3://{bucket}/{key}'
+        if len(columns) > 1:
+            raise _LineError(uri, f'{where} has {len(columns) + 1} columns: '
+                                  'a line is a key, or key<TAB>versionId')
+        if not key[len(prefix):] or key.endswith('/'):
+            raise _LineError(uri, f'{where} names a prefix, not an object')
+        version_id = columns[0] if columns else None
+        if version_id == '':
+            raise _LineError(uri, f'{where} has an empty version ID')
+        return key, version_id
+
+    def _fail(self, src, message):
+        self.result_queue.put(QueuedResult(
+            transfer_type='download', src=src, dest=None,
+            total_transfer_size=None))
+        self.result_queue.put(FailureResult(
+            transfer_type='download', src=src, dest=None,
+            exception=_LineError(message)))
+
+
+class _LastModifiedOfGetSubscriber(ProvideLastModifiedTimeSubscriber):
+    """cp's mtime for a download (the object's Last-Modified), from the
+    object's first GET (the future's meta) rather than a listing."""
+
+    def __init__(self, result_queue):
+        super().__init__(None, result_queue)
+
+    def _on_success(self, future, **kwargs):
+        seconds = future.meta.last_modified
+        if seconds is not None:
+            self._last_modified_time = datetime.datetime.fromtimestamp(
+                seconds)
+        super()._on_success(future, **kwargs)
+
+
+class FilesFromDownloadRequestSubmitter(NoOverwriteDownloadRequestSubmitter):
+    """The download submitter for listed keys: a line's version ID goes in
+    the download's arguments, and the file's mtime comes from its GET."""
+
+    def _add_additional_subscribers(self, subscribers, fileinfo):
+        super()._add_additional_subscribers(subscribers, fileinfo)
+        subscribers[:] = [
+            _LastModifiedOfGetSubscriber(self._result_queue)
+            if type(subscriber) is ProvideLastModifiedTimeSubscriber
+            else subscriber for subscriber in subscribers]
+
+    def _submit_transfer_request(self, fileinfo, extra_args, subscribers):
+        version_id = fileinfo.associated_response_data.get('VersionId')
+        if version_id is not None:
+            extra_args = dict(extra_args, VersionId=version_id)
+        return super()._submit_transfer_request(fileinfo, extra_args,
+                                                subscribers)
+
+
+class FilesFromS3TransferHandler(NoOverwriteS3TransferHandler):
+    DOWNLOAD_SUBMITTER = FilesFromDownloadRequestSubmitter
