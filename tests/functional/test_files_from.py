@@ -56,3 +56,184 @@ def test_listed_keys_and_uris_are_downloaded_as_recursive_lays_them_out(
     assert (workdir / 'out/empty').read_bytes() == b''
     assert fault_proxy.find_requests(method='HEAD') == []
     assert listings(fault_proxy) == []
+
+
+def test_a_thousand_listed_keys_cost_a_get_each_and_nothing_else(
+        ppcp, s3_client, bucket, workdir, fault_proxy):
+    """1,000 keys named out of a prefix of 1,500: zero ListObjects, zero
+    HeadObject, one GET per (small) object, each GET a range of the first
+    part, which the whole object fits."""
+    for number in range(1500):
+        s3_client.put_object(Bucket=bucket, Key=f'p/{number:04}',
+                             Body=b'%d\n' % number)
+    named = [f'{number:04}' for number in range(0, 1500, 3)] + [
+        f'{number:04}' for number in range(1, 1500, 3)][:500]
+    keys = write_list(workdir.parent / 'keys.txt', *named)
+    fault_proxy.clear_requests()
+    result = ppcp(f's3://{bucket}/p/', 'out', '--files-from', keys,
+                  '--no-progress', endpoint_url=fault_proxy.endpoint_url)
+    assert result.returncode == 0, result.stderr
+    assert len(output_lines(result.stdout)) == 1000
+    assert files_under(workdir / 'out') == set(named)
+    assert (workdir / 'out/1498').read_bytes() == b'1498\n'
+    assert fault_proxy.find_requests(method='HEAD') == []
+    assert listings(fault_proxy) == []
+    gets = fault_proxy.find_requests(method='GET')
+    assert sorted(r.key_path for r in gets) == sorted(
+        f'/{bucket}/p/{key}' for key in named)
+    assert {r.range for r in gets} == {(0, 8 * MiB - 1)}
+    assert len(fault_proxy.requests) == 1000
+
+
+def test_bad_lines_fail_with_their_line_and_the_rest_goes_on(
+        ppcp, bucket, objects, workdir, fault_proxy):
+    """A missing key fails as cp's download of a missing object does (the
+    GET's 404); a line outside the source, not UTF-8, naming a prefix or
+    with too many columns fails with its line number, and no request; the
+    others are downloaded; exit 1."""
+    keys = write_list(
+        workdir.parent / 'keys.txt',
+        'a.txt', 'missing', f's3://{bucket}/other/x.txt', 's3://elsewhere/k',
+        b'\xff\xfe', 'sub/', 'sub/c.log\tv1\textra', 'sub/b.txt')
+    result = ppcp(f's3://{bucket}/data/', 'out', '--files-from', keys,
+                  '--no-progress', endpoint_url=fault_proxy.endpoint_url)
+    assert result.returncode == 1
+    assert sorted(output_lines(result.stdout)) == [
+        f'download: s3://{bucket}/data/a.txt to out/a.txt',
+        f'download: s3://{bucket}/data/sub/b.txt to out/sub/b.txt']
+    assert sorted(output_lines(result.stderr)) == sorted([
+        f'download failed: s3://{bucket}/data/missing to out/missing An '
+        'error occurred (NoSuchKey) when calling the GetObject operation: '
+        'The specified key does not exist.',
+        f'download failed: s3://{bucket}/other/x.txt ({keys}, line 3) is '
+        f'not under s3://{bucket}/data/',
+        f'download failed: s3://elsewhere/k ({keys}, line 4) is not under '
+        f's3://{bucket}/data/',
+        f'download failed: {keys}, line 5 is not valid UTF-8',
+        f'download failed: s3://{bucket}/data/sub/ ({keys}, line 6) names '
+        'a prefix, not an object',
+        f'download failed: s3://{bucket}/data/sub/c.log ({keys}, line 7) '
+        'has 3 columns: a line is a key, or key<TAB>versionId'])
+    assert files_under(workdir) == {'out/a.txt', 'out/sub/b.txt'}
+    assert_no_temp_files(workdir)
+    assert sorted(r.key_path for r in fault_proxy.requests) == [
+        f'/{bucket}/data/a.txt', f'/{bucket}/data/missing',
+        f'/{bucket}/data/sub/b.txt']
+
+
+@pytest.mark.parametrize('content, reason', [
+    (b'\x1f\x8b\x08\x00\x00\x00\x00\x00', 'it holds binary data'),
+    (b'a.txt\n\x00\x01', 'it holds binary data'),
+])
+def test_a_file_that_is_not_a_list_is_refused_before_anything(
+        content, reason, ppcp, bucket, objects, workdir, fault_proxy):
+    keys = workdir.parent / 'keys.bin'
+    keys.write_bytes(content)
+    result = ppcp(f's3://{bucket}/data/', 'out', '--files-from', keys,
+                  endpoint_url=fault_proxy.endpoint_url)
+    assert result.returncode == 255
+    assert result.stdout == ''
+    assert output_lines(result.stderr) == [
+        f'--files-from {keys} is not a list of keys: {reason}. A list is '
+        'UTF-8 text, one key or s3:// URI a line.']
+    assert files_under(workdir) == set()
+    assert fault_proxy.requests == []
+
+
+def test_a_list_that_cannot_be_read_is_refused(ppcp, bucket, workdir,
+                                               fault_proxy):
+    missing = workdir.parent / 'nowhere.txt'
+    result = ppcp(f's3://{bucket}/data/', 'out', '--files-from', missing,
+                  endpoint_url=fault_proxy.endpoint_url)
+    assert (result.returncode, output_lines(result.stderr)) == (
+        255, [f'--files-from {missing}: No such file or directory.'])
+    assert files_under(workdir) == set()
+    assert fault_proxy.requests == []
+
+
+@pytest.mark.parametrize('args, message', [
+    (('--version-id', 'v1'),
+     '--version-id cannot be used with --files-from: give each object\'s '
+     'version in the list (key<TAB>versionId).'),
+    (('--case-conflict', 'warn'),
+     '--case-conflict cannot be used with --files-from: it compares the '
+     'source listed in order with the destination.'),
+])
+def test_arguments_that_cannot_go_with_a_list_are_refused(
+        args, message, ppcp, bucket, objects, workdir, fault_proxy):
+    keys = write_list(workdir.parent / 'keys.txt', 'a.txt')
+    result = ppcp(f's3://{bucket}/data/', 'out', '--files-from', keys, *args,
+                  endpoint_url=fault_proxy.endpoint_url)
+    assert (result.returncode, output_lines(result.stderr)) == (255, [message])
+    assert files_under(workdir) == set()
+    assert fault_proxy.requests == []
+
+
+def test_the_list_from_standard_input(ppcp, bucket, objects, workdir,
+                                      monkeypatch):
+    """``-``: the list is read from standard input (CRLF line ends too)."""
+    monkeypatch.setattr(sys, 'stdin', io.TextIOWrapper(io.BufferedReader(
+        io.BytesIO(b'a.txt\r\nsub/c.log\r\n'))))
+    result = ppcp(f's3://{bucket}/data', 'out', '--files-from', '-',
+                  '--no-progress')
+    assert result.returncode == 0, result.stderr
+    assert files_under(workdir) == {'out/a.txt', 'out/sub/c.log'}
+    assert (workdir / 'out/sub/c.log').read_bytes() == b'ccc\n'
+
+
+def test_filters_dry_run_and_no_overwrite_apply_to_listed_keys(
+        ppcp, bucket, objects, workdir, fault_proxy):
+    keys = write_list(workdir.parent / 'keys.txt', 'a.txt', 'sub/b.txt',
+                      'sub/c.log')
+    args = (f's3://{bucket}/data/', 'out', '--files-from', keys,
+            '--exclude', '*.log', '--no-progress')
+    dry = ppcp(*args, '--dryrun', endpoint_url=fault_proxy.endpoint_url)
+    assert dry.returncode == 0
+    assert sorted(output_lines(dry.stdout)) == [
+        f'(dryrun) download: s3://{bucket}/data/a.txt to out/a.txt',
+        f'(dryrun) download: s3://{bucket}/data/sub/b.txt to out/sub/b.txt']
+    assert fault_proxy.requests == []
+    (workdir / 'out').mkdir(exist_ok=True)
+    (workdir / 'out/a.txt').write_bytes(b'mine')
+    result = ppcp(*args, '--no-overwrite',
+                  endpoint_url=fault_proxy.endpoint_url)
+    assert result.returncode == 0, result.stderr
+    assert output_lines(result.stdout) == [
+        f'download: s3://{bucket}/data/sub/b.txt to out/sub/b.txt']
+    assert (workdir / 'out/a.txt').read_bytes() == b'mine'
+    assert files_under(workdir) == {'out/a.txt', 'out/sub/b.txt'}
+    assert [r.key_path for r in fault_proxy.requests] == [
+        f'/{bucket}/data/sub/b.txt']
+
+
+def test_the_files_mtime_is_the_objects_last_modified(
+        ppcp, s3_client, bucket, objects, workdir):
+    keys = write_list(workdir.parent / 'keys.txt', 'a.txt')
+    result = ppcp(f's3://{bucket}/data/', 'out', '--files-from', keys,
+                  '--no-progress')
+    assert (result.returncode, result.stderr) == (0, '')
+    modified = s3_client.head_object(Bucket=bucket,
+                                     Key='data/a.txt')['LastModified']
+    assert os.stat(workdir / 'out/a.txt').st_mtime == int(
+        modified.timestamp())
+
+
+def test_a_larger_object_is_fetched_in_parts_after_its_first_get(
+        ppcp, aws_env, s3_client, bucket, workdir, fault_proxy):
+    """The first GET (a 5 MiB range) tells the size; the other parts
+    follow with IfMatch of its ETag; no HeadObject."""
+    aws_env.set_config('s3', {'multipart_threshold': '5MB',
+                              'multipart_chunksize': '5MB'})
+    body = os.urandom(12 * MiB + 5)
+    etag = s3_client.put_object(Bucket=bucket, Key='d/big',
+                                Body=body)['ETag']
+    keys = write_list(workdir.parent / 'keys.txt', 'big')
+    result = ppcp(f's3://{bucket}/d/', 'out', '--files-from', keys,
+                  '--no-progress', endpoint_url=fault_proxy.endpoint_url)
+    assert result.returncode == 0, result.stderr
+    assert file_sha256(workdir / 'out/big') == sha256(body)
+    gets = fault_proxy.find_requests(method='GET')
+    assert sorted((r.range, r.headers.get('If-Match')) for r in gets) == [
+        ((0, 5 * MiB - 1), None), ((5 * MiB, 10 * MiB - 1), etag),
+        ((10 * MiB, 12 * MiB + 4), etag)]
+    assert fault_proxy.find_requests(method='HEAD') == []
