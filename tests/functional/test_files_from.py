@@ -237,3 +237,51 @@ def test_a_larger_object_is_fetched_in_parts_after_its_first_get(
         ((0, 5 * MiB - 1), None), ((5 * MiB, 10 * MiB - 1), etag),
         ((10 * MiB, 12 * MiB + 4), etag)]
     assert fault_proxy.find_requests(method='HEAD') == []
+
+
+def test_a_version_column_downloads_that_version(
+        ppcp, aws_env, s3_client, bucket, workdir, fault_proxy):
+    """``key<TAB>versionId`` against a versioned bucket: an old version
+    (fetched in parts, though the latest is small), the latest by its ID, a
+    delete marker's ID and a missing version (cp's GetObject errors), a
+    key without a version (the latest)."""
+    aws_env.set_config('s3', {'multipart_threshold': '5MB',
+                              'multipart_chunksize': '5MB'})
+    s3_client.put_bucket_versioning(
+        Bucket=bucket, VersioningConfiguration={'Status': 'Enabled'})
+    old_body = os.urandom(12 * MiB + 7)
+    old = s3_client.put_object(Bucket=bucket, Key='v/old', Body=old_body)
+    s3_client.put_object(Bucket=bucket, Key='v/old', Body=b'newer\n')
+    latest = s3_client.put_object(Bucket=bucket, Key='v/latest',
+                                  Body=b'latest\n')
+    s3_client.put_object(Bucket=bucket, Key='v/gone', Body=b'gone\n')
+    marker = s3_client.delete_object(Bucket=bucket, Key='v/gone')
+    s3_client.put_object(Bucket=bucket, Key='v/plain', Body=b'plain v1\n')
+    s3_client.put_object(Bucket=bucket, Key='v/plain', Body=b'plain v2\n')
+    missing = 'x' * len(old['VersionId'])
+    keys = write_list(
+        workdir.parent / 'keys.txt', f'old\t{old["VersionId"]}',
+        f's3://{bucket}/v/latest\t{latest["VersionId"]}',
+        f'gone\t{marker["VersionId"]}', f'plain\t{missing}', 'plain')
+    result = ppcp(f's3://{bucket}/v/', 'out', '--files-from', keys,
+                  '--no-progress', endpoint_url=fault_proxy.endpoint_url)
+    assert result.returncode == 1
+    assert file_sha256(workdir / 'out/old') == sha256(old_body)
+    assert (workdir / 'out/latest').read_bytes() == b'latest\n'
+    assert (workdir / 'out/plain').read_bytes() == b'plain v2\n'
+    assert files_under(workdir) == {'out/old', 'out/latest', 'out/plain'}
+    assert_no_temp_files(workdir)
+    # The GetObject errors as cp prints them; S3 answers a delete marker's
+    # version with 405 MethodNotAllowed, moto with 404 NoSuchVersion.
+    assert sorted(output_lines(result.stderr)) == [
+        f'download failed: s3://{bucket}/v/gone to out/gone An error '
+        'occurred (NoSuchVersion) when calling the GetObject operation: The '
+        'specified version does not exist.',
+        f'download failed: s3://{bucket}/v/plain to out/plain An error '
+        'occurred (NoSuchVersion) when calling the GetObject operation: The '
+        'specified version does not exist.']
+    old_gets = fault_proxy.find_requests(method='GET', key='v/old')
+    assert len(old_gets) == 3
+    assert {r.params['versionId'][0] for r in old_gets} == {
+        old['VersionId']}
+    assert fault_proxy.find_requests(method='HEAD') == []
