@@ -125,6 +125,30 @@ The following ``ppcp`` command shares the GETs in flight (the profile's
 worker processes, with a named profile::
 
     aws s3 ppcp s3://amzn-s3-demo-bucket/big.iso . --processes 4 --profile prod
+
+**Example 5: Downloading the objects a list names**
+
+The following ``ppcp`` command downloads the objects that ``keys.txt``
+names, one a line, relative to the source prefix or as ``s3://`` URIs
+inside it, with no listing and no HeadObject; a TAB (``<TAB>`` below) and a
+version ID after a key download that version::
+
+    aws s3 ppcp s3://amzn-s3-demo-bucket/logs/ ./logs --files-from keys.txt
+
+Contents of ``keys.txt``::
+
+    # yesterday's logs
+    2025/11/24/a.log
+    s3://amzn-s3-demo-bucket/logs/2025/11/24/b.log
+    2025/11/24/c.log<TAB>3HL4kqtJlcpXroDTDmjVBH40Nrjfkd
+
+Output::
+
+    download: s3://amzn-s3-demo-bucket/logs/2025/11/24/a.log to logs/2025/11/24/a.log
+    download: s3://amzn-s3-demo-bucket/logs/2025/11/24/b.log to logs/2025/11/24/b.log
+    download: s3://amzn-s3-demo-bucket/logs/2025/11/24/c.log to logs/2025/11/24/c.log
+
+A list can also come from standard input: ``--files-from -``.
 """
 
 
