@@ -46,7 +46,7 @@ from awscli.customizations.s3.utils import (
 
 from awscli_ppdl.filesfrom import (
     FILES_FROM, FilesFromGenerator, FilesFromS3TransferHandler,
-    check_files_from, open_list)
+    check_files_from, open_files_from)
 from awscli_ppdl.nooverwrite import (
     NO_OVERWRITE, NoOverwriteS3TransferHandler, check_no_overwrite)
 
@@ -210,9 +210,12 @@ class PpcpCommand(S3TransferCommand):
         check_files_from(params)
         _check_version_id(params)
         if params.get('files_from') is not None:
-            # Opened (and refused if it is not a list) before anything is
-            # made or downloaded.
-            params['files_from_list'] = open_list(params['files_from'])
+            # Opened (and refused if it is neither a list nor a report)
+            # before anything is made or downloaded.
+            params['files_from_source'] = open_files_from(
+                params['files_from'], self.client,
+                find_bucket_key(params['paths'][0][len('s3://'):])[0],
+                _listing_date_parser)
         # aws s3 cp's own checks and messages (streaming only without
         # --recursive, --checksum-algorithm and --sse-c-copy-source refused
         # for a download, --sse-c without its key...), and its normalised
@@ -405,8 +408,7 @@ class DownloadCommand:
         files = FileFormat().format(params['src'], params['dest'], params)
         if params.get('files_from') is not None:
             generator = FilesFromGenerator(
-                self._client, params['files_from'],
-                params['files_from_list'], result_queue)
+                self._client, params['files_from_source'], result_queue)
             return create_filter(params).call(generator.call(files))
         request_parameters = {'HeadObject': {}, 'ListObjects': {},
                               'ListObjectsV2': {}}

@@ -16,8 +16,15 @@ its line number as a failed download (``download failed: ...``, exit 1),
 and the rest goes on; a file that is not a list at all is refused before
 anything is downloaded (exit 255).
 """
+import csv
 import datetime
+import gzip
+import io
+import json
 import sys
+import urllib.parse
+
+from botocore.exceptions import ClientError
 
 from awscli.customizations.s3.filegenerator import FileGenerator
 from awscli.customizations.s3.results import FailureResult, QueuedResult
@@ -55,9 +62,15 @@ FILES_FROM = {
 
 NOT_A_LIST = ('--files-from {name} is not a list of keys: {reason}. A list '
               'is UTF-8 text, one key or s3:// URI a line.')
+NOT_A_MANIFEST = ('--files-from {name} is neither a list of keys nor an S3 '
+                  'Inventory manifest.json (fileFormat, fileSchema, '
+                  'sourceBucket, destinationBucket, files).')
 # Enough of a list to tell text from a binary file (an archive, a
 # compressed list, an image) before anything is downloaded.
 SNIFF_BYTES = 64 * 1024
+# The most of a manifest.json read: a report's manifest names its files in
+# a few hundred bytes each.
+MANIFEST_BYTES = 64 * 1024 * 1024
 
 
 def check_files_from(params):
@@ -78,10 +91,15 @@ def check_files_from(params):
                          'input.')
 
 
-def open_list(name):
-    """The list as a binary file, its first block checked: one clear error
-    (exit 255) for a file that cannot be read or is not text, before any
-    download."""
+def open_files_from(name, client, source_bucket, date_parser):
+    """What ``--files-from`` names, checked before anything is made or
+    downloaded: a ``KeyList``, or an ``InventoryReport`` for an S3
+    Inventory manifest (a local ``manifest.json`` or its ``s3://`` URI).
+    One clear error (exit 255) for a file that cannot be read, is not
+    text, or is a report this cannot read."""
+    if name.startswith('s3://'):
+        return InventoryReport.from_s3(name, client, source_bucket,
+                                       date_parser)
     if name == '-':
         fileobj = sys.stdin.buffer
     else:
@@ -92,6 +110,13 @@ def open_list(name):
                              f'{e.strerror or e}.') from None
     try:
         head = fileobj.peek(SNIFF_BYTES)[:SNIFF_BYTES]
+        if head.lstrip().startswith(b'{'):
+            # A key list does not start with a JSON object, but a
+            # manifest.json does: it is small, and read whole.
+            with fileobj:
+                manifest = fileobj.read(MANIFEST_BYTES)
+            return InventoryReport.from_manifest(name, manifest, client,
+                                                 source_bucket, date_parser)
     except OSError as e:
         fileobj.close()
         raise ValueError(f'--files-from {name}: {e.strerror or e}.') from None
@@ -99,51 +124,42 @@ def open_list(name):
         fileobj.close()
         raise ValueError(NOT_A_LIST.format(
             name=name, reason='it holds binary data'))
-    return fileobj
+    return KeyList(name, fileobj)
 
 
 class _LineError(Exception):
-    """A line of the list that names nothing to download."""
+    """A line of the list that names nothing to download: ``(src,
+    message)`` of its failed-download line."""
 
 
-class FilesFromGenerator(FileGenerator):
-    """The CLI's ``FileGenerator`` with the list in place of the listing.
+class KeyList:
+    """A list of keys, read a line at a time as the downloads go."""
 
-    It yields each named object as the listing yields one, (``bucket/key``,
-    response data), with no size, date or ETag; a version ID rides in the
-    response data to the download submitter. A bad line becomes a queued
-    and failed download on the result queue, which the CLI prints and
-    counts as it does any failed download.
-    """
+    def __init__(self, name, fileobj):
+        self._name = 'stdin' if name == '-' else name
+        self._fileobj = fileobj
 
-    def __init__(self, client, files_from, lines, result_queue):
-        super().__init__(client, 'download', result_queue=result_queue)
-        self._name = 'stdin' if files_from == '-' else files_from
-        self._lines = lines
-
-    def list_objects(self, s3_path, dir_op):
-        bucket, prefix = find_bucket_key(s3_path)
+    def objects(self, bucket, prefix, fail):
+        """``(key, response data)`` of each object the list names under
+        ``bucket/prefix``; ``fail(src, message)`` for each bad line."""
         try:
-            for number, raw in enumerate(self._lines, 1):
+            for number, raw in enumerate(self._fileobj, 1):
                 try:
                     named = self._parse(raw, bucket, prefix, number)
                 except _LineError as error:
-                    src, message = error.args
-                    self._fail(src, message)
+                    fail(*error.args)
                     continue
                 if named is not None:
                     key, version_id = named
-                    yield f'{bucket}/{key}', {
-                        'Size': None, 'LastModified': None,
-                        'VersionId': version_id}
+                    yield key, {'Size': None, 'LastModified': None,
+                                'VersionId': version_id}
         finally:
-            if self._lines is not sys.stdin.buffer:
-                self._lines.close()
+            if self._fileobj is not sys.stdin.buffer:
+                self._fileobj.close()
 
     def _parse(self, raw, bucket, prefix, number):
         """``(key, version ID or None)`` of a line, None for a line to
-        skip; ``_LineError(src, message)`` for one that names nothing to
-        download."""
+        skip."""
         where = f'({self._name}, line {number})'
         raw = raw.rstrip(b'\n')
         if raw.endswith(b'\r'):
@@ -175,6 +191,125 @@ class FilesFromGenerator(FileGenerator):
             raise _LineError(uri, f'{where} has an empty version ID')
         return key, version_id
 
+
+class InventoryReport:
+    """An S3 Inventory report in CSV, as AWS writes it: ``manifest.json``
+    names gzipped CSV files in the destination bucket, with no header row
+    and URL-encoded keys, in the columns of its ``fileSchema``. They are
+    read from S3 one after the other, a row at a time; each row's Size,
+    LastModifiedDate and ETag stand for the listing's (so an object's parts
+    are planned with no request), and its VersionId, when the schema has
+    one, is the version downloaded. A report of versions lists every
+    version: only the latest of each key (``IsLatest``) is downloaded,
+    delete markers not at all. Rows outside the source prefix are the rest
+    of the bucket's inventory, skipped without a word.
+    """
+
+    def __init__(self, name, files, columns, client, date_parser):
+        self._name = name
+        self._files = files  # [(bucket, key)] of the CSV files
+        self._columns = columns
+        self._client = client
+        self._date_parser = date_parser
+
+    @classmethod
+    def from_s3(cls, uri, client, source_bucket, date_parser):
+        bucket, key = find_bucket_key(uri[len('s3://'):])
+        try:
+            body = client.get_object(Bucket=bucket, Key=key)['Body']
+            manifest = body.read(MANIFEST_BYTES)
+        except ClientError as e:
+            raise ValueError(f'--files-from {uri}: {e}') from None
+        return cls.from_manifest(uri, manifest, client, source_bucket,
+                                 date_parser)
+
+    @classmethod
+    def from_manifest(cls, name, manifest, client, source_bucket,
+                      date_parser):
+        try:
+            manifest = json.loads(manifest)
+            file_format = manifest['fileFormat']
+            columns = [column.strip()
+                       for column in manifest['fileSchema'].split(',')]
+            report_bucket = manifest['destinationBucket'].rsplit(':', 1)[-1]
+            files = [(report_bucket, entry['key'])
+                     for entry in manifest['files']]
+            inventoried = manifest['sourceBucket']
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise ValueError(NOT_A_MANIFEST.format(name=name)) from None
+        if file_format != 'CSV':
+            raise ValueError(
+                f'--files-from {name} is an S3 Inventory report in '
+                f'{file_format}: only CSV reports can be read.')
+        if 'Key' not in columns:
+            raise ValueError(f'--files-from {name}: its fileSchema has no '
+                             'Key column.')
+        if inventoried != source_bucket:
+            raise ValueError(
+                f'--files-from {name} is the inventory of bucket '
+                f'{inventoried}, not of {source_bucket}.')
+        return cls(name, files, columns, client, date_parser)
+
+    def objects(self, bucket, prefix, fail):
+        for report_bucket, key in self._files:
+            for row in self._rows(report_bucket, key):
+                named = self._object(row, bucket, prefix)
+                if named is not None:
+                    yield named
+
+    def _rows(self, report_bucket, key):
+        """The rows of one CSV file, as dicts, read as they arrive."""
+        body = self._client.get_object(Bucket=report_bucket, Key=key)['Body']
+        with io.TextIOWrapper(gzip.GzipFile(fileobj=body), encoding='utf-8',
+                              newline='') as text:
+            for number, row in enumerate(csv.reader(text), 1):
+                if len(row) != len(self._columns):
+                    raise ValueError(
+                        f'--files-from {self._name}: row {number} of '
+                        f's3://{report_bucket}/{key} has {len(row)} columns, '
+                        f'its fileSchema {len(self._columns)}.')
+                yield dict(zip(self._columns, row))
+
+    def _object(self, row, bucket, prefix):
+        """``(key, response data)`` of a row to download, or None."""
+        key = urllib.parse.unquote_plus(row['Key'])
+        if (row.get('Bucket', bucket) != bucket
+                or not key.startswith(prefix) or key.endswith('/')
+                or row.get('IsDeleteMarker') == 'true'
+                or row.get('IsLatest') == 'false'):
+            return None
+        data = {'Size': None, 'LastModified': None,
+                'VersionId': row.get('VersionId') or None}
+        if row.get('Size'):
+            data['Size'] = int(row['Size'])
+        if row.get('LastModifiedDate'):
+            data['LastModified'] = self._date_parser(row['LastModifiedDate'])
+        if row.get('ETag'):
+            data['ETag'] = f'"{row["ETag"].strip(chr(34))}"'
+        return key, data
+
+
+class FilesFromGenerator(FileGenerator):
+    """The CLI's ``FileGenerator`` with a list or an inventory report in
+    place of the listing.
+
+    It yields each named object as the listing yields one, (``bucket/key``,
+    response data), with what the list knows of it (from a key list,
+    nothing: no size, date or ETag); a version ID rides in the response
+    data to the download submitter. A bad line becomes a queued and failed
+    download on the result queue, which the CLI prints and counts as it
+    does any failed download.
+    """
+
+    def __init__(self, client, source, result_queue):
+        super().__init__(client, 'download', result_queue=result_queue)
+        self._source = source
+
+    def list_objects(self, s3_path, dir_op):
+        bucket, prefix = find_bucket_key(s3_path)
+        for key, data in self._source.objects(bucket, prefix, self._fail):
+            yield f'{bucket}/{key}', data
+
     def _fail(self, src, message):
         self.result_queue.put(QueuedResult(
             transfer_type='download', src=src, dest=None,
@@ -205,6 +340,8 @@ class FilesFromDownloadRequestSubmitter(NoOverwriteDownloadRequestSubmitter):
 
     def _add_additional_subscribers(self, subscribers, fileinfo):
         super()._add_additional_subscribers(subscribers, fileinfo)
+        if fileinfo.last_update is not None:
+            return  # (an inventory report's row)
         subscribers[:] = [
             _LastModifiedOfGetSubscriber(self._result_queue)
             if type(subscriber) is ProvideLastModifiedTimeSubscriber

@@ -285,3 +285,170 @@ def test_a_version_column_downloads_that_version(
     assert {r.params['versionId'][0] for r in old_gets} == {
         old['VersionId']}
     assert fault_proxy.find_requests(method='HEAD') == []
+
+
+def inventory_report(s3_client, bucket, rows, columns, directory,
+                     file_format='CSV', files=2):
+    """An S3 Inventory report of ``bucket`` as AWS writes one, in
+    ``bucket`` itself under ``inv/``: ``rows`` (dicts of ``columns``) in
+    ``files`` gzipped CSV files (no header, every field quoted, keys
+    URL-encoded), and its manifest.json, also written to ``directory``;
+    the manifest's local path."""
+    import csv
+    import gzip
+    import json
+    import urllib.parse
+
+    keys = []
+    for number in range(files):
+        text = io.StringIO()
+        writer = csv.writer(text, quoting=csv.QUOTE_ALL, lineterminator='\n')
+        for row in rows[number::files]:
+            writer.writerow([urllib.parse.quote_plus(row[column])
+                             if column == 'Key' else row[column]
+                             for column in columns])
+        key = f'inv/{bucket}/data/{number}.csv.gz'
+        s3_client.put_object(Bucket=bucket, Key=key,
+                             Body=gzip.compress(text.getvalue().encode()))
+        keys.append(key)
+    manifest = json.dumps({
+        'sourceBucket': bucket,
+        'destinationBucket': f'arn:aws:s3:::{bucket}',
+        'version': '2016-11-30', 'creationTimestamp': '1514944800000',
+        'fileFormat': file_format, 'fileSchema': ', '.join(columns),
+        'files': [{'key': key, 'size': 1, 'MD5checksum': '0'}
+                  for key in keys]}).encode()
+    s3_client.put_object(Bucket=bucket, Key='inv/manifest.json',
+                         Body=manifest)
+    path = directory / 'manifest.json'
+    path.write_bytes(manifest)
+    return path
+
+
+def inventory_row(s3_client, bucket, key, **columns):
+    head = s3_client.head_object(Bucket=bucket, Key=key,
+                                 **({'VersionId': columns['VersionId']}
+                                    if 'VersionId' in columns else {}))
+    return dict({'Bucket': bucket, 'Key': key,
+                 'Size': str(head['ContentLength']),
+                 'LastModifiedDate': head['LastModified'].strftime(
+                     '%Y-%m-%dT%H:%M:%S.000Z'),
+                 'ETag': head['ETag'].strip('"')}, **columns)
+
+
+COLUMNS = ['Bucket', 'Key', 'Size', 'LastModifiedDate', 'ETag']
+
+
+@pytest.mark.parametrize('where', ['local', 's3'])
+def test_an_inventory_report_plans_every_get_from_its_sizes(
+        where, ppcp, aws_env, s3_client, bucket, workdir, fault_proxy):
+    """A CSV report, by its local manifest.json or its s3:// URI: the
+    objects under the source prefix are downloaded (keys URL-decoded),
+    others skipped; each small object is one whole GET and a larger one's
+    parts are planned from the report's size with IfMatch of its ETag: no
+    ListObjects, no HeadObject, no sizing range. The mtime is the
+    report's LastModifiedDate."""
+    aws_env.set_config('s3', {'multipart_threshold': '5MB',
+                              'multipart_chunksize': '5MB'})
+    big = os.urandom(11 * MiB)
+    bodies = {'data/a b+c.txt': b'spaced\n', 'data/sub/d.txt': b'd\n',
+              'data/big': big, 'elsewhere/e.txt': b'e\n'}
+    for key, body in bodies.items():
+        s3_client.put_object(Bucket=bucket, Key=key, Body=body)
+    rows = [inventory_row(s3_client, bucket, key) for key in bodies]
+    manifest = inventory_report(s3_client, bucket, rows, COLUMNS,
+                                workdir.parent)
+    source = (str(manifest) if where == 'local'
+              else f's3://{bucket}/inv/manifest.json')
+    fault_proxy.clear_requests()
+    result = ppcp(f's3://{bucket}/data/', 'out', '--files-from', source,
+                  '--no-progress', endpoint_url=fault_proxy.endpoint_url)
+    assert result.returncode == 0, result.stderr
+    assert files_under(workdir) == {'out/a b+c.txt', 'out/sub/d.txt',
+                                    'out/big'}
+    assert (workdir / 'out/a b+c.txt').read_bytes() == b'spaced\n'
+    assert file_sha256(workdir / 'out/big') == sha256(big)
+    assert fault_proxy.find_requests(method='HEAD') == []
+    assert listings(fault_proxy) == []
+    gets = [(r.key_path.split('/', 2)[2], r.range, r.headers.get('If-Match'))
+            for r in fault_proxy.find_requests(method='GET')]
+    etag = f'"{rows[2]["ETag"]}"'
+    report = [('inv/manifest.json', None, None)] if where == 's3' else []
+    assert sorted(gets, key=str) == sorted(report + [
+        (f'inv/{bucket}/data/0.csv.gz', None, None),
+        (f'inv/{bucket}/data/1.csv.gz', None, None),
+        ('data/a b+c.txt', None, None), ('data/sub/d.txt', None, None),
+        ('data/big', (0, 5 * MiB - 1), etag),
+        ('data/big', (5 * MiB, 10 * MiB - 1), etag),
+        ('data/big', (10 * MiB, 11 * MiB - 1), etag)], key=str)
+    modified = s3_client.head_object(Bucket=bucket,
+                                     Key='data/sub/d.txt')['LastModified']
+    assert os.stat(workdir / 'out/sub/d.txt').st_mtime == int(
+        modified.timestamp())
+
+
+def test_an_inventory_of_versions_downloads_the_versions_it_lists(
+        ppcp, s3_client, bucket, workdir, fault_proxy):
+    """A report with VersionId, IsLatest and IsDeleteMarker: the latest
+    version of each key as the report saw it, even once a newer one has
+    been written; older versions and delete markers are skipped."""
+    s3_client.put_bucket_versioning(
+        Bucket=bucket, VersioningConfiguration={'Status': 'Enabled'})
+    first = s3_client.put_object(Bucket=bucket, Key='data/k', Body=b'v1\n')
+    second = s3_client.put_object(Bucket=bucket, Key='data/k', Body=b'v2\n')
+    gone = s3_client.put_object(Bucket=bucket, Key='data/gone', Body=b'g\n')
+    marker = s3_client.delete_object(Bucket=bucket, Key='data/gone')
+    columns = COLUMNS + ['VersionId', 'IsLatest', 'IsDeleteMarker']
+    rows = [
+        inventory_row(s3_client, bucket, 'data/k',
+                      VersionId=first['VersionId'], IsLatest='false',
+                      IsDeleteMarker='false'),
+        inventory_row(s3_client, bucket, 'data/k',
+                      VersionId=second['VersionId'], IsLatest='true',
+                      IsDeleteMarker='false'),
+        inventory_row(s3_client, bucket, 'data/gone',
+                      VersionId=gone['VersionId'], IsLatest='false',
+                      IsDeleteMarker='false'),
+        dict(Bucket=bucket, Key='data/gone', Size='', LastModifiedDate='',
+             ETag='', VersionId=marker['VersionId'], IsLatest='true',
+             IsDeleteMarker='true')]
+    manifest = inventory_report(s3_client, bucket, rows, columns,
+                                workdir.parent, files=1)
+    s3_client.put_object(Bucket=bucket, Key='data/k', Body=b'v3, newer\n')
+    fault_proxy.clear_requests()
+    result = ppcp(f's3://{bucket}/data/', 'out', '--files-from', manifest,
+                  '--no-progress', endpoint_url=fault_proxy.endpoint_url)
+    assert result.returncode == 0, result.stderr
+    assert files_under(workdir) == {'out/k'}
+    assert (workdir / 'out/k').read_bytes() == b'v2\n'
+    [get] = fault_proxy.find_requests(method='GET', key='data/k')
+    assert get.params['versionId'] == [second['VersionId']]
+
+
+@pytest.mark.parametrize('file_format', ['ORC', 'Parquet'])
+def test_an_orc_or_parquet_report_is_refused_in_one_line(
+        file_format, ppcp, s3_client, bucket, workdir, fault_proxy):
+    manifest = inventory_report(s3_client, bucket, [], COLUMNS,
+                                workdir.parent, file_format=file_format)
+    fault_proxy.clear_requests()
+    result = ppcp(f's3://{bucket}/data/', 'out', '--files-from', manifest,
+                  endpoint_url=fault_proxy.endpoint_url)
+    assert (result.returncode, output_lines(result.stderr)) == (255, [
+        f'--files-from {manifest} is an S3 Inventory report in '
+        f'{file_format}: only CSV reports can be read.'])
+    assert files_under(workdir) == set()
+    assert fault_proxy.requests == []
+
+
+def test_json_that_is_not_a_manifest_is_refused_in_one_line(
+        ppcp, bucket, workdir, fault_proxy):
+    manifest = workdir.parent / 'manifest.json'
+    manifest.write_text('{"files": []}')
+    result = ppcp(f's3://{bucket}/data/', 'out', '--files-from', manifest,
+                  endpoint_url=fault_proxy.endpoint_url)
+    assert (result.returncode, output_lines(result.stderr)) == (255, [
+        f'--files-from {manifest} is neither a list of keys nor an S3 '
+        'Inventory manifest.json (fileFormat, fileSchema, sourceBucket, '
+        'destinationBucket, files).'])
+    assert files_under(workdir) == set()
+    assert fault_proxy.requests == []
