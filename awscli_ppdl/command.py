@@ -148,7 +148,12 @@ Output::
     download: s3://amzn-s3-demo-bucket/logs/2025/11/24/b.log to logs/2025/11/24/b.log
     download: s3://amzn-s3-demo-bucket/logs/2025/11/24/c.log to logs/2025/11/24/c.log
 
-A list can also come from standard input: ``--files-from -``.
+A list can also come from standard input (``--files-from -``), and
+``--files-from`` also takes an S3 Inventory report in CSV, by its
+``manifest.json`` (a local path or an ``s3://`` URI), whose sizes plan
+every GET::
+
+    aws s3 ppcp s3://amzn-s3-demo-bucket/logs/ ./logs --files-from s3://amzn-s3-demo-inventory/amzn-s3-demo-bucket/daily/2025-11-25T01-00Z/manifest.json
 """
 
 

@@ -10,11 +10,13 @@ generators pull files, so memory does not grow with its length.
 
 A list is text, one object a line: a key relative to the source prefix, or
 the object's ``s3://`` URI inside the source bucket and prefix, optionally
-followed by a TAB and a version ID. Blank lines and lines starting with
-``#`` are skipped. A line that names nothing downloadable is reported with
-its line number as a failed download (``download failed: ...``, exit 1),
-and the rest goes on; a file that is not a list at all is refused before
-anything is downloaded (exit 255).
+followed by a TAB and a version ID (``KeyList``). Blank lines and lines
+starting with ``#`` are skipped. A line that names nothing downloadable is
+reported with its line number as a failed download (``download failed:
+...``, exit 1), and the rest goes on; a file that is not a list at all is
+refused before anything is downloaded (exit 255). An S3 Inventory report
+(``InventoryReport``) stands for a listing more fully: its rows give each
+object's size, date and ETag, as ListObjects would.
 """
 import csv
 import datetime
@@ -57,7 +59,15 @@ FILES_FROM = {
         '``download failed:`` line naming it (and its line number) while '
         'the rest is downloaded, and the command exits with 1. Not with '
         '``--version-id`` (the list names versions) nor ``--case-conflict`` '
-        '(which needs the source listed in order).'),
+        '(which needs the source listed in order). ``FILE`` may also be an '
+        'S3 Inventory report in CSV, by its ``manifest.json`` (a local path '
+        'or an ``s3://`` URI): the CSV files it names are read from S3 one '
+        'after the other, and their sizes, dates and ETags stand for the '
+        'listing\'s, so not even a first GET sizes an object. Its rows under '
+        'the source prefix are downloaded; with a ``VersionId`` column, the '
+        'version each key had as the latest when the report was made '
+        '(older versions and delete markers are skipped). ORC and Parquet '
+        'reports are refused.'),
 }
 
 NOT_A_LIST = ('--files-from {name} is not a list of keys: {reason}. A list '
