@@ -99,6 +99,9 @@ def check_files_from(params):
     if not params['files_from']:
         raise ValueError('--files-from must name a file, or - for standard '
                          'input.')
+    if params['paths'][1] == '-':
+        raise ValueError('--files-from downloads to a directory: it cannot '
+                         'write to standard output (-).')
 
 
 def open_files_from(name, client, source_bucket, date_parser):

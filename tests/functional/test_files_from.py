@@ -2,7 +2,6 @@
 the objects a list names, laid out as ``--recursive`` lays them out, with
 no ListObjects and no HeadObject (requests counted at the fault proxy),
 through the real CLI driver against moto."""
-import datetime
 import io
 import os
 import sys
@@ -151,18 +150,20 @@ def test_a_list_that_cannot_be_read_is_refused(ppcp, bucket, workdir,
     assert fault_proxy.requests == []
 
 
-@pytest.mark.parametrize('args, message', [
-    (('--version-id', 'v1'),
+@pytest.mark.parametrize('dest, args, message', [
+    ('-', (), '--files-from downloads to a directory: it cannot write to '
+              'standard output (-).'),
+    ('out', ('--version-id', 'v1'),
      '--version-id cannot be used with --files-from: give each object\'s '
      'version in the list (key<TAB>versionId).'),
-    (('--case-conflict', 'warn'),
+    ('out', ('--case-conflict', 'warn'),
      '--case-conflict cannot be used with --files-from: it compares the '
      'source listed in order with the destination.'),
-])
+], ids=['stdout', 'version-id', 'case-conflict'])
 def test_arguments_that_cannot_go_with_a_list_are_refused(
-        args, message, ppcp, bucket, objects, workdir, fault_proxy):
+        dest, args, message, ppcp, bucket, objects, workdir, fault_proxy):
     keys = write_list(workdir.parent / 'keys.txt', 'a.txt')
-    result = ppcp(f's3://{bucket}/data/', 'out', '--files-from', keys, *args,
+    result = ppcp(f's3://{bucket}/data/', dest, '--files-from', keys, *args,
                   endpoint_url=fault_proxy.endpoint_url)
     assert (result.returncode, output_lines(result.stderr)) == (255, [message])
     assert files_under(workdir) == set()
@@ -452,3 +453,40 @@ def test_json_that_is_not_a_manifest_is_refused_in_one_line(
         'destinationBucket, files).'])
     assert files_under(workdir) == set()
     assert fault_proxy.requests == []
+
+
+@pytest.mark.timeout(60)
+def test_the_list_is_read_as_the_downloads_go(aws_env, s3_server, bucket,
+                                              objects, workdir):
+    """A list on a pipe, to the installed ``aws``: the first file is
+    downloaded while the rest of the list has not been written yet
+    (nothing waits for the whole list, so a list longer than memory
+    streams through)."""
+    import subprocess
+    import time
+
+    from tests.s3server import AWS_SCRIPT
+
+    command = subprocess.Popen(
+        [AWS_SCRIPT, 's3', 'ppcp', f's3://{bucket}/data/', 'out',
+         '--files-from', '-', '--no-progress',
+         '--endpoint-url', s3_server.endpoint_url],
+        env=aws_env, cwd=workdir, stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        command.stdin.write(b'a.txt\n')
+        command.stdin.flush()
+        deadline = time.monotonic() + 30
+        while (not (workdir / 'out/a.txt').exists()
+               and time.monotonic() < deadline):
+            time.sleep(0.05)
+        first_before_the_rest = (workdir / 'out/a.txt').exists()
+        command.stdin.write(b'sub/b.txt\n')
+        out, err = command.communicate(timeout=30)
+    finally:
+        if command.poll() is None:
+            command.kill()
+            command.wait()
+    assert first_before_the_rest
+    assert command.returncode == 0, err
+    assert files_under(workdir) == {'out/a.txt', 'out/sub/b.txt'}

@@ -513,19 +513,23 @@ def test_unknown_extra_args_are_a_value_error(out):
     assert files_under(out) == set()
 
 
-@pytest.mark.timeout(60)
-def test_sizes_from_the_first_get(s3_client, bucket, fault_proxy, out):
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize('start_method', ['fork', 'forkserver', 'spawn'])
+def test_sizes_from_the_first_get(start_method, s3_client, bucket,
+                                  fault_proxy, out):
     """``size_from_first_get``: objects without ``expected_size`` are sized
     by their first GET, a range of the first part, with no HeadObject: a
     small one in that one GET, an empty one (which a range does not fit:
-    a whole GET then), and a larger one whose other parts follow with
-    ``IfMatch`` of that GET's ETag. Each future's meta has the size, and
-    the Last-Modified its GET reported."""
+    a whole GET then), and a larger one whose other parts the worker
+    queues, with ``IfMatch`` of that GET's ETag, under every start method.
+    Each future's meta has the size, and the Last-Modified its GET
+    reported."""
     big = os.urandom(3 * MiB + 12345)
     s3_client.put_object(Bucket=bucket, Key='small', Body=b'my content')
     s3_client.put_object(Bucket=bucket, Key='empty', Body=b'')
     etag = s3_client.put_object(Bucket=bucket, Key='big', Body=big)['ETag']
     with library_downloader(fault_proxy.endpoint_url, processes=2,
+                            start_method=start_method,
                             size_from_first_get=True) as downloader:
         futures = {key: downloader.download_file(bucket, key, str(out / key))
                    for key in ('small', 'empty', 'big')}
