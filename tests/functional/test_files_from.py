@@ -490,3 +490,21 @@ def test_the_list_is_read_as_the_downloads_go(aws_env, s3_server, bucket,
     assert first_before_the_rest
     assert command.returncode == 0, err
     assert files_under(workdir) == {'out/a.txt', 'out/sub/b.txt'}
+
+
+def test_a_key_that_climbs_out_of_the_destination_is_skipped_as_cp_skips_it(
+        ppcp, s3_client, bucket, objects, workdir, fault_proxy):
+    """A listed key with ``..`` that would land outside the destination is
+    the CLI's parent-directory warning, as for a listed object: nothing is
+    fetched or written for it."""
+    s3_client.put_object(Bucket=bucket, Key='data/../escape', Body=b'no\n')
+    keys = write_list(workdir.parent / 'keys.txt', '../escape', 'a.txt')
+    result = ppcp(f's3://{bucket}/data/', 'out', '--files-from', keys,
+                  '--no-progress', endpoint_url=fault_proxy.endpoint_url)
+    assert result.returncode == 2, result
+    assert output_lines(result.stderr) == [
+        'warning: Skipping file ../escape. File references a parent '
+        'directory.']
+    assert files_under(workdir) == {'out/a.txt'}
+    assert [r.key_path for r in fault_proxy.requests] == [
+        f'/{bucket}/data/a.txt']
