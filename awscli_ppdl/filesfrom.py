@@ -42,7 +42,8 @@ FILES_FROM = {
         'Download exactly the objects named in this file (``-``: standard '
         'input), instead of listing the source: no ListObjects and no '
         'HeadObject request is made, and each object\'s first GET tells '
-        'its size. It implies ``--recursive``: the source is a bucket or a '
+        'its size (with ``--checksum-mode ENABLED`` a HeadObject still '
+        'gives each object\'s checksum). It implies ``--recursive``: the source is a bucket or a '
         'prefix, the destination a directory, and each object is written '
         'where ``--recursive`` would write it. The file has one object a '
         'line, as a key relative to the source prefix (``logs/a.log`` for '
@@ -51,7 +52,9 @@ FILES_FROM = {
         'bucket and prefix; a TAB and a version ID after it download that '
         'version (``key<TAB>versionId``). The file is read as UTF-8, a line '
         'at a time; blank lines and lines starting with ``#`` are skipped '
-        '(name a key starting with ``#`` by its URI), a line ends at its '
+        '(name a key starting with ``#`` by its URI, and a first key '
+        'starting with ``{`` too: a file that does is read as an inventory '
+        'manifest, below), a line ends at its '
         'newline (a CR before it is dropped), and no other character is '
         'stripped. ``--include`` and ``--exclude`` apply to the listed '
         'keys as to listed objects. A missing key or version, and a line '
@@ -124,8 +127,9 @@ def open_files_from(name, client, source_bucket, date_parser):
     try:
         head = fileobj.peek(SNIFF_BYTES)[:SNIFF_BYTES]
         if head.lstrip().startswith(b'{'):
-            # A key list does not start with a JSON object, but a
-            # manifest.json does: it is small, and read whole.
+            # A manifest.json starts with a JSON object, and a list whose
+            # first key starts with '{' names it by its URI (documented):
+            # a manifest is small, and read whole.
             with fileobj:
                 manifest = fileobj.read(MANIFEST_BYTES)
             return InventoryReport.from_manifest(name, manifest, client,
@@ -264,23 +268,25 @@ class InventoryReport:
         return cls(name, files, columns, client, date_parser)
 
     def objects(self, bucket, prefix, fail):
+        """``(key, response data)`` of each row to download;
+        ``fail(src, message)`` for a row that does not fit the schema."""
         for report_bucket, key in self._files:
-            for row in self._rows(report_bucket, key):
+            for row in self._rows(report_bucket, key, fail):
                 named = self._object(row, bucket, prefix)
                 if named is not None:
                     yield named
 
-    def _rows(self, report_bucket, key):
+    def _rows(self, report_bucket, key, fail):
         """The rows of one CSV file, as dicts, read as they arrive."""
         body = self._client.get_object(Bucket=report_bucket, Key=key)['Body']
         with io.TextIOWrapper(gzip.GzipFile(fileobj=body), encoding='utf-8',
                               newline='') as text:
             for number, row in enumerate(csv.reader(text), 1):
                 if len(row) != len(self._columns):
-                    raise ValueError(
-                        f'--files-from {self._name}: row {number} of '
-                        f's3://{report_bucket}/{key} has {len(row)} columns, '
-                        f'its fileSchema {len(self._columns)}.')
+                    fail(f's3://{report_bucket}/{key}, row {number}',
+                         f'has {len(row)} columns, its fileSchema '
+                         f'{len(self._columns)}')
+                    continue
                 yield dict(zip(self._columns, row))
 
     def _object(self, row, bucket, prefix):

@@ -508,3 +508,24 @@ def test_a_key_that_climbs_out_of_the_destination_is_skipped_as_cp_skips_it(
     assert files_under(workdir) == {'out/a.txt'}
     assert [r.key_path for r in fault_proxy.requests] == [
         f'/{bucket}/data/a.txt']
+
+
+def test_a_row_that_does_not_fit_the_schema_fails_alone(
+        ppcp, s3_client, bucket, workdir, fault_proxy):
+    import gzip
+
+    s3_client.put_object(Bucket=bucket, Key='data/a', Body=b'a\n')
+    good = inventory_row(s3_client, bucket, 'data/a')
+    manifest = inventory_report(s3_client, bucket, [good], COLUMNS,
+                                workdir.parent, files=1)
+    csv_key = f'inv/{bucket}/data/0.csv.gz'
+    text = s3_client.get_object(Bucket=bucket, Key=csv_key)['Body'].read()
+    s3_client.put_object(Bucket=bucket, Key=csv_key, Body=gzip.compress(
+        f'"{bucket}","data/b","2"\n'.encode() + gzip.decompress(text)))
+    result = ppcp(f's3://{bucket}/data/', 'out', '--files-from', manifest,
+                  '--no-progress', endpoint_url=fault_proxy.endpoint_url)
+    assert result.returncode == 1
+    assert output_lines(result.stderr) == [
+        f'download failed: s3://{bucket}/{csv_key}, row 1 has 3 columns, '
+        'its fileSchema 5']
+    assert files_under(workdir) == {'out/a'}
