@@ -395,6 +395,12 @@ def _md5_checked(job, body, whole_object):
 
 
 def _is_large(job):
+    """Whether the job takes a large-GET slot. The first GET of an
+    object of unknown size (``sizing``) does not, though its range is a
+    part's: a list of keys is mostly of small objects, each that one GET,
+    which would otherwise be held to the large GETs' share."""
+    if job.rest_part_size is not None:
+        return False
     return job.length is None or job.length >= LARGE_GET_BYTES
 
 
