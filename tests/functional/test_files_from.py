@@ -4,6 +4,7 @@ no ListObjects and no HeadObject (requests counted at the fault proxy),
 through the real CLI driver against moto."""
 import io
 import os
+import re
 import sys
 
 import pytest
@@ -529,3 +530,21 @@ def test_a_row_that_does_not_fit_the_schema_fails_alone(
         f'download failed: s3://{bucket}/{csv_key}, row 1 has 3 columns, '
         'its fileSchema 5']
     assert files_under(workdir) == {'out/a'}
+
+
+def test_the_progress_total_grows_by_an_objects_size_once_it_is_known(
+        ppcp, aws_env, s3_client, bucket, workdir, fault_proxy):
+    """Until its first GET answers, an object counts in the progress
+    line's total by the bytes received (as the CLI counts any transfer of
+    unknown size); from then on by its size."""
+    aws_env.set_config('s3', {'multipart_threshold': '5MB',
+                              'multipart_chunksize': '5MB'})
+    s3_client.put_object(Bucket=bucket, Key='d/big',
+                         Body=os.urandom(12 * MiB))
+    keys = write_list(workdir.parent / 'keys.txt', 'big')
+    result = ppcp(f's3://{bucket}/d/', 'out', '--files-from', keys,
+                  endpoint_url=fault_proxy.endpoint_url)
+    assert result.returncode == 0, result.stderr
+    totals = re.findall(r'Completed [\d.]+ \w+/~?([\d.]+ \w+) ',
+                        result.stdout)
+    assert totals and totals[-1] == '12.0 MiB', result.stdout
