@@ -9,7 +9,8 @@ class ProcessTransferConfig:
     def __init__(self, multipart_threshold=8 * MB, multipart_chunksize=8 * MB,
                  max_request_processes=10, start_method=None,
                  max_concurrent_requests=None, max_queue_size=1000,
-                 max_concurrent_large_requests=None, check_etag_md5=True):
+                 max_concurrent_large_requests=None, check_etag_md5=True,
+                 size_from_first_get=False):
         """Configuration for the ProcessPoolDownloader.
 
         :param multipart_threshold: objects of this size or larger are fetched
@@ -44,6 +45,16 @@ class ProcessTransferConfig:
             GET against its ETag, where the ETag is one (not a multipart
             upload's, not SSE-KMS or SSE-C): the worker hashes the bytes as
             they arrive, and a mismatch fails the download.
+        :param size_from_first_get: how an object downloaded without
+            ``expected_size`` is sized. False: by a HeadObject, as
+            s3transfer does. True: by its first GET, a range of the first
+            ``max(multipart_threshold, multipart_chunksize)`` bytes whose
+            ``Content-Range`` tells the size; the rest of a larger object
+            is fetched in ranged GETs with ``IfMatch`` of that GET's ETag.
+            One request per object below that size, none per object before
+            its bytes (``aws s3 ppcp --files-from``: a list of keys, no
+            listing). A HeadObject is still made when a checksum is to be
+            verified (``ChecksumMode``): a ranged GET carries none.
         """
         if max_concurrent_requests is None:
             max_concurrent_requests = max_request_processes
@@ -69,6 +80,7 @@ class ProcessTransferConfig:
             max_concurrent_large_requests, max_concurrent_requests)
         self.max_queue_size = max_queue_size
         self.check_etag_md5 = check_etag_md5
+        self.size_from_first_get = size_from_first_get
 
     def requests_of_worker(self, number):
         """How many GETs worker ``number`` makes at once: the concurrent

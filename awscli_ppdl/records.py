@@ -64,6 +64,10 @@ class GetObjectJob(NamedTuple):
     # computes its part's CRC as the bytes arrive and reports it with the
     # job, for the parent to combine (``checksums.verify_part_crcs``).
     part_crc: Optional[str] = None
+    # The first GET of an object of unknown size (``sizing``): a range of
+    # at most ``length`` bytes from 0, whose Content-Range tells the size;
+    # the worker queues the rest in ranged GETs of this many bytes.
+    rest_part_size: Optional[int] = None
 
 
 class ErrorSummary(NamedTuple):
@@ -185,3 +189,15 @@ class CollectedEvents(NamedTuple):
 
     outcomes: list
     progress: list  # [(transfer_id, bytes_since_last_collect)]
+    # [(transfer_id, ObjectSized)] of objects sized by their first GET.
+    sized: tuple = ()
+
+
+class ObjectSized(NamedTuple):
+    """What a first GET learned of an object of unknown size
+    (``sizing``), for the parent: its size (the progress total) and its
+    Last-Modified (POSIX seconds, or None), which ``aws s3 cp`` gives the
+    downloaded file."""
+
+    size: int
+    last_modified: Optional[float]

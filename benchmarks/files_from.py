@@ -1,0 +1,137 @@
+"""What ``--files-from`` saves ``aws s3 ppcp`` when a few named objects are
+wanted out of a large prefix (issue 25).
+
+Uploads ``--objects`` small objects (default 20,000 of 4 KiB) under one
+prefix of a fresh ``weed mini`` on 127.0.0.1, names every ``--every``-th of
+them (default 10: 2,000) in a key list, then downloads those, alternating,
+``--runs`` times:
+
+* ``ppcp --files-from keys.txt``: one GET per object, no listing;
+* ``ppcp --recursive --exclude '*' --include '*0'``: the same objects
+  picked by filters from a listing of the whole prefix;
+* ``s5cmd run`` of one ``cp`` line per object, if ``--s5cmd`` names the
+  binary (``benchmarks/toolchain.py`` installs one).
+
+It prints the median wall time and the CPU of the command and its children.
+
+    python -m benchmarks.files_from --weed PATH/TO/weed [--s5cmd PATH]
+
+Not part of ``benchmarks/run.py`` (nor of RESULTS.md, which it writes).
+"""
+import argparse
+import concurrent.futures
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import awscli  # noqa: F401  (before botocore: the CLI's vendored copy)
+
+from benchmarks.server import seaweedfs
+from tests.s3server import make_s3_client
+
+BUCKET = 'files-from'
+PREFIX = 'p/'
+
+
+def upload(client, count, size):
+    """``count`` objects ``p/00000``... of ``size`` bytes, 16 PUTs at a
+    time."""
+    body = os.urandom(size)
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        list(pool.map(
+            lambda number: client.put_object(
+                Bucket=BUCKET, Key=f'{PREFIX}{number:05}', Body=body),
+            range(count)))
+
+
+def run(argv, env, cwd):
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    result = subprocess.run(argv, env=env, cwd=cwd, capture_output=True,
+                            text=True)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if result.returncode:
+        sys.exit(f'{argv} exited {result.returncode}: {result.stderr}')
+    cpu = (after.ru_utime - before.ru_utime
+           + after.ru_stime - before.ru_stime)
+    return wall, cpu
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--weed', required=True)
+    parser.add_argument('--s5cmd', help='the s5cmd binary (optional)')
+    parser.add_argument('--objects', type=int, default=20000)
+    parser.add_argument('--every', type=int, default=10,
+                        help='name every N-th object (N=10 for the filter)')
+    parser.add_argument('--size', type=int, default=4096)
+    parser.add_argument('--runs', type=int, default=3)
+    args = parser.parse_args()
+    if args.every != 10:
+        # The filter picks the keys ending in 0: every tenth.
+        parser.error('--every must be 10')
+    home = tempfile.mkdtemp(prefix='ppdl-files-from-')
+    os.makedirs(f'{home}/.aws')
+    with open(f'{home}/.aws/config', 'w') as f:
+        f.write('[plugins]\nppcp = awscli_ppdl\n[default]\n'
+                'region = us-east-1\n')
+    with open(f'{home}/.aws/credentials', 'w') as f:
+        f.write('[default]\naws_access_key_id = any\n'
+                'aws_secret_access_key = any\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith('AWS_')}
+    # This checkout's plugin, whichever the venv has installed.
+    env.update(HOME=home, PYTHONPATH=os.path.dirname(
+        os.path.dirname(os.path.abspath(__file__))))
+    aws = os.path.join(os.path.dirname(sys.executable), 'aws')
+    named = [f'{number:05}' for number in range(0, args.objects, args.every)]
+    with open(f'{home}/keys.txt', 'w') as f:
+        f.writelines(f'{key}\n' for key in named)
+    with seaweedfs(args.weed).start() as server:
+        client = make_s3_client(server.endpoint_url)
+        client.create_bucket(Bucket=BUCKET)
+        upload(client, args.objects, args.size)
+        source = f's3://{BUCKET}/{PREFIX}'
+        commands = {
+            'ppcp --files-from': [
+                aws, 's3', 'ppcp', source, 'out', '--files-from',
+                f'{home}/keys.txt', '--endpoint-url', server.endpoint_url,
+                '--no-progress', '--only-show-errors'],
+            'ppcp --recursive, filters': [
+                aws, 's3', 'ppcp', source, 'out', '--recursive',
+                '--exclude', '*', '--include', '*0',
+                '--endpoint-url', server.endpoint_url, '--no-progress',
+                '--only-show-errors'],
+        }
+        if args.s5cmd:
+            with open(f'{home}/s5cmd.txt', 'w') as f:
+                f.writelines(f'cp {source}{key} out/{key}\n'
+                             for key in named)
+            commands['s5cmd run'] = [
+                args.s5cmd, '--endpoint-url', server.endpoint_url, 'run',
+                f'{home}/s5cmd.txt']
+        print(f'{len(named)} named of {args.objects} objects of '
+              f'{args.size} bytes, median of {args.runs}, '
+              f'{os.cpu_count()} CPUs')
+        times = {name: [] for name in commands}
+        for _ in range(args.runs):
+            for name, argv in commands.items():
+                times[name].append(run(argv, env, home))
+                if sorted(os.listdir(f'{home}/out')) != named:
+                    sys.exit(f'{name} did not download the named objects')
+                shutil.rmtree(f'{home}/out')
+        for name, samples in times.items():
+            wall = statistics.median(s[0] for s in samples)
+            cpu = statistics.median(s[1] for s in samples)
+            print(f'{name:26}: {wall:6.2f} s wall, {cpu:6.2f} s CPU '
+                  '(command + children)')
+    shutil.rmtree(home)
+
+
+if __name__ == '__main__':
+    main()
