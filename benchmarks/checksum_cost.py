@@ -42,15 +42,12 @@ Not part of ``benchmarks/run.py`` (nor of RESULTS.md, which it writes).
 """
 import argparse
 import os
-import resource
 import statistics
-import subprocess
-import sys
 import tempfile
-import time
 
 import awscli  # noqa: F401  (before botocore: the CLI's vendored copy)
 
+from benchmarks.cli_runs import AWS, cli_env, run
 from benchmarks.server import seaweedfs
 from tests.s3server import make_s3_client
 
@@ -68,19 +65,6 @@ def upload(client, bucket, key, size, algorithm):
                           ChecksumAlgorithm=algorithm)
 
 
-def run(argv, env):
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started = time.perf_counter()
-    result = subprocess.run(argv, env=env, capture_output=True, text=True)
-    wall = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if result.returncode:
-        sys.exit(f'{argv} exited {result.returncode}: {result.stderr}')
-    cpu = (after.ru_utime - before.ru_utime
-           + after.ru_stime - before.ru_stime)
-    return wall, cpu
-
-
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument('--weed', required=True)
@@ -91,17 +75,7 @@ def main():
     args = parser.parse_args()
     commands = args.commands.split(',')
     size = args.size_mib * MiB
-    home = tempfile.mkdtemp(prefix='ppdl-checksum-cost-')
-    os.makedirs(f'{home}/.aws')
-    with open(f'{home}/.aws/config', 'w') as f:
-        f.write('[plugins]\nppcp = awscli_ppdl\n[default]\n'
-                'region = us-east-1\n')
-    with open(f'{home}/.aws/credentials', 'w') as f:
-        f.write('[default]\naws_access_key_id = any\n'
-                'aws_secret_access_key = any\n')
-    env = {k: v for k, v in os.environ.items() if not k.startswith('AWS_')}
-    env['HOME'] = home
-    aws = os.path.join(os.path.dirname(sys.executable), 'aws')
+    home, env = cli_env('ppdl-checksum-cost-')
     with seaweedfs(args.weed).start() as server:
         client = make_s3_client(server.endpoint_url)
         client.create_bucket(Bucket='checksum-cost')
@@ -117,7 +91,7 @@ def main():
                              if mode == 'ENABLED' else [])
                     out = f'{home}/out'
                     times[command, mode].append(run(
-                        [aws, 's3', command,
+                        [AWS, 's3', command,
                          f's3://checksum-cost/{algorithm}', out,
                          '--endpoint-url', server.endpoint_url,
                          '--no-progress', *extra], env))

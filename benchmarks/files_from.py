@@ -19,48 +19,19 @@ It prints the median wall time and the CPU of the command and its children.
 Not part of ``benchmarks/run.py`` (nor of RESULTS.md, which it writes).
 """
 import argparse
-import concurrent.futures
 import os
-import resource
 import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
-import time
 
 import awscli  # noqa: F401  (before botocore: the CLI's vendored copy)
 
+from benchmarks.cli_runs import AWS, cli_env, put_objects, run
 from benchmarks.server import seaweedfs
 from tests.s3server import make_s3_client
 
 BUCKET = 'files-from'
 PREFIX = 'p/'
-
-
-def upload(client, count, size):
-    """``count`` objects ``p/00000``... of ``size`` bytes, 16 PUTs at a
-    time."""
-    body = os.urandom(size)
-    with concurrent.futures.ThreadPoolExecutor(16) as pool:
-        list(pool.map(
-            lambda number: client.put_object(
-                Bucket=BUCKET, Key=f'{PREFIX}{number:05}', Body=body),
-            range(count)))
-
-
-def run(argv, env, cwd):
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started = time.perf_counter()
-    result = subprocess.run(argv, env=env, cwd=cwd, capture_output=True,
-                            text=True)
-    wall = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if result.returncode:
-        sys.exit(f'{argv} exited {result.returncode}: {result.stderr}')
-    cpu = (after.ru_utime - before.ru_utime
-           + after.ru_stime - before.ru_stime)
-    return wall, cpu
 
 
 def main():
@@ -76,34 +47,26 @@ def main():
     if args.every != 10:
         # The filter picks the keys ending in 0: every tenth.
         parser.error('--every must be 10')
-    home = tempfile.mkdtemp(prefix='ppdl-files-from-')
-    os.makedirs(f'{home}/.aws')
-    with open(f'{home}/.aws/config', 'w') as f:
-        f.write('[plugins]\nppcp = awscli_ppdl\n[default]\n'
-                'region = us-east-1\n')
-    with open(f'{home}/.aws/credentials', 'w') as f:
-        f.write('[default]\naws_access_key_id = any\n'
-                'aws_secret_access_key = any\n')
-    env = {k: v for k, v in os.environ.items() if not k.startswith('AWS_')}
     # This checkout's plugin, whichever the venv has installed.
-    env.update(HOME=home, PYTHONPATH=os.path.dirname(
+    home, env = cli_env('ppdl-files-from-', pythonpath=os.path.dirname(
         os.path.dirname(os.path.abspath(__file__))))
-    aws = os.path.join(os.path.dirname(sys.executable), 'aws')
     named = [f'{number:05}' for number in range(0, args.objects, args.every)]
     with open(f'{home}/keys.txt', 'w') as f:
         f.writelines(f'{key}\n' for key in named)
     with seaweedfs(args.weed).start() as server:
         client = make_s3_client(server.endpoint_url)
         client.create_bucket(Bucket=BUCKET)
-        upload(client, args.objects, args.size)
+        put_objects(client, BUCKET, (f'{PREFIX}{number:05}'
+                                     for number in range(args.objects)),
+                    args.size)
         source = f's3://{BUCKET}/{PREFIX}'
         commands = {
             'ppcp --files-from': [
-                aws, 's3', 'ppcp', source, 'out', '--files-from',
+                AWS, 's3', 'ppcp', source, 'out', '--files-from',
                 f'{home}/keys.txt', '--endpoint-url', server.endpoint_url,
                 '--no-progress', '--only-show-errors'],
             'ppcp --recursive, filters': [
-                aws, 's3', 'ppcp', source, 'out', '--recursive',
+                AWS, 's3', 'ppcp', source, 'out', '--recursive',
                 '--exclude', '*', '--include', '*0',
                 '--endpoint-url', server.endpoint_url, '--no-progress',
                 '--only-show-errors'],
