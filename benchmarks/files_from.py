@@ -10,11 +10,16 @@ them (default 10: 2,000) in a key list, then downloads those, alternating,
 * ``ppcp --recursive --exclude '*' --include '*0'``: the same objects
   picked by filters from a listing of the whole prefix;
 * ``s5cmd run`` of one ``cp`` line per object, if ``--s5cmd`` names the
-  binary (``benchmarks/toolchain.py`` installs one).
+  binary (``benchmarks/toolchain.py`` installs one);
+* ``rclone copy --files-from keys.txt --no-traverse`` (rclone's advice for
+  a short list), on its defaults otherwise, if ``--rclone`` names the
+  binary (Debian's ``rclone`` package: ``apt-get download rclone`` and
+  ``dpkg-deb -x`` give one without installing).
 
 It prints the median wall time and the CPU of the command and its children.
 
-    python -m benchmarks.files_from --weed PATH/TO/weed [--s5cmd PATH]
+    python -m benchmarks.files_from --weed PATH/TO/weed [--s5cmd PATH] \
+        [--rclone PATH]
 
 Not part of ``benchmarks/run.py`` (nor of RESULTS.md, which it writes).
 """
@@ -38,6 +43,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument('--weed', required=True)
     parser.add_argument('--s5cmd', help='the s5cmd binary (optional)')
+    parser.add_argument('--rclone', help='the rclone binary (optional)')
     parser.add_argument('--objects', type=int, default=20000)
     parser.add_argument('--every', type=int, default=10,
                         help='name every N-th object (N=10 for the filter)')
@@ -78,6 +84,13 @@ def main():
             commands['s5cmd run'] = [
                 args.s5cmd, '--endpoint-url', server.endpoint_url, 'run',
                 f'{home}/s5cmd.txt']
+        if args.rclone:
+            commands['rclone copy --files-from'] = [
+                args.rclone, 'copy', '--files-from', f'{home}/keys.txt',
+                '--no-traverse', '--s3-provider', 'Other',
+                '--s3-endpoint', server.endpoint_url,
+                '--s3-access-key-id', 'any', '--s3-secret-access-key', 'any',
+                '--s3-region', 'us-east-1', f':s3:{BUCKET}/{PREFIX}', 'out']
         print(f'{len(named)} named of {args.objects} objects of '
               f'{args.size} bytes, median of {args.runs}, '
               f'{os.cpu_count()} CPUs')
