@@ -134,6 +134,7 @@ class Http11Client:
             threads).create_pool()
         self._local = threading.local()
         self._splice = splice
+        self._count_lock = threading.Lock()
         self.chunks = 0
 
     def get(self, url, target, headers, fd, offset, expected, start):
@@ -146,6 +147,8 @@ class Http11Client:
         body = response.body
         _check_head(response.status, response.headers, expected, start)
         received = 0
+        # Receives (readinto), or rounds through the pipe (splice).
+        chunks = []
         complete = False
         try:
             if self._splice and body.spliceable:
@@ -155,7 +158,7 @@ class Http11Client:
                 if splicer is None:
                     splicer = self._local.splicer = Splicer()
                 received, unwritten = splicer.copy(
-                    body.splice_to, fd, offset, lambda count: None)
+                    body.splice_to, fd, offset, chunks.append)
                 if unwritten is not None:
                     raise RuntimeError('splice refused')
             while received < expected:
@@ -164,6 +167,7 @@ class Http11Client:
                     count = body.readinto(buffer[filled:])
                     if not count:
                         break
+                    chunks.append(count)
                     filled += count
                 if filled:
                     pwrite_all(fd, buffer[:filled], offset + received)
@@ -178,6 +182,8 @@ class Http11Client:
                 body.close()
         if not complete:
             raise RuntimeError(f'{received} of {expected} bytes')
+        with self._count_lock:
+            self.chunks += len(chunks)
         return received
 
 
