@@ -349,11 +349,14 @@ class Worker:
     def _copy_body(self, body, fd, offset, expected, digests=()):
         """Fill the buffer from the socket, write it at its offset, repeat;
         ``digests`` (objects with ``update``: an MD5, a part's CRC) see the
-        bytes as they pass. A body that no digest needs to see is spliced
-        into the file where it can be (``splicing``), the rest of it read
-        here if splicing stops short."""
+        bytes as they pass. A large body that no digest needs to see is
+        spliced into the file where it can be (``splicing``), the rest of
+        it read here if splicing stops short; a small one mostly came with
+        its response's head, already in memory, where one ``pwrite`` is
+        cheaper than a write into the pipe and a splice out of it."""
         received = 0
-        if body.splice_to is not None and not digests:
+        if (body.splice_to is not None and not digests
+                and expected >= LARGE_GET_BYTES):
             received, unwritten = self._splicer.copy(
                 body.splice_to, fd, offset, self._progress.add)
             if unwritten is None:

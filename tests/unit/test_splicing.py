@@ -176,3 +176,25 @@ def test_a_thread_with_only_a_small_pipe_reads_its_bodies(
     assert outcomes == [TransferOutcome(1, None, False, 2 * len(BODY))]
     assert counts == {False: 0, True: 0}
     assert len(pwrites) == 2 * 13  # 256 KiB at a time
+
+
+def test_a_small_body_is_written_from_memory(scripted_server, tmp_path,
+                                             monkeypatch):
+    """Under LARGE_GET_BYTES a body mostly comes with its head: one
+    ``pwrite`` of it, no pipe."""
+    counts = splice_counts(monkeypatch)
+    small = BODY[:100000]
+    server = scripted_server([ok(small, b'Content-Range: bytes 0-99999/'
+                                        b'100000')])
+    monitor = TransferMonitor()
+    worker = Worker(PoolSender(server.url), monitor, threading.Event())
+    temp = str(tmp_path / 'small.ppcp-tmp')
+    worker.run_job(GetObjectJob(
+        transfer_id=1, bucket='b', key='small', temp_filename=temp,
+        extra_args={'Range': 'bytes=0-99999'}, offset=0, length=len(small),
+        part_index=0, num_parts=1, reserve=len(small)))
+    assert monitor.collect(0).outcomes == [
+        TransferOutcome(1, None, False, len(small))]
+    with open(temp, 'rb') as f:
+        assert f.read() == small
+    assert counts == {False: 0, True: 0}
