@@ -15,19 +15,25 @@ of botocore's), with no MD5 or CRC of the worker's (``getobject._splice_to``,
 without ``splice``), or a socket that does, ends the splicing of a body:
 what is left goes through the worker's buffer as every other body does.
 """
+import contextlib
 import errno
 import fcntl
 import logging
 import os
+import threading
 import weakref
 
 logger = logging.getLogger(__name__)
 
 AVAILABLE = hasattr(os, 'splice')
-# What each pipe is asked to hold (Linux's default is 64 KiB; 1 MiB is the
-# most an unprivileged process may ask for by default): each round moves up
-# to this much, socket to pipe, then pipe to file.
-PIPE_SIZE = 1024 * 1024
+# What each pipe is asked to hold (Linux's default is 64 KiB): each round
+# moves up to this much, socket to pipe, then pipe to file. A round moved
+# ~480 KiB on average with 1 MiB pipes (a splice takes what the socket
+# holds), and pipes count towards the user's quota of pipe memory (64 MiB
+# by default, /proc/sys/fs/pipe-user-pages-soft): past it, every new pipe
+# of the user's gets 8 KiB. With one pipe per large GET in flight
+# (``SplicerPool``, at most 64 in all) the pool takes at most half of it.
+PIPE_SIZE = 512 * 1024
 # Below this (the worker's buffer), rounds would be smaller than the
 # buffer's: the bodies are read instead.
 MIN_PIPE_SIZE = 256 * 1024
@@ -36,10 +42,41 @@ MIN_PIPE_SIZE = 256 * 1024
 REFUSALS = (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EPERM)
 
 
+class SplicerPool:
+    """A worker process's splicers, at most ``capacity`` (its large GETs
+    in flight), lent one body at a time: the pipes are bounded by the GETs
+    that can use them at once, not by the threads, which are more."""
+
+    def __init__(self, capacity):
+        self._capacity = capacity
+        self._made = 0
+        self._free = []
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def borrowed(self):
+        """A splicer for one body, or None while all are lent (the body is
+        then read, as a small one is)."""
+        with self._lock:
+            if self._free:
+                splicer = self._free.pop()
+            elif self._made < self._capacity:
+                splicer = Splicer()
+                self._made += 1
+            else:
+                splicer = None
+        try:
+            yield splicer
+        finally:
+            if splicer is not None:
+                with self._lock:
+                    self._free.append(splicer)
+
+
 class Splicer:
-    """A worker thread's pipe, created at its first body and kept for the
-    next ones (made again after a body that failed, which may have left
-    bytes in it); closed when the splicer goes."""
+    """A pipe, created at its first body and kept for the next ones (made
+    again after a body that failed, which may have left bytes in it);
+    closed when the splicer goes."""
 
     def __init__(self):
         self._pipe = None  # (read end, write end, capacity)

@@ -105,20 +105,23 @@ class Worker:
         dies; None: one of the worker's own.
     :param large_slots: the process's semaphore of large GETs in flight
         (its workers share it); None: one of the worker's own.
+    :param splicers: the process's ``splicing.SplicerPool`` (as many as
+        its large GETs in flight); None: a pool of one of the worker's own.
     """
 
     def __init__(self, sender, monitor, cancel_event, reports=None,
-                 temp_files=None, large_slots=None):
+                 temp_files=None, large_slots=None, splicers=None):
         self._sender = sender
         self._large_slots = (threading.Semaphore(1) if large_slots is None
                              else large_slots)
+        self._splicers = (splicing.SplicerPool(1) if splicers is None
+                          else splicers)
         self._temp_files = (fileio.TempFileRegistry() if temp_files is None
                             else temp_files)
         self._monitor = monitor
         self._cancel_event = cancel_event
         self._retryable = _retryable_errors()
         self._buffer = memoryview(bytearray(BUFFER_SIZE))
-        self._splicer = splicing.Splicer()
         self._progress = None
         self._part_crc = None
         self._reports = reports
@@ -357,13 +360,15 @@ class Worker:
         received = 0
         if (body.splice_to is not None and not digests
                 and expected >= LARGE_GET_BYTES):
-            received, unwritten = self._splicer.copy(
-                body.splice_to, fd, offset, self._progress.add)
-            if unwritten is None:
-                return received
-            if unwritten:
-                self._write(fd, unwritten, offset + received)
-                received += len(unwritten)
+            with self._splicers.borrowed() as splicer:
+                if splicer is not None:
+                    received, unwritten = splicer.copy(
+                        body.splice_to, fd, offset, self._progress.add)
+                    if unwritten is None:
+                        return received
+                    if unwritten:
+                        self._write(fd, unwritten, offset + received)
+                        received += len(unwritten)
         buffer = self._buffer
         while True:
             filled = _fill(body.readinto, buffer)
@@ -585,13 +590,14 @@ def run_worker(client_factory, http_settings, job_queue, monitor,
         http_settings = http_settings.with_room_for(requests)
     sender = _get_object_sender(client_factory, http_settings, monitor)
     reports = ReportBatches(monitor)
-    large_slots = threading.Semaphore(
-        requests if large_requests is None else large_requests)
+    large = requests if large_requests is None else large_requests
+    large_slots = threading.Semaphore(large)
+    splicers = splicing.SplicerPool(large)
     threads = [
         threading.Thread(
             target=_exit_if_it_fails,
             args=(Worker(sender, monitor, cancel_event, reports,
-                         temp_files, large_slots).run, job_queue),
+                         temp_files, large_slots, splicers).run, job_queue),
             name=f'ppcp-get-{number}', daemon=True)
         for number in range(requests)]
     for thread in threads:

@@ -198,3 +198,18 @@ def test_a_small_body_is_written_from_memory(scripted_server, tmp_path,
     with open(temp, 'rb') as f:
         assert f.read() == small
     assert counts == {False: 0, True: 0}
+
+
+def test_a_process_has_no_more_pipes_than_large_gets_in_flight():
+    """A pool of two lends two splicers at once, a third body is read
+    (None), and a splicer given back is lent again, not made anew: the
+    pipes of a worker process are bounded by its large GETs, not by its
+    threads (which are more, and would each keep one)."""
+    pool = splicing.SplicerPool(2)
+    with pool.borrowed() as first, pool.borrowed() as second:
+        assert first is not None and second is not None
+        assert first is not second
+        with pool.borrowed() as third:
+            assert third is None
+    with pool.borrowed() as again, pool.borrowed() as other:
+        assert {again, other} == {first, second}
