@@ -9,7 +9,8 @@ class ProcessTransferConfig:
     def __init__(self, multipart_threshold=8 * MB, multipart_chunksize=8 * MB,
                  max_request_processes=10, start_method=None,
                  max_concurrent_requests=None, max_queue_size=1000,
-                 max_concurrent_large_requests=None, check_etag_md5=True):
+                 max_concurrent_large_requests=None, check_etag_md5=True,
+                 resume=True):
         """Configuration for the ProcessPoolDownloader.
 
         :param multipart_threshold: objects of this size or larger are fetched
@@ -44,6 +45,11 @@ class ProcessTransferConfig:
             GET against its ETag, where the ETag is one (not a multipart
             upload's, not SSE-KMS or SSE-C): the worker hashes the bytes as
             they arrive, and a mismatch fails the download.
+        :param resume: an object fetched in parts keeps a record of the
+            parts written beside its temp file, and a download that does
+            not finish leaves both for the next download of the same
+            object to the same file, which fetches only the missing parts
+            (``resume``). False: nothing is kept.
         """
         if max_concurrent_requests is None:
             max_concurrent_requests = max_request_processes
@@ -69,6 +75,7 @@ class ProcessTransferConfig:
             max_concurrent_large_requests, max_concurrent_requests)
         self.max_queue_size = max_queue_size
         self.check_etag_md5 = check_etag_md5
+        self.resume = resume
 
     def requests_of_worker(self, number):
         """How many GETs worker ``number`` makes at once: the concurrent

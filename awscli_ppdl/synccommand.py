@@ -21,7 +21,8 @@ from awscli.customizations.s3.syncstrategy.exacttimestamps import (
 from awscli.customizations.s3.syncstrategy.sizeonly import SizeOnlySync
 
 from awscli_ppdl.command import (
-    PROCESSES, USAGE, DownloadCommand, PpcpCommand, started_at_first)
+    NO_RESUME, PROCESSES, USAGE, DownloadCommand, PpcpCommand,
+    started_at_first)
 from awscli_ppdl.nooverwrite import NO_OVERWRITE, NoOverwriteSync
 
 NOT_A_DOWNLOAD = (
@@ -93,7 +94,7 @@ def _sync_argument_table():
               'synopsis': USAGE}]
             + [arg for arg in SyncCommand.ARG_TABLE if arg['name'] != 'paths']
             + strategy_args
-            + [PROCESSES, NO_OVERWRITE])
+            + [PROCESSES, NO_OVERWRITE, NO_RESUME])
 
 
 class PpsyncCommand(PpcpCommand):

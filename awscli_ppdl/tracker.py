@@ -15,9 +15,12 @@ class PendingTransfer:
     """One download to a file between its submission and its outcome."""
 
     __slots__ = ('future', 'subscribers', 'temp_filename', 'parts',
-                 'cancel_exception')
+                 'cancel_exception', 'partial', '_on_kept')
 
-    def __init__(self, future, subscribers, temp_filename, parts):
+    def __init__(self, future, subscribers, temp_filename, parts,
+                 partial=None, on_kept=None):
+        """:param partial: its ``resume.Partial`` if it is resumable.
+        :param on_kept: called with the partial once it is kept."""
         self.future = future
         self.subscribers = subscribers
         self.temp_filename = temp_filename
@@ -26,11 +29,29 @@ class PendingTransfer:
         # Set once it is cancelled: what its future fails with, whatever
         # outcome the children report afterwards.
         self.cancel_exception = None
+        self.partial = partial
+        self._on_kept = on_kept
 
-    def fail(self, exception):
-        """Remove what it wrote and fail its future."""
-        fileio.remove_quietly(self.temp_filename)
+    def fail(self, exception, keep_partial=True):
+        """Fail its future; remove what it wrote, unless it is resumable,
+        its parts are still good (``keep_partial``: not after the object
+        changed or the file did not verify) and some were written: those
+        are kept for a rerun. Called once no child writes its file."""
+        if self.partial is None:
+            fileio.remove_quietly(self.temp_filename)
+        elif not keep_partial:
+            self.partial.discard()
+        else:
+            kept = self.partial.keep()
+            if kept:
+                self._on_kept(self.partial, kept)
         resolve(self.future, self.subscribers, exception)
+
+    def finished(self):
+        """Its file was renamed into place: a resumable download's record
+        (and lock) goes."""
+        if self.partial is not None:
+            self.partial.finish()
 
 
 class TransferTracker:
@@ -40,6 +61,7 @@ class TransferTracker:
         self._streams = set()
         # The sum of the pending transfers' parts, kept here only.
         self._planned_parts = 0
+        self._kept = []
 
     def add(self, transfer_id, pending):
         """Track a transfer; the GETs planned for all of them now."""
@@ -91,6 +113,16 @@ class TransferTracker:
         for pending in abandoned:
             pending.fail(exception)
         return streams
+
+    def note_kept(self, partial, nbytes):
+        """A resumable download ended early with ``nbytes`` kept."""
+        with self._lock:
+            self._kept.append((partial.filename, partial.temp_filename,
+                               nbytes, partial.identity.size))
+
+    def kept_partials(self):
+        with self._lock:
+            return list(self._kept)
 
     def add_stream(self, stream):
         with self._lock:

@@ -19,7 +19,7 @@ from http.client import IncompleteRead
 
 from botocore.exceptions import ClientError
 
-from awscli_ppdl import checksums, fileio
+from awscli_ppdl import checksums, fileio, resume
 from awscli_ppdl.getobject import GetObjectSender
 from awscli_ppdl.children import exit_child, prepare_child
 from awscli_ppdl.credentials import signing_credentials
@@ -238,7 +238,9 @@ class Worker:
             expected = self._expected_length(job, body)
             # Created now that its bytes arrive, not when it was queued.
             try:
-                fd = self._temp_files.open(job.temp_filename, job.reserve)
+                fd = self._temp_files.open(
+                    job.temp_filename, job.reserve,
+                    remember=job.record_filename is None)
             except OSError as e:
                 raise LocalWriteError() from e
             md5 = crc = None
@@ -265,6 +267,10 @@ class Worker:
                                          md5.hexdigest())
         if crc is not None:
             self._part_crc = (job.part_index, crc.value, received)
+        if job.record_filename is not None:
+            resume.record_part(job.record_filename, job.part_index,
+                               None if crc is None
+                               else (job.part_crc, crc.value))
         return received
 
     @staticmethod
