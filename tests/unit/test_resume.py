@@ -1,0 +1,137 @@
+"""The resume record: names, the lock, what a rerun trusts after which
+kind of interruption (a process's death, a restart of the machine)."""
+import os
+
+import pytest
+
+from awscli_ppdl import resume
+from awscli_ppdl.fileio import NAME_MAX
+from awscli_ppdl.resume import (
+    DestinationLockedError, ObjectIdentity, Partial, record_part,
+    resumable_names)
+
+IDENTITY = ObjectIdentity(bucket='b', key='k', version_id=None, etag='"e"',
+                          size=10, last_modified='2026-01-01T00:00:00+00:00',
+                          part_size=4)
+
+
+@pytest.fixture
+def boot(monkeypatch, tmp_path):
+    """The machine's boot id, as a file the test can change (a restart)."""
+    path = tmp_path / 'boot_id'
+    path.write_text('boot-1\n')
+    monkeypatch.setattr(resume, 'BOOT_ID_FILE', str(path))
+    return path
+
+
+@pytest.fixture
+def destination(tmp_path, boot):
+    return str(tmp_path / 'file.bin')
+
+
+def write_parts(partial, *indexes, crc=None):
+    """What the workers do: the bytes, then the part's line."""
+    with open(partial.temp_filename, 'r+b' if os.path.exists(
+            partial.temp_filename) else 'w+b') as f:
+        f.truncate(IDENTITY.size)
+        for index in indexes:
+            f.seek(index * IDENTITY.part_size)
+            f.write(b'x' * IDENTITY.part_length(index))
+    for index in indexes:
+        record_part(partial.record_filename, index, crc)
+
+
+def test_names_fit_in_name_max(tmp_path):
+    temp, record = resumable_names(str(tmp_path / ('n' * NAME_MAX)))
+    for name in (temp, record):
+        assert len(os.path.basename(name).encode()) <= NAME_MAX
+    assert temp[:-len('.ppcp-tmp')] == record[:-len('.ppcp-resume')]
+
+
+def test_a_second_open_is_refused_while_the_first_holds_the_lock(
+        destination):
+    first = Partial.open(destination, IDENTITY)
+    with pytest.raises(DestinationLockedError):
+        Partial.open(destination, IDENTITY)
+    first.finish()
+    Partial.open(destination, IDENTITY).finish()
+    assert not os.path.exists(first.record_filename)
+
+
+def test_kept_parts_are_resumed_with_their_crcs(destination):
+    first = Partial.open(destination, IDENTITY)
+    write_parts(first, 0, crc=('crc32', 7))
+    write_parts(first, 2)
+    assert first.keep() == 4 + 2
+    second = Partial.open(destination, IDENTITY)
+    assert second.notice is None
+    assert second.kept == ((0, ('crc32', 7)), (2, None))
+    assert second.kept_bytes() == 6
+
+
+def test_nothing_recorded_keeps_nothing(destination):
+    partial = Partial.open(destination, IDENTITY)
+    write_parts(partial)
+    assert partial.keep() == 0
+    assert not os.path.exists(partial.temp_filename)
+    assert not os.path.exists(partial.record_filename)
+
+
+def test_unsynced_parts_survive_a_process_death_not_a_restart(destination,
+                                                              boot):
+    """A run killed outright syncs nothing: its parts are trusted while
+    the machine has not restarted (the page cache still holds them)."""
+    killed = Partial.open(destination, IDENTITY)
+    write_parts(killed, 1)
+    killed._unlock()   # the kernel's part when the process dies
+    again = Partial.open(destination, IDENTITY)
+    assert [index for index, _ in again.kept] == [1]
+    write_parts(again, 0)
+    again._unlock()
+    boot.write_text('boot-2\n')
+    after_restart = Partial.open(destination, IDENTITY)
+    assert after_restart.kept == ()
+    assert 'the machine has restarted' in after_restart.notice
+
+
+def test_synced_parts_survive_a_restart(destination, boot):
+    first = Partial.open(destination, IDENTITY)
+    write_parts(first, 0, 1)
+    first.keep()
+    boot.write_text('boot-2\n')
+    second = Partial.open(destination, IDENTITY)
+    write_parts(second, 2)
+    second._unlock()   # killed: part 2 is not synced
+    boot.write_text('boot-3\n')
+    third = Partial.open(destination, IDENTITY)
+    assert [index for index, _ in third.kept] == [0, 1]
+    assert third.notice is None
+
+
+@pytest.mark.parametrize('change, reason', [
+    (dict(etag='"other"'), 'the object has changed since'),
+    (dict(size=11), 'the object has changed since'),
+    (dict(last_modified='2026-02-01T00:00:00+00:00'),
+     'the object has changed since'),
+    (dict(key='other'), 'its record is of another object'),
+    (dict(version_id='v2'), 'its record is of another object'),
+    (dict(part_size=5), 'it was fetched in parts of another size'),
+])
+def test_another_object_starts_over(change, reason, destination):
+    first = Partial.open(destination, IDENTITY)
+    write_parts(first, 0)
+    first.keep()
+    second = Partial.open(destination, IDENTITY._replace(**change))
+    assert second.kept == ()
+    assert reason in second.notice
+    assert not os.path.exists(second.temp_filename)
+
+
+def test_a_temp_file_of_the_wrong_length_starts_over(destination):
+    first = Partial.open(destination, IDENTITY)
+    write_parts(first, 0)
+    first.keep()
+    os.truncate(first.temp_filename, 3)
+    second = Partial.open(destination, IDENTITY)
+    assert second.kept == ()
+    assert 'not as long as the object' in second.notice
