@@ -15,7 +15,7 @@ class PendingTransfer:
     """One download to a file between its submission and its outcome."""
 
     __slots__ = ('future', 'subscribers', 'temp_filename', 'parts',
-                 'cancel_exception', 'partial', '_on_kept')
+                 'cancel_exception', 'partial', '_on_kept', '_partial_ended')
 
     def __init__(self, future, subscribers, temp_filename, parts,
                  partial=None, on_kept=None):
@@ -31,20 +31,32 @@ class PendingTransfer:
         self.cancel_exception = None
         self.partial = partial
         self._on_kept = on_kept
+        self._partial_ended = False
+
+    def keep_partial(self):
+        """Keep the parts a resumable download has written for a rerun,
+        once; the bytes kept (0: nothing was, or it is not resumable).
+        Called once no child writes its file."""
+        if self.partial is None or self._partial_ended:
+            return 0
+        self._partial_ended = True
+        kept = self.partial.keep()
+        if kept:
+            self._on_kept(self.partial, kept)
+        return kept
 
     def fail(self, exception, keep_partial=True):
-        """Fail its future; remove what it wrote, unless it is resumable,
-        its parts are still good (``keep_partial``: not after the object
-        changed or the file did not verify) and some were written: those
-        are kept for a rerun. Called once no child writes its file."""
+        """Fail its future; remove what it wrote, unless it is resumable
+        and its parts are still good (``keep_partial``: not after the
+        object changed or the file did not verify): those are kept for a
+        rerun. Called once no child writes its file."""
         if self.partial is None:
             fileio.remove_quietly(self.temp_filename)
-        elif not keep_partial:
+        elif keep_partial:
+            self.keep_partial()
+        elif not self._partial_ended:
+            self._partial_ended = True
             self.partial.discard()
-        else:
-            kept = self.partial.keep()
-            if kept:
-                self._on_kept(self.partial, kept)
         resolve(self.future, self.subscribers, exception)
 
     def finished(self):
@@ -113,6 +125,13 @@ class TransferTracker:
         for pending in abandoned:
             pending.fail(exception)
         return streams
+
+    def keep_partials(self):
+        """Keep what every resumable download in flight has written (the
+        children are stopped); how many kept something."""
+        with self._lock:
+            pending = list(self._pending.values())
+        return sum(1 for p in pending if p.keep_partial())
 
     def note_kept(self, partial, nbytes):
         """A resumable download ended early with ``nbytes`` kept."""

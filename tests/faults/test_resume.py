@@ -16,8 +16,8 @@ import pytest
 
 from tests.faults.cli_process import all_gone
 from tests.faults.proxy import Rule
-from tests.helpers import file_sha256, files_under, output_lines, sha256, \
-    wait_until
+from tests.helpers import (
+    file_sha256, files_under, output_lines, process_name, sha256, wait_until)
 from tests.s3server import run_aws
 
 MiB = 1024 * 1024
@@ -119,11 +119,17 @@ def assert_resumed(result, fault_proxy, destination, body, kept_parts):
                 if name.endswith(('.ppcp-tmp', '.ppcp-resume'))]
 
 
-@pytest.mark.parametrize('kept_parts, recursive', [(3, False), (7, True)],
-                         ids=['30%-one-object', '70%-recursive'])
-def test_ctrl_c_keeps_the_parts_and_the_rerun_resumes(
-        kept_parts, recursive, body, bucket, fault_proxy, start_ppcp,
+@pytest.mark.parametrize('kept_parts, recursive, signum', [
+    (3, False, signal.SIGINT), (7, True, signal.SIGINT),
+    (5, False, signal.SIGTERM), (5, True, signal.SIGHUP),
+], ids=['ctrl-c-30%-one-object', 'ctrl-c-70%-recursive', 'sigterm-50%',
+        'sighup-50%-recursive'])
+def test_an_interrupt_keeps_the_parts_and_the_rerun_resumes(
+        kept_parts, recursive, signum, body, bucket, fault_proxy, start_ppcp,
         config, released, out):
+    """To the process group, as a terminal or a service manager sends it:
+    Ctrl-C is reported as cancelled (exit 1), SIGTERM and SIGHUP as fatal
+    (exit 128 + the signal); the kept partial is said last."""
     hold_parts_from(fault_proxy, released, kept_parts)
     if recursive:
         args = [f's3://{bucket}/data/', 'dir', '--recursive']
@@ -134,11 +140,16 @@ def test_ctrl_c_keeps_the_parts_and_the_rerun_resumes(
     ppcp = start_ppcp(args, out)
     record = destination.with_name('big.bin.ppcp-resume')
     wait_for_parts(record, kept_parts)
-    os.killpg(ppcp.pid, signal.SIGINT)
-    assert ppcp.wait() == 1
+    os.killpg(ppcp.pid, signum)
+    if signum == signal.SIGINT:
+        assert ppcp.wait() == 1
+        reported = 'cancelled: ctrl-c received'
+    else:
+        assert ppcp.wait() == 128 + signum
+        reported = f'fatal error: terminated by {signal.Signals(signum).name}'
     lines = ppcp.stderr_lines
     assert lines[-1] == kept_line(kept_parts, shown)
-    assert 'cancelled: ctrl-c received' in lines
+    assert reported in lines
     assert recorded_parts(record) == set(range(kept_parts))
     assert (destination.with_name('big.bin.ppcp-tmp').stat().st_size
             == SIZE)
@@ -165,6 +176,31 @@ def test_sigkill_of_the_group_keeps_the_recorded_parts(
     released.set()
     assert files_under(out) == {'big.bin.ppcp-tmp', 'big.bin.ppcp-resume'}
     assert 'synced' not in record.read_text()
+
+    result = rerun(config, fault_proxy, out, f's3://{bucket}/{KEY}',
+                   'big.bin')
+    assert_resumed(result, fault_proxy, out / 'big.bin', body, 4)
+
+
+def test_a_worker_killed_keeps_the_finished_parts(
+        body, bucket, fault_proxy, start_ppcp, config, released, out):
+    """The OOM killer takes a worker: one fatal line, then what was kept."""
+    hold_parts_from(fault_proxy, released, 4)
+    ppcp = start_ppcp([f's3://{bucket}/{KEY}', 'big.bin'], out)
+    wait_for_parts(out / 'big.bin.ppcp-resume', 4)
+    ppcp.wait_for_children(['ppcp-worker-1'], at_least=True)
+    [victim] = [pid for pid in ppcp.children
+                if process_name(pid) == 'ppcp-worker-1']
+    os.kill(victim, signal.SIGKILL)
+    assert ppcp.wait() == 1
+    fatal, kept = ppcp.stderr_lines
+    assert fatal == (
+        f'fatal error: Download aborted: worker process 1 (pid {victim}) was '
+        'killed by SIGKILL; the downloads in progress were stopped and their '
+        'temporary files removed, except the partial downloads kept to '
+        'resume.')
+    assert kept == kept_line(4)
+    released.set()
 
     result = rerun(config, fault_proxy, out, f's3://{bucket}/{KEY}',
                    'big.bin')
@@ -359,3 +395,66 @@ def test_the_parent_killed_leaves_the_partial_to_resume(
     result = rerun(config, fault_proxy, out, f's3://{bucket}/{KEY}',
                    'big.bin')
     assert_resumed(result, fault_proxy, out / 'big.bin', body, 2)
+
+
+@pytest.fixture
+def crc_body(s3_client, bucket, config):
+    """The object with a full-object CRC32 (a single PUT's)."""
+    data = os.urandom(SIZE)
+    s3_client.put_object(Bucket=bucket, Key=KEY, Body=data,
+                         ChecksumAlgorithm='CRC32')
+    return data
+
+
+def interrupt_after(start_ppcp, fault_proxy, released, out, bucket, parts,
+                    *args):
+    hold_parts_from(fault_proxy, released, parts)
+    ppcp = start_ppcp([f's3://{bucket}/{KEY}', 'big.bin', *args], out)
+    wait_for_parts(out / 'big.bin.ppcp-resume', parts)
+    os.killpg(ppcp.pid, signal.SIGINT)
+    assert ppcp.wait() == 1
+    released.set()
+
+
+@pytest.mark.parametrize('first_run', [['--checksum-mode', 'ENABLED'], []],
+                         ids=['kept-with-crcs', 'kept-without-crcs'])
+def test_a_resumed_download_is_verified_whole(
+        first_run, crc_body, bucket, fault_proxy, start_ppcp, config,
+        released, out):
+    """The kept parts' CRCs are in the record and combine with the new
+    ones; kept without them (the first run did not check), the file is
+    read once to check it."""
+    interrupt_after(start_ppcp, fault_proxy, released, out, bucket, 4,
+                    *first_run)
+    crcs = [line.split()[2] for line in
+            (out / 'big.bin.ppcp-resume').read_text().splitlines()
+            if line.startswith('part ')]
+    assert crcs == (['crc32'] * 4 if first_run else ['-'] * 4)
+    result = rerun(config, fault_proxy, out, f's3://{bucket}/{KEY}',
+                   'big.bin', '--checksum-mode', 'ENABLED')
+    assert_resumed(result, fault_proxy, out / 'big.bin', crc_body, 4)
+
+
+def test_a_failed_check_of_a_resumed_download_keeps_nothing(
+        crc_body, bucket, fault_proxy, start_ppcp, config, released, out):
+    """The kept parts count in the full-object check by the CRCs recorded
+    as their bytes arrived (the file is not read again): a wrong one (here
+    written into the record) fails the download, and nothing is kept of a
+    file that did not verify."""
+    interrupt_after(start_ppcp, fault_proxy, released, out, bucket, 4,
+                    '--checksum-mode', 'ENABLED')
+    record = out / 'big.bin.ppcp-resume'
+    lines = record.read_text().split('\n')
+    [index] = [i for i, line in enumerate(lines)
+               if line.startswith('part 1 ')]
+    crc = int(lines[index].split()[3])
+    lines[index] = f'part 1 crc32 {crc ^ 1}'
+    record.write_text('\n'.join(lines))
+    result = rerun(config, fault_proxy, out, f's3://{bucket}/{KEY}',
+                   'big.bin', '--checksum-mode', 'ENABLED')
+    assert result.returncode == 1
+    [failure] = output_lines(result.stderr)
+    assert failure.startswith(f'download failed: s3://{bucket}/{KEY} to '
+                              './big.bin ')
+    assert 'Expected checksum' in failure
+    assert files_under(out) == set()
