@@ -134,7 +134,15 @@ order, while its ranges are fetched in parallel::
 
     aws s3 ppcp s3://amzn-s3-demo-bucket/backup.tar - | tar x
 
-**Example 4: Resuming an interrupted download**
+**Example 4: Choosing the number of worker processes**
+
+The following ``ppcp`` command shares the GETs in flight (the profile's
+``max_concurrent_requests``, or 32 per CPU up to 128 without one) among 4
+worker processes, with a named profile::
+
+    aws s3 ppcp s3://amzn-s3-demo-bucket/big.iso . --processes 4 --profile prod
+
+**Example 5: Resuming an interrupted download**
 
 The following ``ppcp`` command is interrupted (Ctrl-C) while it downloads a
 large object. The parts already written stay in ``big.iso.ppcp-tmp``, listed
@@ -150,14 +158,6 @@ Output::
     cancelled: ctrl-c received
     Kept 3.0 GiB of 4.0 GiB of ./big.iso in ./big.iso.ppcp-tmp: run the same command again to resume the download.
     download: s3://amzn-s3-demo-bucket/big.iso to ./big.iso
-
-**Example 5: Choosing the number of worker processes**
-
-The following ``ppcp`` command shares the GETs in flight (the profile's
-``max_concurrent_requests``, or 32 per CPU up to 128 without one) among 4
-worker processes, with a named profile::
-
-    aws s3 ppcp s3://amzn-s3-demo-bucket/big.iso . --processes 4 --profile prod
 """
 
 
@@ -300,9 +300,9 @@ def _say_what_was_kept(kept):
             'resume the download.')
     else:
         _print_to_stderr(
-            f'Kept {kept_bytes} of {size} of {len(kept)} files in their '
-            f'<file>{TEMP_SUFFIX}: run the same command again to resume '
-            'the downloads.')
+            f'Kept {kept_bytes} of {size} of {len(kept)} files, each in '
+            f'<file>{TEMP_SUFFIX} beside it: run the same command again to '
+            'resume the downloads.')
 
 
 

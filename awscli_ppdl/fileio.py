@@ -15,6 +15,10 @@ behind:
   nothing can appear at a destination once the parent is gone; it removes a
   temp file only once every GET of its download has ended, so none is
   created again behind it.
+
+A resumable download (``resume``) is the exception: its temp file is
+``<destination>.ppcp-tmp``, named by the parent, and kept (by the parent,
+and by the workers when the parent dies) for the next run to resume.
 """
 import errno
 import os

@@ -83,6 +83,24 @@ Output::
 
     download: s3://amzn-s3-demo-bucket/logs/b.log to logs/b.log
     delete: logs/old.log
+
+**Example 3: Resuming an interrupted sync**
+
+A sync interrupted (Ctrl-C) while it downloads large objects keeps the
+parts already written of each (``<file>.ppcp-tmp``, listed in
+``<file>.ppcp-resume``); the same sync, run again, fetches only their
+missing parts, or starts over for an object that has changed. The two
+files are never local files to the sync (``--delete`` leaves them)::
+
+    aws s3 ppsync s3://amzn-s3-demo-bucket/datasets/ ./datasets
+    aws s3 ppsync s3://amzn-s3-demo-bucket/datasets/ ./datasets
+
+Output::
+
+    cancelled: ctrl-c received
+    Kept 1.5 GiB of 4.0 GiB of 2 files, each in <file>.ppcp-tmp beside it: run the same command again to resume the downloads.
+    download: s3://amzn-s3-demo-bucket/datasets/a.bin to datasets/a.bin
+    download: s3://amzn-s3-demo-bucket/datasets/b.bin to datasets/b.bin
 """
 
 

@@ -458,3 +458,20 @@ def test_a_failed_check_of_a_resumed_download_keeps_nothing(
                               './big.bin ')
     assert 'Expected checksum' in failure
     assert files_under(out) == set()
+
+
+def test_every_part_kept_is_renamed_without_a_get(interrupted, body, bucket,
+                                                  fault_proxy, config):
+    """Interrupted after the last part was recorded, before the rename
+    (written here as the workers would have): the rerun only checks and
+    renames."""
+    with open(interrupted / 'big.bin.ppcp-tmp', 'r+b') as f:
+        f.seek(3 * PART)
+        f.write(body[3 * PART:])
+    with open(interrupted / 'big.bin.ppcp-resume', 'a') as f:
+        f.writelines(f'part {i} - -\n' for i in range(3, NUM_PARTS))
+    result = rerun(config, fault_proxy, interrupted, f's3://{bucket}/{KEY}',
+                   'big.bin')
+    assert_resumed(result, fault_proxy, interrupted / 'big.bin', body,
+                   NUM_PARTS)
+    assert fault_proxy.find_requests(method='GET', key=KEY) == []

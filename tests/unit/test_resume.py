@@ -1,5 +1,7 @@
 """The resume record: names, the lock, what a rerun trusts after which
 kind of interruption (a process's death, a restart of the machine)."""
+import awscli  # noqa: F401  (before botocore: selects the vendored copy)
+
 import os
 
 import pytest
@@ -10,6 +12,7 @@ from awscli_ppdl.resume import (
     DestinationLockedError, ObjectIdentity, Partial, record_part,
     resumable_names)
 
+MiB = 1024 * 1024
 IDENTITY = ObjectIdentity(bucket='b', key='k', version_id=None, etag='"e"',
                           size=10, last_modified='2026-01-01T00:00:00+00:00',
                           part_size=4)
@@ -135,3 +138,20 @@ def test_a_temp_file_of_the_wrong_length_starts_over(destination):
     second = Partial.open(destination, IDENTITY)
     assert second.kept == ()
     assert 'not as long as the object' in second.notice
+
+
+def test_what_was_kept_is_said_in_one_line(capsys, tmp_path, monkeypatch):
+    from awscli_ppdl.command import _say_what_was_kept
+
+    monkeypatch.chdir(tmp_path)
+    _say_what_was_kept([])
+    _say_what_was_kept([(str(tmp_path / 'a'), str(tmp_path / 'a.ppcp-tmp'),
+                         MiB, 4 * MiB)])
+    _say_what_was_kept([(str(tmp_path / name),
+                         str(tmp_path / f'{name}.ppcp-tmp'), MiB, 4 * MiB)
+                        for name in 'ab'])
+    assert capsys.readouterr().err.splitlines() == [
+        'Kept 1.0 MiB of 4.0 MiB of ./a in ./a.ppcp-tmp: run the same '
+        'command again to resume the download.',
+        'Kept 2.0 MiB of 8.0 MiB of 2 files, each in <file>.ppcp-tmp beside '
+        'it: run the same command again to resume the downloads.']
