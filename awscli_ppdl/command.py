@@ -46,10 +46,9 @@ from awscli.customizations.s3.utils import (
     find_dest_path_comp_key, human_readable_size, relative_path)
 
 from awscli_ppdl.fileio import TEMP_SUFFIX
-from awscli_ppdl.resume import RECORD_SUFFIX
-
 from awscli_ppdl.nooverwrite import (
     NO_OVERWRITE, NoOverwriteS3TransferHandler, check_no_overwrite)
+from awscli_ppdl.resume import RECORD_SUFFIX
 
 # The engine (``processpool`` and everything it imports, ~20 modules) is
 # imported only when ``ppcp`` runs: this module is imported whenever the
@@ -303,7 +302,6 @@ def _say_what_was_kept(kept):
             f'Kept {kept_bytes} of {size} of {len(kept)} files, each in '
             f'<file>{TEMP_SUFFIX} beside it: run the same command again to '
             'resume the downloads.')
-
 
 
 REQUESTS_PER_CPU = 32
