@@ -15,6 +15,7 @@ import itertools
 import logging
 import os
 import queue
+import threading
 
 from s3transfer.exceptions import CancelledError
 from s3transfer.utils import CallArgs, OSUtils
@@ -37,6 +38,12 @@ logger = logging.getLogger(__name__)
 # How often a submission waiting for room in the full request queue looks
 # whether the pool has broken meanwhile.
 FULL_QUEUE_RECHECK = 0.2
+# The most resumable downloads in flight at once: each holds its record
+# open (and locked) in the parent, and the request queue alone could hold
+# a thousand of them, enough to reach a soft limit of 1024 open files. A
+# submission waits for one to end beyond it; the workers have parts of
+# the others to fetch meanwhile.
+MAX_OPEN_PARTIALS = 256
 
 __all__ = ['ProcessPoolDownloader', 'ProcessTransferConfig',
            'ProcessPoolTransferFuture', 'ProcessPoolTransferMeta',
@@ -69,6 +76,7 @@ class ProcessPoolDownloader:
             client_factory = ClientFactory.from_client_kwargs(client_kwargs)
         self._config = config or ProcessTransferConfig()
         self._on_notice = on_notice or logger.warning
+        self._partial_slots = threading.BoundedSemaphore(MAX_OPEN_PARTIALS)
         self._ids = itertools.count()
         self._tracker = TransferTracker()
         self._lifecycle = PoolLifecycle(self._config, client_factory,
@@ -210,7 +218,7 @@ class ProcessPoolDownloader:
         parts = (1 if byte_range is not None
                  else self._estimate_parts(meta.size))
         try:
-            partial = self._open_partial(meta, byte_range)
+            partial = self._open_partial(meta, byte_range, for_stream)
         except (resume.DestinationLockedError, OSError) as error:
             resolve(future, call_args.subscribers, error)
             return future
@@ -242,25 +250,35 @@ class ProcessPoolDownloader:
         self._put_request(running, request, for_stream)
         return future
 
-    def _open_partial(self, meta, byte_range):
+    def _open_partial(self, meta, byte_range, for_stream):
         """A ``resume.Partial`` (locked) if the download is resumable: the
         config allows it, and it is a whole object fetched in parts whose
         size and ETag are known (the CLI's listing gives both; a library
         caller passes ``expected_size``). The object's LastModified, if a
         subscriber put it in ``meta.user_context['last_modified']`` (the
         command does), must match too. The notice of an earlier partial
-        download started over goes to ``on_notice``."""
+        download started over goes to ``on_notice``. Beyond
+        MAX_OPEN_PARTIALS open at once, it waits for one to end (or for
+        the pool to break)."""
         if (not self._config.resume or byte_range is not None
                 or meta.size is None or meta.etag is None
                 or self._config.num_parts(meta.size) < 2):
             return None
         call_args = meta.call_args
-        partial = resume.Partial.open(call_args.filename, resume.ObjectIdentity(
+        identity = resume.ObjectIdentity(
             bucket=call_args.bucket, key=call_args.key,
             version_id=call_args.extra_args.get('VersionId'),
             etag=meta.etag, size=meta.size,
             last_modified=meta.user_context.get('last_modified'),
-            part_size=self._config.part_size(meta.size)))
+            part_size=self._config.part_size(meta.size))
+        while not self._partial_slots.acquire(timeout=FULL_QUEUE_RECHECK):
+            self._lifecycle.check_usable(for_stream)
+        try:
+            partial = resume.Partial.open(call_args.filename, identity,
+                                          self._partial_slots.release)
+        except BaseException:
+            self._partial_slots.release()
+            raise
         if partial.notice is not None:
             self._on_notice(partial.notice)
         return partial

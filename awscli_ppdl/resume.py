@@ -183,7 +183,8 @@ class Partial:
     """One resumable download's temp file and record, locked by this
     process from ``open`` until ``finish``, ``keep`` or ``discard``."""
 
-    def __init__(self, filename, identity, fd, kept, notice):
+    def __init__(self, filename, identity, fd, kept, notice,
+                 on_unlock=None):
         self.filename = filename
         self.identity = identity
         self.temp_filename, self.record_filename = resumable_names(filename)
@@ -193,12 +194,15 @@ class Partial:
         # One line for the user when an earlier partial download was
         # discarded (why), else None.
         self.notice = notice
+        self._on_unlock = on_unlock
 
     @classmethod
-    def open(cls, filename, identity):
+    def open(cls, filename, identity, on_unlock=None):
         """Lock the destination's record and decide what of an earlier
         run's partial download is kept; start the record over if nothing
-        is (with a notice when something was there).
+        is (with a notice when something was there). ``on_unlock`` is
+        called once the lock is released (``finish``, ``keep``,
+        ``discard``).
 
         Raises ``DestinationLockedError`` if another run holds the lock,
         ``OSError`` if the record cannot be created."""
@@ -234,7 +238,7 @@ class Partial:
                       f'the partial download in {temp_filename} was '
                       'discarded.')
         return cls(filename, identity, fd, tuple(sorted(kept.items())),
-                   notice)
+                   notice, on_unlock)
 
     @staticmethod
     def _read(fd, temp_filename, identity):
@@ -308,6 +312,8 @@ class Partial:
             fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
             os.close(fd)
+            if self._on_unlock is not None:
+                self._on_unlock()
 
 
 def _read_all(fd):
