@@ -207,18 +207,8 @@ class Partial:
         Raises ``DestinationLockedError`` if another run holds the lock,
         ``OSError`` if the record cannot be created."""
         temp_filename, record_filename = resumable_names(filename)
-        fd = os.open(record_filename, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC,
-                     0o666)
+        fd = _lock(filename, record_filename)
         try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError as e:
-                if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
-                    raise
-                raise DestinationLockedError(
-                    f'{filename} is being downloaded by another run (it '
-                    f'holds the lock on {record_filename}); the file was '
-                    'not written.') from None
             kept, reason = cls._read(fd, temp_filename, identity)
             boot = f'boot {current_boot_id()}\n'
             if reason is None and kept is not None:
@@ -314,6 +304,41 @@ class Partial:
             os.close(fd)
             if self._on_unlock is not None:
                 self._on_unlock()
+
+
+def _lock(filename, record_filename):
+    """The record, open and locked. The run that held the lock may have
+    removed the record (its download done) between our open and our lock:
+    a lock on that file would lock nothing another run could see, so the
+    file locked must still be the one at the record's name."""
+    while True:
+        fd = os.open(record_filename,
+                     os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as e:
+                if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                    raise
+                raise DestinationLockedError(
+                    f'{filename} is being downloaded by another run (it '
+                    f'holds the lock on {record_filename}); the file was '
+                    'not written.') from None
+            if _is_at(fd, record_filename):
+                return fd
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)
+
+
+def _is_at(fd, path):
+    try:
+        at_path = os.stat(path)
+    except FileNotFoundError:
+        return False
+    opened = os.fstat(fd)
+    return (opened.st_dev, opened.st_ino) == (at_path.st_dev, at_path.st_ino)
 
 
 def _read_all(fd):

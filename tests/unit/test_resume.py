@@ -155,3 +155,25 @@ def test_what_was_kept_is_said_in_one_line(capsys, tmp_path, monkeypatch):
         'command again to resume the download.',
         'Kept 2.0 MiB of 8.0 MiB of 2 files, each in <file>.ppcp-tmp beside '
         'it: run the same command again to resume the downloads.']
+
+
+def test_a_record_removed_before_it_is_locked_is_not_the_one_locked(
+        destination, monkeypatch):
+    """The run holding the lock finishes (removes the record, unlocks)
+    between the next run's open and its lock: that run must lock the file
+    a third run would open, not the removed one."""
+    real_flock = resume.fcntl.flock
+    removed = []
+
+    def flock(fd, operation):
+        if operation & resume.fcntl.LOCK_EX and not removed:
+            removed.append(fd)
+            os.unlink(resumable_names(destination)[1])
+        return real_flock(fd, operation)
+    monkeypatch.setattr(resume.fcntl, 'flock', flock)
+    partial = Partial.open(destination, IDENTITY)
+    assert removed
+    monkeypatch.setattr(resume.fcntl, 'flock', real_flock)
+    with pytest.raises(DestinationLockedError):
+        Partial.open(destination, IDENTITY)
+    partial.finish()
