@@ -226,7 +226,8 @@ class PpcpCommand(S3TransferCommand):
             with _signals_stop_the_download() as stopped:
                 returncode = command.run()
         finally:
-            _say_what_was_kept(downloader.kept_partials())
+            _say_what_was_kept(downloader.kept_partials(),
+                               _stderr_lines(params))
         if stopped.signal_number is not None:
             return 128 + stopped.signal_number
         return returncode
@@ -276,7 +277,16 @@ class PpcpCommand(S3TransferCommand):
             verify=parsed_globals.verify_ssl)
         return ProcessPoolDownloader(client_factory=factory, config=config,
                                      credentials=self._session.get_credentials(),
-                                     on_notice=_print_to_stderr)
+                                     on_notice=_stderr_lines(params))
+
+
+def _stderr_lines(params):
+    """What prints the engine's own lines (a partial download kept or
+    started over): stderr, or nothing with ``--quiet``, which silences
+    the CLI's result lines too."""
+    if params.get('quiet'):
+        return lambda line: None
+    return _print_to_stderr
 
 
 def _print_to_stderr(line):
@@ -284,7 +294,7 @@ def _print_to_stderr(line):
     sys.stderr.flush()
 
 
-def _say_what_was_kept(kept):
+def _say_what_was_kept(kept, say):
     """One line, whatever the number of partial downloads kept: how much
     is kept where, and that the same command resumes it."""
     if not kept:
@@ -293,13 +303,11 @@ def _say_what_was_kept(kept):
     size = human_readable_size(sum(k[3] for k in kept))
     if len(kept) == 1:
         [(filename, temp_filename, _, _)] = kept
-        _print_to_stderr(
-            f'Kept {kept_bytes} of {size} of {relative_path(filename)} in '
+        say(f'Kept {kept_bytes} of {size} of {relative_path(filename)} in '
             f'{relative_path(temp_filename)}: run the same command again to '
             'resume the download.')
     else:
-        _print_to_stderr(
-            f'Kept {kept_bytes} of {size} of {len(kept)} files, each in '
+        say(f'Kept {kept_bytes} of {size} of {len(kept)} files, each in '
             f'<file>{TEMP_SUFFIX} beside it: run the same command again to '
             'resume the downloads.')
 

@@ -207,10 +207,12 @@ def test_a_worker_killed_keeps_the_finished_parts(
     assert_resumed(result, fault_proxy, out / 'big.bin', body, 4)
 
 
+@pytest.mark.parametrize('quiet', [False, True], ids=['', 'quiet'])
 def test_a_cut_that_outlasts_the_retries_keeps_the_finished_parts(
-        body, bucket, fault_proxy, config, tmp_path):
+        quiet, body, bucket, fault_proxy, config, tmp_path):
     """The parts from the sixth on break off after 1000 bytes, every
-    time: the download fails with cp's words, the first five parts stay."""
+    time: the download fails with cp's words, the first five parts stay.
+    ``--quiet`` silences the line that says so, as the CLI's own."""
     work = tmp_path / 'work'
     work.mkdir()
     for index in range(5, NUM_PARTS):
@@ -219,15 +221,19 @@ def test_a_cut_that_outlasts_the_retries_keeps_the_finished_parts(
                                   reset_after_bytes=1000))
     args = [f's3://{bucket}/{KEY}', 'big.bin']
     result = run_aws(['s3', 'ppcp', *args, '--no-progress',
+                      *(['--quiet'] if quiet else []),
                       '--endpoint-url', fault_proxy.endpoint_url],
                      config, timeout=120, cwd=work)
     assert result.returncode == 1
+    assert files_under(work) == {'big.bin.ppcp-tmp', 'big.bin.ppcp-resume'}
+    if quiet:
+        assert result.stderr == ''
+        return
     failure, kept = output_lines(result.stderr)
     assert failure.startswith(f'download failed: s3://{bucket}/{KEY} to '
                               './big.bin ')
     assert 'Max Retries Exceeded' in failure
     assert kept == kept_line(5)
-    assert files_under(work) == {'big.bin.ppcp-tmp', 'big.bin.ppcp-resume'}
 
     result = rerun(config, fault_proxy, work, *args)
     assert_resumed(result, fault_proxy, work / 'big.bin', body, 5)

@@ -141,15 +141,18 @@ def test_a_temp_file_of_the_wrong_length_starts_over(destination):
 
 
 def test_what_was_kept_is_said_in_one_line(capsys, tmp_path, monkeypatch):
-    from awscli_ppdl.command import _say_what_was_kept
+    from awscli_ppdl.command import _say_what_was_kept, _stderr_lines
 
     monkeypatch.chdir(tmp_path)
-    _say_what_was_kept([])
+    say = _stderr_lines({})
+    _say_what_was_kept([], say)
     _say_what_was_kept([(str(tmp_path / 'a'), str(tmp_path / 'a.ppcp-tmp'),
-                         MiB, 4 * MiB)])
+                         MiB, 4 * MiB)], say)
     _say_what_was_kept([(str(tmp_path / name),
                          str(tmp_path / f'{name}.ppcp-tmp'), MiB, 4 * MiB)
-                        for name in 'ab'])
+                        for name in 'ab'], say)
+    _say_what_was_kept([(str(tmp_path / 'c'), str(tmp_path / 'c.ppcp-tmp'),
+                         MiB, 4 * MiB)], _stderr_lines({'quiet': True}))
     assert capsys.readouterr().err.splitlines() == [
         'Kept 1.0 MiB of 4.0 MiB of ./a in ./a.ppcp-tmp: run the same '
         'command again to resume the download.',
