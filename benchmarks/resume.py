@@ -9,7 +9,7 @@ half the parts, and times the same command run again (without resume, or
 with ``--no-resume``, that rerun is the uninterrupted download). Prints
 the median wall time of each.
 
-    PYTHONPATH=. python -m benchmarks.resume --weed PATH/TO/weed [--size-mib 1024]
+    PYTHONPATH=. python -m benchmarks.resume --weed PATH/TO/weed [--size-mib N]
 
 (A small object is all received at once with the default requests in
 flight: ``--size-mib 64 --requests 2`` is a smoke check.)
