@@ -93,7 +93,8 @@ NO_RESUME = {
         'parts. An object that changed since, or a record that cannot be '
         'read, is downloaded again from the start. With ``--no-resume`` an '
         'unfinished download leaves nothing behind, and the files of an '
-        'earlier one are left as they are.'),
+        'earlier one are not used (``ppsync --delete`` deletes them, as '
+        'any local file without an object).'),
 }
 
 USAGE = '<S3Uri> <LocalPath>'
@@ -475,14 +476,17 @@ class DownloadCommand:
         local_generator = FileGenerator(
             self._client, '', follow_symlinks=params['follow_symlinks'],
             page_size=params['page_size'], result_queue=result_queue)
-        return (fileinfo for fileinfo in create_filter(params).call(
-            local_generator.call(local_files))
-            if not fileinfo.src.endswith(PPCP_SUFFIXES))
+        listed = create_filter(params).call(local_generator.call(local_files))
+        if params.get('no_resume'):
+            return listed
+        return (fileinfo for fileinfo in listed
+                if not fileinfo.src.endswith(PPCP_SUFFIXES))
 
 
 # The files a download keeps beside its destination (temp files, resume
 # records): a download in flight or to be resumed, never a local file that
-# a sync compares, deletes with --delete, or a case conflict.
+# a sync compares, deletes with --delete, or a case conflict. (With
+# --no-resume they are listed as before.)
 PPCP_SUFFIXES = (TEMP_SUFFIX, RECORD_SUFFIX)
 
 

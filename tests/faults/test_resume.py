@@ -481,3 +481,17 @@ def test_every_part_kept_is_renamed_without_a_get(interrupted, body, bucket,
     assert_resumed(result, fault_proxy, interrupted / 'big.bin', body,
                    NUM_PARTS)
     assert fault_proxy.find_requests(method='GET', key=KEY) == []
+
+
+def test_ppsync_no_resume_lists_a_partial_as_local_files(
+        interrupted, body, bucket, fault_proxy, config):
+    """As before resume: with --no-resume the two files are local files
+    without an object, which --delete deletes."""
+    result = rerun(config, fault_proxy, interrupted, f's3://{bucket}/data/',
+                   '.', '--delete', '--no-resume', command='ppsync')
+    assert result.returncode == 0, result.stderr
+    assert sorted(line for line in output_lines(result.stdout)
+                  if line.startswith('delete:')) == [
+        'delete: ./big.bin.ppcp-resume', 'delete: ./big.bin.ppcp-tmp']
+    assert files_under(interrupted) == {'big.bin', 'small.txt'}
+    assert file_sha256(interrupted / 'big.bin') == sha256(body)
