@@ -255,9 +255,6 @@ class Partial:
             return None, 'its temp file is not as long as the object'
         return kept, None
 
-    def kept_bytes(self):
-        return sum(self.identity.part_length(index) for index, _ in self.kept)
-
     def finish(self):
         """The temp file was renamed into place (or removed): the record
         goes, and the lock with it."""
