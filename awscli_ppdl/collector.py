@@ -80,6 +80,8 @@ class ResultCollector:
                         self._children.describe_monitor_failure(e))
                 return
             forget_cancelled = []
+            for transfer_id, sized in events.sized:
+                self._provide_size(transfer_id, sized)
             for transfer_id, nbytes in events.progress:
                 self._notify_progress(transfer_id, nbytes)
             for outcome in events.outcomes:
@@ -93,6 +95,15 @@ class ResultCollector:
             self._publisher.refresh_credentials()
             if self._stop_requested.is_set() and self._tracker.is_empty():
                 return
+
+    def _provide_size(self, transfer_id, sized):
+        """What a first GET learned of an object of unknown size, on its
+        meta before its progress and outcome: the CLI's progress total
+        grows by it, and its subscribers give the file that mtime."""
+        pending = self._tracker.get(transfer_id)
+        if pending is not None:
+            pending.future.meta.provide_transfer_size(sized.size)
+            pending.future.meta.provide_last_modified(sized.last_modified)
 
     def _notify_progress(self, transfer_id, nbytes):
         pending = self._tracker.get(transfer_id)

@@ -46,6 +46,9 @@ from awscli.customizations.s3.utils import (
     find_dest_path_comp_key, human_readable_size, relative_path)
 
 from awscli_ppdl.fileio import TEMP_SUFFIX
+from awscli_ppdl.filesfrom import (
+    FILES_FROM, FilesFromGenerator, FilesFromS3TransferHandler,
+    check_files_from, open_files_from)
 from awscli_ppdl.nooverwrite import (
     NO_OVERWRITE, NoOverwriteS3TransferHandler, check_no_overwrite)
 from awscli_ppdl.resume import RECORD_SUFFIX
@@ -142,7 +145,36 @@ worker processes, with a named profile::
 
     aws s3 ppcp s3://amzn-s3-demo-bucket/big.iso . --processes 4 --profile prod
 
-**Example 5: Resuming an interrupted download**
+**Example 5: Downloading the objects a list names**
+
+The following ``ppcp`` command downloads the objects that ``keys.txt``
+names, one a line, relative to the source prefix or as ``s3://`` URIs
+inside it, with no listing and no HeadObject; a TAB (``<TAB>`` below) and a
+version ID after a key download that version::
+
+    aws s3 ppcp s3://amzn-s3-demo-bucket/logs/ ./logs --files-from keys.txt
+
+Contents of ``keys.txt``::
+
+    # yesterday's logs
+    2025/11/24/a.log
+    s3://amzn-s3-demo-bucket/logs/2025/11/24/b.log
+    2025/11/24/c.log<TAB>3HL4kqtJlcpXroDTDmjVBH40Nrjfkd
+
+Output::
+
+    download: s3://amzn-s3-demo-bucket/logs/2025/11/24/a.log to logs/2025/11/24/a.log
+    download: s3://amzn-s3-demo-bucket/logs/2025/11/24/b.log to logs/2025/11/24/b.log
+    download: s3://amzn-s3-demo-bucket/logs/2025/11/24/c.log to logs/2025/11/24/c.log
+
+A list can also come from standard input (``--files-from -``), and
+``--files-from`` also takes an S3 Inventory report in CSV, by its
+``manifest.json`` (a local path or an ``s3://`` URI), whose sizes plan
+every GET::
+
+    aws s3 ppcp s3://amzn-s3-demo-bucket/logs/ ./logs --files-from s3://amzn-s3-demo-inventory/amzn-s3-demo-bucket/daily/2025-11-25T01-00Z/manifest.json
+
+**Example 6: Resuming an interrupted download**
 
 The following ``ppcp`` command is interrupted (Ctrl-C) while it downloads a
 large object. The parts already written stay in ``big.iso.ppcp-tmp``, listed
@@ -185,6 +217,7 @@ class PpcpCommand(S3TransferCommand):
                  + [VERSION_ID]
                  + [PROCESSES]
                  + [NO_OVERWRITE]
+                 + [FILES_FROM]
                  + [NO_RESUME])
 
     def _run_main(self, parsed_args, parsed_globals):
@@ -211,8 +244,20 @@ class PpcpCommand(S3TransferCommand):
             logging.getLogger(_FILTER_LOGGER).setLevel(logging.INFO)
         self._convert_path_args(parsed_args)
         _check_is_a_download(parsed_args.paths, self.NOT_A_DOWNLOAD)
+        if getattr(parsed_args, 'files_from', None) is not None:
+            # A list of keys under a prefix, laid out as --recursive lays
+            # out a listing (as rclone's --files-from, which needs no flag).
+            parsed_args.dir_op = True
         params = self._build_call_parameters(parsed_args, {})
+        check_files_from(params)
         _check_version_id(params)
+        if params.get('files_from') is not None:
+            # Opened (and refused if it is neither a list nor a report)
+            # before anything is made or downloaded.
+            params['files_from_source'] = open_files_from(
+                params['files_from'], self.client,
+                find_bucket_key(params['paths'][0][len('s3://'):])[0],
+                _listing_date_parser)
         # aws s3 cp's own checks and messages (streaming only without
         # --recursive, --checksum-algorithm and --sse-c-copy-source refused
         # for a download, --sse-c without its key...), and its normalised
@@ -265,6 +310,9 @@ class PpcpCommand(S3TransferCommand):
             max_concurrent_large_requests=large_requests,
             max_queue_size=runtime_config['max_queue_size'],
             check_etag_md5=etag_md5_setting(s3_config),
+            # The listing gives every size but --files-from's (and a
+            # stream's, which has a HeadObject of its own).
+            size_from_first_get=True,
             resume=not params.get('no_resume'),
         )
         LOGGER.debug('%d requests in flight (%d of them large), shared by '
@@ -434,9 +482,14 @@ class DownloadCommand:
             listed)
 
     def _list_objects(self, result_queue):
-        """The source's objects, through the include/exclude filters."""
+        """The source's objects (or those --files-from names), through
+        the include/exclude filters."""
         params = self._params
         files = FileFormat().format(params['src'], params['dest'], params)
+        if params.get('files_from') is not None:
+            generator = FilesFromGenerator(
+                self._client, params['files_from_source'], result_queue)
+            return create_filter(params).call(generator.call(files))
         request_parameters = {'HeadObject': {}, 'ListObjects': {},
                               'ListObjectsV2': {}}
         RequestParamsMapper.map_head_object_params(
@@ -629,8 +682,10 @@ class _TransferHandlerFactory(S3TransferHandlerFactory):
         downloader = self._downloader
         if _version_args(self._cli_params):
             downloader = _OneVersion(downloader, self._cli_params)
-        return NoOverwriteS3TransferHandler(
-            downloader, self._cli_params, command_result_recorder)
+        handler = (FilesFromS3TransferHandler
+                   if self._cli_params.get('files_from') is not None
+                   else NoOverwriteS3TransferHandler)
+        return handler(downloader, self._cli_params, command_result_recorder)
 
 
 class _OneVersion:

@@ -10,7 +10,7 @@ class ProcessTransferConfig:
                  max_request_processes=10, start_method=None,
                  max_concurrent_requests=None, max_queue_size=1000,
                  max_concurrent_large_requests=None, check_etag_md5=True,
-                 resume=True):
+                 size_from_first_get=False, resume=True):
         """Configuration for the ProcessPoolDownloader.
 
         :param multipart_threshold: objects of this size or larger are fetched
@@ -45,6 +45,16 @@ class ProcessTransferConfig:
             GET against its ETag, where the ETag is one (not a multipart
             upload's, not SSE-KMS or SSE-C): the worker hashes the bytes as
             they arrive, and a mismatch fails the download.
+        :param size_from_first_get: how an object downloaded without
+            ``expected_size`` is sized. False: by a HeadObject, as
+            s3transfer does. True: by its first GET, a range of the first
+            ``max(multipart_threshold, multipart_chunksize)`` bytes whose
+            ``Content-Range`` tells the size; the rest of a larger object
+            is fetched in ranged GETs with ``IfMatch`` of that GET's ETag.
+            One request per object below that size, none per object before
+            its bytes (``aws s3 ppcp --files-from``: a list of keys, no
+            listing). A HeadObject is still made when a checksum is to be
+            verified (``ChecksumMode``): a ranged GET carries none.
         :param resume: an object fetched in parts keeps a record of the
             parts written beside its temp file, and a download that does
             not finish leaves both for the next download of the same
@@ -75,6 +85,7 @@ class ProcessTransferConfig:
             max_concurrent_large_requests, max_concurrent_requests)
         self.max_queue_size = max_queue_size
         self.check_etag_md5 = check_etag_md5
+        self.size_from_first_get = size_from_first_get
         self.resume = resume
 
     def requests_of_worker(self, number):

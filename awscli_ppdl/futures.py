@@ -20,6 +20,17 @@ class ProcessPoolTransferMeta(TransferMeta):
 
     def __init__(self, transfer_id, call_args):
         super().__init__(call_args=call_args, transfer_id=transfer_id)
+        self._last_modified = None
+
+    @property
+    def last_modified(self):
+        """The object's Last-Modified (POSIX seconds) when its first GET
+        told it (``ProcessTransferConfig.size_from_first_get``), else
+        None."""
+        return self._last_modified
+
+    def provide_last_modified(self, last_modified):
+        self._last_modified = last_modified
 
 
 class ProcessPoolTransferFuture(BaseTransferFuture):

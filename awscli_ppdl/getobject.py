@@ -79,6 +79,10 @@ class ObjectBody:
     # The hex MD5 the response's ETag says the whole body has, or None
     # (``checksums.etag_md5``).
     etag_md5: Optional[str] = None
+    # The ETag and Last-Modified (the header's text): what a first GET
+    # tells of an object of unknown size (``sizing``).
+    etag: Optional[str] = None
+    last_modified: Optional[str] = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -401,7 +405,9 @@ class GetObjectSender:
                             response.get('ContentRange'), etag_md5(
                                 response.get('ETag'),
                                 response.get('ServerSideEncryption'),
-                                response.get('SSECustomerAlgorithm')))
+                                response.get('SSECustomerAlgorithm')),
+                            response.get('ETag'),
+                            response.get('LastModified'))
 
     def _template_for(self, bucket):
         """(template, signer) of ``bucket``, or None."""
@@ -541,7 +547,8 @@ def _direct_body(response, template):
         body = StreamingBody(response.raw, length)
     return _object_body(body, length, headers.get('Content-Range'), etag_md5(
         headers.get('ETag'), headers.get('x-amz-server-side-encryption'),
-        headers.get('x-amz-server-side-encryption-customer-algorithm')))
+        headers.get('x-amz-server-side-encryption-customer-algorithm')),
+        headers.get('ETag'), headers.get('Last-Modified'))
 
 
 class _StreamingOperation:
@@ -553,10 +560,11 @@ class _StreamingOperation:
 _STREAMING_GET_OBJECT = _StreamingOperation()
 
 
-def _object_body(body, content_length, content_range, md5=None):
+def _object_body(body, content_length, content_range, md5=None, etag=None,
+                 last_modified=None):
     return ObjectBody(content_length, content_range, _fastest_readinto(body),
                       lambda complete: _release_or_close(body, complete),
-                      md5)
+                      md5, etag, last_modified)
 
 
 def _fastest_readinto(body):

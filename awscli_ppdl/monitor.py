@@ -34,6 +34,7 @@ class TransferMonitor:
         self._states = {}
         self._outcomes = collections.deque()
         self._progress = collections.defaultdict(int)
+        self._sized = []
         self._cancelled = set()
         self._woken = False
         self._credentials = None
@@ -53,7 +54,8 @@ class TransferMonitor:
             self._changed.notify_all()
 
     def notify_job_done(self, transfer_id, num_parts, nbytes=0, error=None,
-                        cancelled=False, progress=None, part_crc=None):
+                        cancelled=False, progress=None, part_crc=None,
+                        sized=None):
         """Record one finished (or failed, or skipped) job of a transfer.
 
         The first error of a transfer is the one reported: later jobs are
@@ -63,10 +65,12 @@ class TransferMonitor:
         ``progress`` is the part of ``nbytes`` not yet reported by
         ``notify_progress`` (all of it when None). ``part_crc`` is
         ``(part index, crc, length)`` of a part whose CRC was asked for.
+        ``sized`` is the ``ObjectSized`` of a first GET that sized its
+        object (``sizing``), for the parent.
         """
         with self._lock:
             self._record_job_done(transfer_id, num_parts, nbytes, error,
-                                  cancelled, progress, part_crc)
+                                  cancelled, progress, part_crc, sized)
             self._changed.notify_all()
 
     def notify_jobs_done(self, reports):
@@ -77,7 +81,10 @@ class TransferMonitor:
             self._changed.notify_all()
 
     def _record_job_done(self, transfer_id, num_parts, nbytes=0, error=None,
-                         cancelled=False, progress=None, part_crc=None):
+                         cancelled=False, progress=None, part_crc=None,
+                         sized=None):
+        if sized is not None:
+            self._sized.append((transfer_id, sized))
         progress = nbytes if progress is None else progress
         if progress:
             self._progress[transfer_id] += progress
@@ -129,7 +136,9 @@ class TransferMonitor:
             self._outcomes.clear()
             progress = list(self._progress.items())
             self._progress.clear()
-            return CollectedEvents(outcomes, progress)
+            sized = tuple(self._sized)
+            self._sized.clear()
+            return CollectedEvents(outcomes, progress, sized)
 
     def wake(self):
         """Let a waiting ``collect`` return now, or the next one if none is
@@ -162,7 +171,8 @@ class TransferMonitor:
         """How many entries the monitor holds: for tests of its bound."""
         with self._lock:
             return (len(self._states) + len(self._outcomes)
-                    + len(self._progress) + len(self._cancelled))
+                    + len(self._progress) + len(self._cancelled)
+                    + len(self._sized))
 
     def _state(self, transfer_id):
         """A transfer's state, created when the first news of it arrives."""

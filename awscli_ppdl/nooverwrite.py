@@ -85,11 +85,14 @@ class NoOverwriteS3TransferHandler(S3TransferHandler):
     """``S3TransferHandler`` whose download submitter honours
     ``--no-overwrite``."""
 
+    # The CLI's DownloadRequestSubmitter is replaced by this class.
+    DOWNLOAD_SUBMITTER = NoOverwriteDownloadRequestSubmitter
+
     def __init__(self, transfer_manager, cli_params, result_command_recorder):
         super().__init__(transfer_manager, cli_params,
                          result_command_recorder)
         self._submitters = [
-            NoOverwriteDownloadRequestSubmitter(
+            self.DOWNLOAD_SUBMITTER(
                 transfer_manager, result_command_recorder.result_queue,
                 cli_params)
             if type(submitter) is DownloadRequestSubmitter else submitter

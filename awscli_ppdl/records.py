@@ -72,6 +72,10 @@ class GetObjectJob(NamedTuple):
     # The record to append this part to once its bytes are written
     # (``resume.record_part``); None: the download is not resumable.
     record_filename: Optional[str] = None
+    # The first GET of an object of unknown size (``sizing``): a range of
+    # at most ``length`` bytes from 0, whose Content-Range tells the size;
+    # the worker queues the rest in ranged GETs of this many bytes.
+    rest_part_size: Optional[int] = None
 
 
 class ErrorSummary(NamedTuple):
@@ -193,3 +197,15 @@ class CollectedEvents(NamedTuple):
 
     outcomes: list
     progress: list  # [(transfer_id, bytes_since_last_collect)]
+    # [(transfer_id, ObjectSized)] of objects sized by their first GET.
+    sized: tuple = ()
+
+
+class ObjectSized(NamedTuple):
+    """What a first GET learned of an object of unknown size
+    (``sizing``), for the parent: its size (the progress total) and its
+    Last-Modified (POSIX seconds, or None), which ``aws s3 cp`` gives the
+    downloaded file."""
+
+    size: int
+    last_modified: Optional[float]

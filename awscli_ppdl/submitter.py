@@ -5,7 +5,9 @@ carrying ``IfMatch`` at or above it) and queues the jobs; the workers
 create the temp file when a GET's response arrives. It builds an S3 client
 only if a request comes without a size (library use without
 ``expected_size``): the CLI always knows sizes from its listing, so no
-HeadObject is made per file.
+HeadObject is made per file. A request without a size is sized by its
+first GET instead of a HeadObject when the config says so (``sizing``:
+``ppcp --files-from``, which lists nothing).
 """
 import logging
 
@@ -49,6 +51,9 @@ class Submitter:
     def _submit(self, request):
         head = None
         if request.byte_range is None and request.expected_size is None:
+            if self._sized_by_first_get(request):
+                self._job_queue.put(self._sizing_job(request))
+                return
             head = self._head_object(request)
         jobs = self._plan(request, head)
         if len(jobs) > 1 and verification_requested(request.extra_args):
@@ -91,6 +96,24 @@ class Submitter:
                             False, None, part_crc))
         self._monitor.notify_jobs_done(reports)
         return left
+    def _sized_by_first_get(self, request):
+        """``size_from_first_get``, unless a checksum is to be verified:
+        only a HeadObject (or a whole GET) reports it."""
+        return (self._config.size_from_first_get
+                and not verification_requested(request.extra_args))
+
+    def _sizing_job(self, request):
+        """The first GET of an object of unknown size (``sizing``): a
+        range as long as the largest object fetched in one GET."""
+        first = max(self._config.multipart_threshold,
+                    self._config.multipart_chunksize)
+        job = self._job(request, dict(request.extra_args,
+                                      Range=f'bytes=0-{first - 1}'),
+                        0, first, 0, 1)
+        return job._replace(
+            more_to_come=not self._request_queue.empty(),
+            check_md5=self._config.check_etag_md5,
+            rest_part_size=self._config.multipart_chunksize)
 
     def _plan(self, request, head):
         """The jobs of a request; ranged ones reserve the whole file.
@@ -125,9 +148,14 @@ class Submitter:
     def _ranged_job(self, request, etag, start, length, offset, index,
                     num_parts, reserve):
         """A GET of ``length`` bytes from ``start``, written at ``offset``;
-        ``IfMatch`` makes S3 refuse it if the object has changed since."""
-        extra_args = dict(request.extra_args,
-                          Range=f'bytes={start}-{start + length - 1}')
+        ``IfMatch`` makes S3 refuse it if the object has changed since.
+        Without ``ChecksumMode``: S3 returns no checksum for a range, so
+        botocore would check nothing, and a plain GET goes direct (the
+        parts are checked together, as the submitter plans)."""
+        extra_args = {name: value
+                      for name, value in request.extra_args.items()
+                      if name != 'ChecksumMode'}
+        extra_args['Range'] = f'bytes={start}-{start + length - 1}'
         if etag is not None:
             extra_args['IfMatch'] = etag
         return self._job(request, extra_args, offset, length, index,

@@ -19,11 +19,12 @@ from http.client import IncompleteRead
 
 from botocore.exceptions import ClientError
 
-from awscli_ppdl import checksums, fileio, resume
+from awscli_ppdl import checksums, fileio, resume, sizing
 from awscli_ppdl.getobject import GetObjectSender
 from awscli_ppdl.children import exit_child, prepare_child
 from awscli_ppdl.credentials import signing_credentials
-from awscli_ppdl.records import SHUTDOWN, ErrorSummary, ObjectChangedError
+from awscli_ppdl.records import (
+    SHUTDOWN, ErrorSummary, ObjectChangedError, ObjectSized)
 
 logger = logging.getLogger(__name__)
 
@@ -121,6 +122,9 @@ class Worker:
         self._part_crc = None
         self._reports = reports
         self._more_to_come = True
+        # What the job in hand's first GET learned of its object
+        # (``sizing``): (ObjectSized, the GETs still to make).
+        self._sized = None
 
     def run(self, job_queue):
         while True:
@@ -140,10 +144,21 @@ class Worker:
                 return
             self._more_to_come = _batched(job)
             try:
-                self.run_job(job)
+                for rest in self.run_job(job):
+                    self._queue_or_run(job_queue, rest)
             finally:
                 if keeps_slot:
                     self._large_slots.release()
+
+    def _queue_or_run(self, job_queue, job):
+        """Queue a part after a first GET (``sizing``); with the queue
+        full, do it here: a worker waiting for room, while the others
+        may be waiting likewise, could wait for ever."""
+        try:
+            job_queue.put_nowait(job)
+        except queue.Full:
+            for rest in self.run_job(job):
+                self._queue_or_run(job_queue, rest)
 
     def _take_large_slot(self):
         """A large-GET slot, with ``_next_job``'s rule for the reports held
@@ -180,8 +195,11 @@ class Worker:
         return job_queue.get()
 
     def run_job(self, job):
+        """Do a job and report it; returns the GETs that must follow it
+        (the rest of an object its first GET sized, ``sizing``)."""
         nbytes, error, cancelled = 0, None, False
         self._part_crc = None
+        self._sized = None
         self._progress = _ProgressReporter(self._monitor, job.transfer_id)
         if self._cancel_event.is_set():
             cancelled = True
@@ -191,13 +209,18 @@ class Worker:
             except Exception as e:
                 logger.debug('Job %s failed', job, exc_info=True)
                 error = ErrorSummary.from_exception(e)
-        report = (job.transfer_id, job.num_parts, nbytes, error, cancelled,
+        num_parts, sized, rest = job.num_parts, None, []
+        if error is None and self._sized is not None:
+            sized, rest = self._sized
+            num_parts = 1 + len(rest)
+        report = (job.transfer_id, num_parts, nbytes, error, cancelled,
                   self._progress.remainder(nbytes),
-                  None if error is not None else self._part_crc)
+                  None if error is not None else self._part_crc, sized)
         if self._reports is not None:
             self._reports.add(report)
         else:
             self._monitor.notify_job_done(*report)
+        return rest
 
     def _should_run(self, job):
         """A range of a transfer that failed or was cancelled (a part, or a
@@ -223,6 +246,14 @@ class Worker:
                 time.sleep(random.uniform(0, min(
                     RETRY_MAX_DELAY, RETRY_BASE_DELAY * 2 ** attempt)))
             except ClientError as e:
+                if (job.rest_part_size is not None and 'Range' in job.extra_args
+                        and _is_range_not_satisfiable(e)):
+                    # S3's answer to a range of an empty object: its
+                    # whole GET tells the rest (size, ETag, Last-Modified).
+                    job = job._replace(extra_args={
+                        name: value for name, value in job.extra_args.items()
+                        if name != 'Range'})
+                    continue
                 if _is_precondition_failure(e) and 'IfMatch' in job.extra_args:
                     raise ObjectChangedError(
                         f's3://{job.bucket}/{job.key} changed during the '
@@ -235,7 +266,13 @@ class Worker:
         body = self._sender.get_object(job.bucket, job.key, job.extra_args)
         complete = False
         try:
-            expected = self._expected_length(job, body)
+            if job.rest_part_size is not None:
+                expected, size = self._first_part_length(job, body)
+                whole_object = expected == size
+            else:
+                expected = self._expected_length(job, body)
+                whole_object = ('Range' not in job.extra_args
+                                and body.content_range is None)
             # Created now that its bytes arrive, not when it was queued.
             try:
                 fd = self._temp_files.open(
@@ -244,7 +281,7 @@ class Worker:
             except OSError as e:
                 raise LocalWriteError() from e
             md5 = crc = None
-            if _md5_checked(job, body):
+            if _md5_checked(job, body, whole_object):
                 md5 = hashlib.md5(usedforsecurity=False)
             if job.part_crc is not None:
                 crc = checksums.PartCrc(job.part_crc)
@@ -271,7 +308,25 @@ class Worker:
             resume.record_part(job.record_filename, job.part_index,
                                None if crc is None
                                else (job.part_crc, crc.value))
+        if job.rest_part_size is not None:
+            self._sized = (ObjectSized(
+                size, sizing.http_date_seconds(body.last_modified)),
+                           sizing.rest_of(job, size, received, body.etag))
         return received
+
+    @staticmethod
+    def _first_part_length(job, body):
+        """``(length, object size)`` of a first GET (``sizing``): the
+        range asked for, as long as the object allows, or the whole
+        object."""
+        sized = sizing.first_part(job, body.content_range,
+                                  body.content_length)
+        if sized is None:
+            raise RetryableBodyError(
+                f'Asked for bytes 0-{job.length - 1} of s3://{job.bucket}/'
+                f'{job.key}, got Content-Range {body.content_range!r} with '
+                f'{body.content_length} bytes.')
+        return sized
 
     @staticmethod
     def _expected_length(job, body):
@@ -324,25 +379,34 @@ def _batched(job):
     part's report is on the way of its file's result: the part that
     completes a file is whichever finishes last, not the one queued with
     nothing more to come (a stream's ranges alike), and its report would
-    otherwise wait for REPORT_DELAY."""
+    otherwise wait for REPORT_DELAY. The first GET of an object of unknown
+    size (``sizing``) is batched as a small object's: most are, and a
+    larger one's file completes with a later part."""
     return (job.more_to_come and job.num_parts == 1
-            and (job.length or 0) < LARGE_GET_BYTES)
+            and ((job.length or 0) < LARGE_GET_BYTES
+                 or job.rest_part_size is not None))
 
 
-def _md5_checked(job, body):
+def _md5_checked(job, body, whole_object):
     """Whether the body's MD5 is checked against its ETag: only a whole
-    object's, fetched in one GET without a range, when the submitter asked
+    object's, fetched in one GET (``whole_object``: without a range, or a
+    first GET whose range covered the object), when the submitter asked
     for it (``check_md5``) and the ETag is its bytes' MD5
     (``checksums.etag_md5``: no multipart upload, SSE-KMS or SSE-C). An
     SSE-C object is also told by the GET's own SSE-C key (S3 refuses one
     for an object stored without), where a server (moto) does not echo
     the algorithm in its response."""
-    return (job.check_md5 and body.etag_md5 is not None
-            and 'Range' not in job.extra_args and body.content_range is None
+    return (job.check_md5 and body.etag_md5 is not None and whole_object
             and 'SSECustomerKey' not in job.extra_args)
 
 
 def _is_large(job):
+    """Whether the job takes a large-GET slot. The first GET of an
+    object of unknown size (``sizing``) does not, though its range is a
+    part's: a list of keys is mostly of small objects, each that one GET,
+    which would otherwise be held to the large GETs' share."""
+    if job.rest_part_size is not None:
+        return False
     return job.length is None or job.length >= LARGE_GET_BYTES
 
 
@@ -466,6 +530,13 @@ class _ProgressReporter:
     def remainder(self, nbytes_kept):
         """What the final report must add so the total is ``nbytes_kept``."""
         return nbytes_kept - self._reported
+
+
+def _is_range_not_satisfiable(error):
+    response = error.response or {}
+    return (response.get('Error', {}).get('Code') == 'InvalidRange'
+            or response.get('ResponseMetadata', {}).get(
+                'HTTPStatusCode') == 416)
 
 
 def _is_precondition_failure(error):

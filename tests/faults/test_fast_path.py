@@ -17,8 +17,8 @@ from botocore.credentials import Credentials
 
 from tests.faults.proxy import Rule
 from tests.helpers import (
-    LASTING_S3_ERRORS, credentials_only_in_the_environment, files_under,
-    output_lines, process_name)
+    LASTING_S3_ERRORS, credentials_only_in_the_environment, descendant_pids,
+    files_under, output_lines, process_name)
 from tests.s3server import TEST_ACCESS_KEY, TEST_REGION, TEST_SECRET_KEY
 
 BOTOCORE_ONLY_HEADER = 'amz-sdk-invocation-id'
@@ -80,11 +80,12 @@ def hold_until_the_others_are_asked_for(fault_proxy, key, others):
 
 
 def workers_parents():
-    """``{worker name: its parent's command line}`` of the running workers."""
+    """``{worker name: its parent's command line}`` of the running workers
+    this test started (not those of another test run on the machine)."""
     parents = {}
-    for entry in os.listdir('/proc'):
+    for entry in descendant_pids(os.getpid()):
         try:
-            name = process_name(entry) if entry.isdigit() else ''
+            name = process_name(entry)
             if name.startswith('ppcp-worker-'):
                 with open(f'/proc/{entry}/stat') as f:
                     ppid = f.read().rsplit(')', 1)[1].split()[1]
@@ -270,3 +271,24 @@ def test_direct_gets_over_https(trust, ppcp, objects, bucket,
     requests = gets(proxy, 'a-first') + gets(proxy, 'k')
     assert len(requests) == 2
     assert_all_direct_and_signed_as_botocore_signs(requests, proxy)
+
+
+def test_the_ranged_gets_of_a_checked_download_go_direct(
+        ppcp, cli_env, s3_client, bucket, fault_proxy, workdir):
+    """With --checksum-mode ENABLED an object fetched in parts is checked
+    against its full-object checksum by the parent (the parts' CRCs
+    combined); S3 returns no checksum for a range, so its ranged GETs are
+    plain and go direct, not through botocore (which checks nothing on
+    them). A corrupted part still fails the download
+    (tests/functional/test_checksums.py)."""
+    body = os.urandom(3 * 1024 * 1024 + 5)
+    s3_client.put_object(Bucket=bucket, Key='big', Body=body,
+                         ChecksumAlgorithm='CRC32')
+    cli_env.set_config('s3', {'multipart_threshold': '1MB',
+                              'multipart_chunksize': '1MB'})
+    result = ppcp(f's3://{bucket}/big', 'out', '--checksum-mode', 'ENABLED',
+                  endpoint_url=fault_proxy.endpoint_url)
+    assert result.returncode == 0, result.stderr
+    assert (workdir / 'out').read_bytes() == body
+    parts = gets(fault_proxy, 'big')
+    assert len(parts) == 4 and direct(parts) == parts

@@ -511,3 +511,64 @@ def test_unknown_extra_args_are_a_value_error(out):
     assert str(error.value).startswith(
         "Invalid extra_args key 'NotSupported', must be one of: ")
     assert files_under(out) == set()
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize('start_method', ['fork', 'forkserver', 'spawn'])
+def test_sizes_from_the_first_get(start_method, s3_client, bucket,
+                                  fault_proxy, out):
+    """``size_from_first_get``: objects without ``expected_size`` are sized
+    by their first GET, a range of the first part, with no HeadObject: a
+    small one in that one GET, an empty one (which a range does not fit:
+    a whole GET then), and a larger one whose other parts the worker
+    queues, with ``IfMatch`` of that GET's ETag, under every start method.
+    Each future's meta has the size, and the Last-Modified its GET
+    reported."""
+    big = os.urandom(3 * MiB + 12345)
+    s3_client.put_object(Bucket=bucket, Key='small', Body=b'my content')
+    s3_client.put_object(Bucket=bucket, Key='empty', Body=b'')
+    etag = s3_client.put_object(Bucket=bucket, Key='big', Body=big)['ETag']
+    with library_downloader(fault_proxy.endpoint_url, processes=2,
+                            start_method=start_method,
+                            size_from_first_get=True) as downloader:
+        futures = {key: downloader.download_file(bucket, key, str(out / key))
+                   for key in ('small', 'empty', 'big')}
+        for future in futures.values():
+            assert future.result() is None
+    assert (out / 'small').read_bytes() == b'my content'
+    assert (out / 'empty').read_bytes() == b''
+    assert file_sha256(out / 'big') == sha256(big)
+    assert files_under(out) == {'small', 'empty', 'big'}
+    assert fault_proxy.find_requests(method='HEAD') == []
+    assert [r.range for r in fault_proxy.find_requests(
+        method='GET', key='small')] == [(0, MiB - 1)]
+    # moto answers the empty object's range with 416, as S3 does.
+    assert [r.range for r in fault_proxy.find_requests(
+        method='GET', key='empty')] == [(0, MiB - 1), None]
+    big_gets = fault_proxy.find_requests(method='GET', key='big')
+    assert sorted(r.range for r in big_gets) == [
+        (0, MiB - 1), (MiB, 2 * MiB - 1), (2 * MiB, 3 * MiB - 1),
+        (3 * MiB, 3 * MiB + 12344)]
+    assert sorted(r.headers.get('If-Match') or '' for r in big_gets) == [
+        '', etag, etag, etag]
+    assert {key: future.meta.size for key, future in futures.items()} == {
+        'small': 10, 'empty': 0, 'big': len(big)}
+    head = s3_client.head_object(Bucket=bucket, Key='small')
+    assert futures['small'].meta.last_modified == (
+        head['LastModified'].timestamp())
+
+
+@pytest.mark.timeout(60)
+def test_a_missing_key_sized_by_its_get_fails_with_its_404(
+        s3_server, bucket, out):
+    """Without a HeadObject, a missing key fails its first GET, with
+    botocore's ``NoSuchKey``, and leaves nothing."""
+    with library_downloader(s3_server.endpoint_url, processes=1,
+                            size_from_first_get=True) as downloader:
+        future = downloader.download_file(bucket, 'missing',
+                                          str(out / 'missing'))
+        with pytest.raises(ClientError) as error:
+            future.result()
+    assert error.value.response['Error']['Code'] == 'NoSuchKey'
+    assert files_under(out) == set()
+    assert_no_temp_files(out)

@@ -1,0 +1,71 @@
+"""An A/B of ``aws s3 ppcp`` from two or more source trees (checkouts or
+git worktrees of this repo), runs alternating so that a busy machine slows
+every tree alike: did a change make a data set slower?
+
+Uploads ``--count`` objects of ``--size`` bytes to a fresh ``weed mini`` on
+127.0.0.1, then downloads them with ``--recursive`` into a fresh directory,
+tree after tree (A B, then B A, ...), ``--runs`` times each, and prints the
+median wall time and the CPU of the ``aws`` process and its children
+(``RUSAGE_CHILDREN``; the server's CPU is not counted). Each tree runs with
+its root first on ``PYTHONPATH``, ahead of the installed package.
+
+    python -m benchmarks.ab_trees --weed PATH/TO/weed TREE_A TREE_B \\
+        [--count 5000] [--size 16384] [--runs 9] [--s3-setting K=V ...]
+
+Not part of ``benchmarks/run.py`` (nor of RESULTS.md); figures it gave are
+in ``where-the-time-goes.md``.
+"""
+import argparse
+import os
+import shutil
+import statistics
+
+import awscli  # noqa: F401  (before botocore: the CLI's vendored copy)
+
+from benchmarks.cli_runs import AWS, cli_env, put_objects, run
+from benchmarks.server import seaweedfs
+from tests.s3server import make_s3_client
+
+BUCKET = 'ab-trees'
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--weed', required=True)
+    parser.add_argument('trees', nargs='+')
+    parser.add_argument('--count', type=int, default=5000)
+    parser.add_argument('--size', type=int, default=16384)
+    parser.add_argument('--runs', type=int, default=9)
+    parser.add_argument('--s3-setting', action='append', default=[],
+                        help="a line of the profile's s3 settings, K = V")
+    args = parser.parse_args()
+    home, base_env = cli_env('ppdl-ab-trees-', args.s3_setting)
+    trees = [os.path.abspath(tree) for tree in args.trees]
+    samples = {tree: [] for tree in trees}
+    with seaweedfs(args.weed).start() as server:
+        client = make_s3_client(server.endpoint_url)
+        client.create_bucket(Bucket=BUCKET)
+        put_objects(client, BUCKET, (f'o/{i:07d}' for i in range(args.count)),
+                    args.size)
+        for run_index in range(args.runs):
+            order = trees if run_index % 2 == 0 else trees[::-1]
+            for tree in order:
+                out = f'{home}/out'
+                env = dict(base_env, PYTHONPATH=tree)
+                samples[tree].append(run(
+                    [AWS, 's3', 'ppcp', f's3://{BUCKET}/o/', out,
+                     '--recursive', '--endpoint-url', server.endpoint_url,
+                     '--no-progress', '--only-show-errors'], env))
+                shutil.rmtree(out)
+    print(f'{args.count} x {args.size} B, median of {args.runs}, '
+          f'{os.cpu_count()} CPUs, s3 settings {args.s3_setting}')
+    for tree, runs in samples.items():
+        wall = statistics.median(s[0] for s in runs)
+        cpu = statistics.median(s[1] for s in runs)
+        print(f'{tree}: {wall:6.2f} s wall, {cpu:6.2f} s CPU '
+              f'(aws + children); walls {sorted(round(s[0], 2) for s in runs)}')
+    shutil.rmtree(home)
+
+
+if __name__ == '__main__':
+    main()
