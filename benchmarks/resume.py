@@ -9,7 +9,7 @@ half the parts, and times the same command run again (without resume, or
 with ``--no-resume``, that rerun is the uninterrupted download). Prints
 the median wall time of each.
 
-    PYTHONPATH=. python -m benchmarks.resume --weed PATH/TO/weed [--size-mib N]
+    python -m benchmarks.resume --weed PATH/TO/weed [--size-mib 1024]
 
 (A small object is all received at once with the default requests in
 flight: ``--size-mib 64 --requests 2`` is a smoke check.)
@@ -22,17 +22,19 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
 import awscli  # noqa: F401  (before botocore: the CLI's vendored copy)
 
 from benchmarks.checksum_cost import upload
+from benchmarks.cli_runs import AWS, cli_env, run
 from benchmarks.server import seaweedfs
 from tests.s3server import make_s3_client
 
 MiB = 1024 * 1024
 PART = 8 * MiB   # the CLI's default multipart_chunksize
+# This tree's awscli_ppdl, not the installed one.
+TREE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def recorded_parts(record):
@@ -41,15 +43,6 @@ def recorded_parts(record):
             return sum(1 for line in f if line.startswith('part '))
     except FileNotFoundError:
         return 0
-
-
-def timed(argv, env):
-    started = time.perf_counter()
-    result = subprocess.run(argv, env=env, capture_output=True, text=True)
-    wall = time.perf_counter() - started
-    if result.returncode:
-        sys.exit(f'{argv} exited {result.returncode}: {result.stderr}')
-    return wall
 
 
 def interrupt_at_half(argv, env, out, parts):
@@ -78,32 +71,22 @@ def main():
     args = parser.parse_args()
     size = args.size_mib * MiB
     parts = -(-size // PART)
-    home = tempfile.mkdtemp(prefix='ppdl-resume-')
-    os.makedirs(f'{home}/.aws')
-    with open(f'{home}/.aws/config', 'w') as f:
-        f.write('[plugins]\nppcp = awscli_ppdl\n[default]\n'
-                'region = us-east-1\n')
-        if args.requests:
-            f.write(f's3 =\n  max_concurrent_requests = {args.requests}\n')
-    with open(f'{home}/.aws/credentials', 'w') as f:
-        f.write('[default]\naws_access_key_id = any\n'
-                'aws_secret_access_key = any\n')
-    env = {k: v for k, v in os.environ.items() if not k.startswith('AWS_')}
-    env['HOME'] = home
-    aws = os.path.join(os.path.dirname(sys.executable), 'aws')
+    settings = ([f'max_concurrent_requests = {args.requests}']
+                if args.requests else [])
+    home, env = cli_env('ppdl-resume-', settings, pythonpath=TREE)
     out = f'{home}/out'
     with seaweedfs(args.weed).start() as server:
         client = make_s3_client(server.endpoint_url)
         client.create_bucket(Bucket='resume')
         upload(client, 'resume', 'big', size, 'CRC32')
-        argv = [aws, 's3', 'ppcp', 's3://resume/big', out, '--endpoint-url',
+        argv = [AWS, 's3', 'ppcp', 's3://resume/big', out, '--endpoint-url',
                 server.endpoint_url, '--no-progress']
         times = {'uninterrupted': [], 'resumed after 50 %': []}
         for _ in range(args.runs):
-            times['uninterrupted'].append(timed(argv, env))
+            times['uninterrupted'].append(run(argv, env)[0])
             os.remove(out)
             interrupt_at_half(argv, env, out, parts)
-            times['resumed after 50 %'].append(timed(argv, env))
+            times['resumed after 50 %'].append(run(argv, env)[0])
             os.remove(out)
         print(f'{args.size_mib} MiB in {parts} parts, median of {args.runs}, '
               f'{os.cpu_count()} CPUs')
