@@ -42,7 +42,7 @@ from botocore.httpsession import ProxyConfiguration, URLLib3Session
 from botocore.response import StreamingBody
 from botocore.utils import percent_encode
 
-from awscli_ppdl import http11
+from awscli_ppdl import http11, splicing
 from awscli_ppdl.checksums import etag_md5
 
 if HAS_CRT:
@@ -83,6 +83,9 @@ class ObjectBody:
     # tells of an object of unknown size (``sizing``).
     etag: Optional[str] = None
     last_modified: Optional[str] = None
+    # splice_to(pipe, most), where the kernel can move the body into a file
+    # (``_splice_to``), or None.
+    splice_to: Optional[Callable] = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -564,7 +567,7 @@ def _object_body(body, content_length, content_range, md5=None, etag=None,
                  last_modified=None):
     return ObjectBody(content_length, content_range, _fastest_readinto(body),
                       lambda complete: _release_or_close(body, complete),
-                      md5, etag, last_modified)
+                      md5, etag, last_modified, splice_to=_splice_to(body))
 
 
 def _fastest_readinto(body):
@@ -581,6 +584,17 @@ def _fastest_readinto(body):
         if fp is not None and hasattr(fp, 'readinto'):
             return fp.readinto
     return body.readinto
+
+
+def _splice_to(body):
+    """``splice_to`` of a body that ``_fastest_readinto`` reads straight
+    from ``http11`` (nothing of botocore's checks it) over plain HTTP, where
+    the system splices (``splicing``); None for any other."""
+    raw = getattr(body, '_raw_stream', None)
+    if (splicing.AVAILABLE and type(body) is StreamingBody
+            and isinstance(raw, http11.Body) and raw.spliceable):
+        return raw.splice_to
+    return None
 
 
 def _release_or_close(body, complete):

@@ -20,11 +20,16 @@ connection's end) raises ``UnframedResponse``, so that botocore sends that
 GET itself. Failures to connect or to receive a response are raised as the
 botocore exceptions ``URLLib3Session.send`` raises for them, so that
 botocore's retries treat them alike; a body cut short raises
-``http.client.IncompleteRead``, as ``http.client`` does.
+``http.client.IncompleteRead``, as ``http.client`` does. A body over plain
+HTTP can also be moved into a pipe (``Body.splice_to``), from which the
+worker splices it into its file without its bytes passing through Python
+(``splicing``).
 """
 import dataclasses
 import http.client
 import logging
+import os
+import select
 import socket
 import ssl
 import threading
@@ -274,6 +279,32 @@ class _Connection:
             view = view[:most]
         return self.sock.recv_into(view)
 
+    def splice_to(self, pipe, most):
+        """At most ``most`` body bytes into the pipe ``pipe`` (a
+        descriptor with room for them): buffered ones first, written; then
+        moved from the socket by ``os.splice``, which waits for them as
+        ``recv_into`` would (the socket's timeout, ``socket.timeout``)."""
+        if self.pending:
+            start = self.pending_start
+            count = os.write(pipe, self._view[start:start + min(
+                most, self.pending)])
+            self.pending -= count
+            self.pending_start += count
+            return count
+        while True:
+            try:
+                return os.splice(self.sock.fileno(), pipe, most)
+            except BlockingIOError:
+                # A socket with a timeout is non-blocking underneath.
+                self._wait_readable()
+
+    def _wait_readable(self):
+        timeout = self.sock.gettimeout()
+        poller = select.poll()
+        poller.register(self.sock.fileno(), select.POLLIN)
+        if not poller.poll(None if timeout is None else timeout * 1000):
+            raise socket.timeout('timed out')
+
     def close(self):
         try:
             self.sock.close()
@@ -292,11 +323,30 @@ class Body:
         self._keep_alive = keep_alive
 
     def readinto(self, view):
-        if not self._left or not len(view):
+        return self._receive(_Connection.readinto, view, len(view))
+
+    @property
+    def spliceable(self):
+        """Whether ``splice_to`` can move this body: it arrives over plain
+        HTTP (a TLS body is decrypted in the process)."""
+        connection = self._connection
+        return (connection is not None
+                and not isinstance(connection.sock, ssl.SSLSocket))
+
+    def splice_to(self, pipe, most):
+        """As ``readinto``, into a pipe (``_Connection.splice_to``): the
+        bytes go from the socket into the pipe without passing through
+        Python."""
+        return self._receive(_Connection.splice_to, pipe, most)
+
+    def _receive(self, receive, into, most):
+        """At most ``most`` of the body's next bytes, by ``receive``; a
+        connection that ends first is an ``IncompleteRead``."""
+        if not self._left or not most:
             return 0
         if self._connection is None:
             raise ValueError('read of a closed body')
-        count = self._connection.readinto(view, self._left)
+        count = receive(self._connection, into, min(most, self._left))
         if not count:
             self.close()
             raise http.client.IncompleteRead(b'', self._left)

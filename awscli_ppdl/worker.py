@@ -19,7 +19,7 @@ from http.client import IncompleteRead
 
 from botocore.exceptions import ClientError
 
-from awscli_ppdl import checksums, fileio, resume, sizing
+from awscli_ppdl import checksums, fileio, resume, sizing, splicing
 from awscli_ppdl.getobject import GetObjectSender
 from awscli_ppdl.children import exit_child, prepare_child
 from awscli_ppdl.credentials import signing_credentials
@@ -118,6 +118,7 @@ class Worker:
         self._cancel_event = cancel_event
         self._retryable = _retryable_errors()
         self._buffer = memoryview(bytearray(BUFFER_SIZE))
+        self._splicer = splicing.Splicer()
         self._progress = None
         self._part_crc = None
         self._reports = reports
@@ -287,7 +288,7 @@ class Worker:
                 crc = checksums.PartCrc(job.part_crc)
             try:
                 received = self._copy_body(
-                    body.readinto, fd, job.offset, expected,
+                    body, fd, job.offset, expected,
                     [digest for digest in (md5, crc) if digest is not None])
             finally:
                 os.close(fd)
@@ -351,24 +352,43 @@ class Worker:
                 f'{length} bytes.')
         return length
 
-    def _copy_body(self, readinto, fd, offset, expected, digests=()):
+    def _copy_body(self, body, fd, offset, expected, digests=()):
         """Fill the buffer from the socket, write it at its offset, repeat;
         ``digests`` (objects with ``update``: an MD5, a part's CRC) see the
-        bytes as they pass."""
-        buffer, received = self._buffer, 0
+        bytes as they pass. A large body that no digest needs to see is
+        spliced into the file where it can be (``splicing``), the rest of
+        it read here if splicing stops short; a small one mostly came with
+        its response's head, already in memory, where one ``pwrite`` is
+        cheaper than a write into the pipe and a splice out of it."""
+        received = 0
+        if (body.splice_to is not None and not digests
+                and expected >= LARGE_GET_BYTES):
+            received, unwritten = self._splicer.copy(
+                body.splice_to, fd, offset, self._progress.add)
+            if unwritten is None:
+                return received
+            if unwritten:
+                self._write(fd, unwritten, offset + received)
+                received += len(unwritten)
+        buffer = self._buffer
         while True:
-            filled = _fill(readinto, buffer)
+            filled = _fill(body.readinto, buffer)
             if filled:
                 for digest in digests:
                     digest.update(buffer[:filled])
-                try:
-                    fileio.pwrite_all(fd, buffer[:filled], offset + received)
-                except OSError as e:
-                    raise LocalWriteError() from e
+                self._write(fd, buffer[:filled], offset + received)
                 received += filled
-                self._progress.add(filled)
             if filled < len(buffer) or received > expected:
                 return received
+
+    def _write(self, fd, data, offset):
+        """``pwrite_all``, whose failure is the file's (``LocalWriteError``:
+        not retried), not the GET's."""
+        try:
+            fileio.pwrite_all(fd, data, offset)
+        except OSError as e:
+            raise LocalWriteError() from e
+        self._progress.add(len(data))
 
 
 def _batched(job):

@@ -10,7 +10,14 @@ median wall time and the CPU of the ``aws`` process and its children
 its root first on ``PYTHONPATH``, ahead of the installed package.
 
     python -m benchmarks.ab_trees --weed PATH/TO/weed TREE_A TREE_B \\
-        [--count 5000] [--size 16384] [--runs 9] [--s3-setting K=V ...]
+        [--count 5000] [--size 16384] [--runs 9] [--s3-setting K=V ...] \\
+        [--one-object] [--s5cmd PATH/TO/s5cmd]
+
+``--one-object`` also times, in each round, each tree's download of one
+object of 1 byte: the CLI's own start-up and exit, which no download
+avoids; each tree's figures are then also given less that run's.
+``--s5cmd`` also times ``s5cmd cp`` of the same objects in each round
+(a large object: ``--count 1 --size 1073741824``).
 
 Not part of ``benchmarks/run.py`` (nor of RESULTS.md); figures it gave are
 in ``where-the-time-goes.md``.
@@ -38,24 +45,41 @@ def main():
     parser.add_argument('--runs', type=int, default=9)
     parser.add_argument('--s3-setting', action='append', default=[],
                         help="a line of the profile's s3 settings, K = V")
+    parser.add_argument('--one-object', action='store_true',
+                        help="also time each tree's download of 1 byte")
+    parser.add_argument('--s5cmd', help='also time this s5cmd binary')
     args = parser.parse_args()
     home, base_env = cli_env('ppdl-ab-trees-', args.s3_setting)
     trees = [os.path.abspath(tree) for tree in args.trees]
     samples = {tree: [] for tree in trees}
+    one_object = {tree: [] for tree in trees}
+    s5cmd = []
+    out = f'{home}/out'
     with seaweedfs(args.weed).start() as server:
         client = make_s3_client(server.endpoint_url)
         client.create_bucket(Bucket=BUCKET)
         put_objects(client, BUCKET, (f'o/{i:07d}' for i in range(args.count)),
                     args.size)
+        put_objects(client, BUCKET, ['one/byte'], 1)
+
+        def ppcp(tree, source):
+            result = run([AWS, 's3', 'ppcp', source, out, '--recursive',
+                          '--endpoint-url', server.endpoint_url,
+                          '--no-progress', '--only-show-errors'],
+                         dict(base_env, PYTHONPATH=tree))
+            shutil.rmtree(out)
+            return result
+
         for run_index in range(args.runs):
             order = trees if run_index % 2 == 0 else trees[::-1]
             for tree in order:
-                out = f'{home}/out'
-                env = dict(base_env, PYTHONPATH=tree)
-                samples[tree].append(run(
-                    [AWS, 's3', 'ppcp', f's3://{BUCKET}/o/', out,
-                     '--recursive', '--endpoint-url', server.endpoint_url,
-                     '--no-progress', '--only-show-errors'], env))
+                samples[tree].append(ppcp(tree, f's3://{BUCKET}/o/'))
+                if args.one_object:
+                    one_object[tree].append(ppcp(tree, f's3://{BUCKET}/one/'))
+            if args.s5cmd:
+                s5cmd.append(run(
+                    [args.s5cmd, '--endpoint-url', server.endpoint_url, 'cp',
+                     f's3://{BUCKET}/o/*', f'{out}/'], base_env))
                 shutil.rmtree(out)
     print(f'{args.count} x {args.size} B, median of {args.runs}, '
           f'{os.cpu_count()} CPUs, s3 settings {args.s3_setting}')
@@ -63,7 +87,21 @@ def main():
         wall = statistics.median(s[0] for s in runs)
         cpu = statistics.median(s[1] for s in runs)
         print(f'{tree}: {wall:6.2f} s wall, {cpu:6.2f} s CPU '
-              f'(aws + children); walls {sorted(round(s[0], 2) for s in runs)}')
+              f'(aws + children); walls {sorted(round(s[0], 2) for s in runs)}'
+              f', CPUs {sorted(round(s[1], 2) for s in runs)}')
+        if args.one_object:
+            startup = one_object[tree]
+            startup_wall = statistics.median(s[0] for s in startup)
+            startup_cpu = statistics.median(s[1] for s in startup)
+            print(f'  one object: {startup_wall:6.2f} s wall, '
+                  f'{startup_cpu:6.2f} s CPU; less it: '
+                  f'{wall - startup_wall:6.2f} s wall, '
+                  f'{cpu - startup_cpu:6.2f} s CPU')
+    if s5cmd:
+        print(f's5cmd: {statistics.median(s[0] for s in s5cmd):6.2f} s wall, '
+              f'{statistics.median(s[1] for s in s5cmd):6.2f} s CPU; walls '
+              f'{sorted(round(s[0], 2) for s in s5cmd)}, CPUs '
+              f'{sorted(round(s[1], 2) for s in s5cmd)}')
     shutil.rmtree(home)
 
 

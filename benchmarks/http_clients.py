@@ -26,6 +26,10 @@ offsets). The clients:
 * ``http11``: the worker's own: ``HttpSessionSettings.create_pool()``'s
   ``http11.ConnectionPool``, body read with ``readinto`` into a 256 KiB
   buffer per thread and written per 256 KiB (``Worker._copy_body``).
+* ``splice``: the same pool, the body spliced socket -> pipe -> file at
+  its offset through a 1 MiB pipe per thread (``splicing.Splicer``, as
+  ``Worker._copy_body`` moves a plain-HTTP part; over HTTPS it reads as
+  ``http11`` does).
 * ``crt``: ``awscrt.http``, as a worker would use it: one kept-alive
   ``HttpClientConnection`` per thread (awscrt 0.38 has no connection
   manager in Python), on the default ``ClientBootstrap`` (its event loop
@@ -79,7 +83,7 @@ SMALL_COUNT = 2000
 LARGE_SIZE = 1024 * 1024 * 1024
 PART_SIZE = 8 * 1024 * 1024
 BUFFER_SIZE = 256 * 1024  # worker.BUFFER_SIZE
-CLIENTS = ('http11', 'crt', 'crtbuf')
+CLIENTS = ('http11', 'splice', 'crt', 'crtbuf')
 # Threads per worker process as the defaults give them on 2 CPUs (two
 # workers; 64 requests, 32 of them large: command.py).
 THREADS = {'small': 32, 'large': 16}
@@ -120,14 +124,17 @@ def _jobs(workload):
 
 class Http11Client:
     """The worker's way: ``http11`` pool, ``readinto`` a 256 KiB buffer,
-    ``pwrite`` per buffer."""
+    ``pwrite`` per buffer (``splice``: a plain-HTTP body spliced into the
+    file instead)."""
 
-    def __init__(self, client, threads, origin, ca_file):
+    def __init__(self, client, threads, origin, ca_file, splice=False):
         from awscli_ppdl.getobject import HttpSessionSettings
 
         self._pool = HttpSessionSettings.of_client(client).with_room_for(
             threads).create_pool()
         self._local = threading.local()
+        self._splice = splice
+        self._count_lock = threading.Lock()
         self.chunks = 0
 
     def get(self, url, target, headers, fd, offset, expected, start):
@@ -140,14 +147,27 @@ class Http11Client:
         body = response.body
         _check_head(response.status, response.headers, expected, start)
         received = 0
+        # Receives (readinto), or rounds through the pipe (splice).
+        chunks = []
         complete = False
         try:
-            while True:
+            if self._splice and body.spliceable:
+                from awscli_ppdl.splicing import Splicer
+
+                splicer = getattr(self._local, 'splicer', None)
+                if splicer is None:
+                    splicer = self._local.splicer = Splicer()
+                received, unwritten = splicer.copy(
+                    body.splice_to, fd, offset, chunks.append)
+                if unwritten is not None:
+                    raise RuntimeError('splice refused')
+            while received < expected:
                 filled, size = 0, len(buffer)
                 while filled < size:
                     count = body.readinto(buffer[filled:])
                     if not count:
                         break
+                    chunks.append(count)
                     filled += count
                 if filled:
                     pwrite_all(fd, buffer[:filled], offset + received)
@@ -162,6 +182,8 @@ class Http11Client:
                 body.close()
         if not complete:
             raise RuntimeError(f'{received} of {expected} bytes')
+        with self._count_lock:
+            self.chunks += len(chunks)
         return received
 
 
@@ -292,8 +314,9 @@ def measure(args):
     assert template is not None and signer is not None
     origin, _ = http11.split_url(template.url('x'))
     threads = args.threads
-    if args.client == 'http11':
-        http = Http11Client(client, threads, origin, args.ca_file)
+    if args.client in ('http11', 'splice'):
+        http = Http11Client(client, threads, origin, args.ca_file,
+                            splice=args.client == 'splice')
     else:
         http = CrtClient(client, threads, origin, args.ca_file,
                          buffered=args.client == 'crtbuf')
@@ -303,7 +326,7 @@ def measure(args):
         url = template.url(key)
         _, target = http11.split_url(url)
         headers = signer.headers(key, extra_args, credentials)
-        if args.client != 'http11':
+        if args.client not in ('http11', 'splice'):
             # What http11 adds to the request (the CRT adds nothing).
             names = {name.lower() for name, _ in headers}
             if 'host' not in names:

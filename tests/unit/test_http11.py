@@ -3,7 +3,9 @@
 in front of moto (``tls_fault_proxy``) for the verification botocore would
 do."""
 import http.client
+import os
 import socket
+import threading
 
 import pytest
 from botocore.auth import S3SigV4Auth
@@ -211,3 +213,85 @@ def test_a_connection_with_bytes_after_the_body_is_not_kept(
     first.body.release()
     assert read_all(pool.get(server.url + '/k', []).body) == b'next'
     assert [number for number, _ in server.requests] == [0, 1]
+
+
+def splice_all(body, most=65536):
+    """A body's bytes as ``splice_to`` moves them, through a pipe."""
+    read_end, write_end = os.pipe()
+    data = b''
+    try:
+        while True:
+            count = body.splice_to(write_end, most)
+            if not count:
+                return data
+            while count:
+                chunk = os.read(read_end, count)
+                data += chunk
+                count -= len(chunk)
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+
+
+def test_a_spliced_body_arriving_in_pieces_is_whole_and_kept_alive():
+    """Its first bytes come with the head (written into the pipe), the rest
+    in pieces the socket has to wait for; then the next request goes on
+    the same connection."""
+    body = bytes(range(256)) * 1000
+    answer = ok(body)
+
+    class Trickling(ScriptedServer):
+        def _serve(self):
+            sock, _ = self.listener.accept()
+            with sock:
+                sock.recv(65536)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                for start in range(0, len(answer), 4000):
+                    sock.sendall(answer[start:start + 4000])
+                sock.recv(65536)
+                sock.sendall(ok(b'next'))
+
+    server = Trickling([answer])
+    try:
+        pool = ConnectionPool()
+        response = pool.get(server.url + '/k', [])
+        assert response.body.spliceable
+        assert splice_all(response.body) == body
+        response.body.release()
+        assert read_all(pool.get(server.url + '/k', []).body) == b'next'
+    finally:
+        server.close()
+
+
+def test_a_stalled_body_is_a_timeout_when_spliced_as_when_read():
+    answer = ok(b'x' * 1000)[:-10]
+    done = threading.Event()
+
+    class Stalling(ScriptedServer):
+        def _serve(self):
+            sock, _ = self.listener.accept()
+            with sock:
+                sock.recv(65536)
+                sock.sendall(answer)
+                done.wait(30)
+
+    server = Stalling([answer])
+    try:
+        response = ConnectionPool(timeout=(5, 0.2)).get(server.url + '/k', [])
+        with pytest.raises(socket.timeout):
+            splice_all(response.body)
+    finally:
+        done.set()
+        server.close()
+
+
+def test_a_tls_body_is_not_spliceable(tls_fault_proxy, s3_client, bucket):
+    proxy, cert = tls_fault_proxy
+    s3_client.put_object(Bucket=bucket, Key='k', Body=b'over tls')
+    request = AWSRequest(method='GET', url=f'{proxy.endpoint_url}/{bucket}/k')
+    S3SigV4Auth(Credentials(TEST_ACCESS_KEY, TEST_SECRET_KEY), 's3',
+                TEST_REGION).add_auth(request)
+    response = ConnectionPool(verify=cert).get(
+        request.url, list(request.headers.items()))
+    assert not response.body.spliceable
+    assert read_all(response.body) == b'over tls'
