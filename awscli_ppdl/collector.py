@@ -16,6 +16,7 @@ from s3transfer.exceptions import CancelledError
 
 from awscli_ppdl import checksums, fileio
 from awscli_ppdl.futures import call_subscribers, resolve
+from awscli_ppdl.records import ObjectChangedError
 
 logger = logging.getLogger(__name__)
 
@@ -120,7 +121,10 @@ class ResultCollector:
             pending.fail(pending.cancel_exception or CancelledError(
                 'The download was cancelled.'))
         elif outcome.error is not None:
-            pending.fail(outcome.error.to_exception())
+            error = outcome.error.to_exception()
+            # Parts of a replaced object are worth nothing to a rerun.
+            pending.fail(error, keep_partial=not isinstance(
+                error, ObjectChangedError))
         else:
             try:
                 if outcome.part_crcs is not None:
@@ -136,7 +140,8 @@ class ResultCollector:
                                 pending.future.meta.call_args.filename,
                                 outcome.bytes_written)
             except Exception as e:
-                pending.fail(e)
+                pending.fail(e, keep_partial=False)
             else:
+                pending.finished()
                 resolve(pending.future, pending.subscribers)
         return pending.cancel_exception is not None

@@ -17,6 +17,7 @@ import logging
 import os
 import queue
 import signal
+import sys
 import threading
 
 from dateutil.tz import tzlocal, tzutc
@@ -42,13 +43,15 @@ from awscli.customizations.s3.syncstrategy.base import (
     AlwaysSync, NeverSync)
 from awscli.customizations.s3.utils import (
     BucketLister, RequestParamsMapper, _date_parser, find_bucket_key,
-    find_dest_path_comp_key)
+    find_dest_path_comp_key, human_readable_size, relative_path)
 
+from awscli_ppdl.fileio import TEMP_SUFFIX
 from awscli_ppdl.filesfrom import (
     FILES_FROM, FilesFromGenerator, FilesFromS3TransferHandler,
     check_files_from, open_files_from)
 from awscli_ppdl.nooverwrite import (
     NO_OVERWRITE, NoOverwriteS3TransferHandler, check_no_overwrite)
+from awscli_ppdl.resume import RECORD_SUFFIX
 
 # The engine (``processpool`` and everything it imports, ~20 modules) is
 # imported only when ``ppcp`` runs: this module is imported whenever the
@@ -79,6 +82,22 @@ VERSION_ID = {
         'with ``aws s3api get-object --version-id``: that version is '
         'downloaded instead of the current one. For a single object only '
         '(not with ``--recursive``).'),
+}
+
+NO_RESUME = {
+    'name': 'no-resume', 'action': 'store_true',
+    'help_text': (
+        'Do not resume, and keep nothing to resume. By default an object '
+        'fetched in parts (at or above ``multipart_threshold``) is written '
+        'to ``<file>.ppcp-tmp`` with a record of the parts written in '
+        '``<file>.ppcp-resume``; if the download does not finish (Ctrl-C, '
+        'SIGTERM, a lasting network fault, a killed process), both stay, '
+        'and running the same command again fetches only the missing '
+        'parts. An object that changed since, or a record that cannot be '
+        'read, is downloaded again from the start. With ``--no-resume`` an '
+        'unfinished download leaves nothing behind, and the files of an '
+        'earlier one are not used (``ppsync --delete`` deletes them, as '
+        'any local file without an object).'),
 }
 
 USAGE = '<S3Uri> <LocalPath>'
@@ -154,6 +173,23 @@ A list can also come from standard input (``--files-from -``), and
 every GET::
 
     aws s3 ppcp s3://amzn-s3-demo-bucket/logs/ ./logs --files-from s3://amzn-s3-demo-inventory/amzn-s3-demo-bucket/daily/2025-11-25T01-00Z/manifest.json
+
+**Example 6: Resuming an interrupted download**
+
+The following ``ppcp`` command is interrupted (Ctrl-C) while it downloads a
+large object. The parts already written stay in ``big.iso.ppcp-tmp``, listed
+in ``big.iso.ppcp-resume``; the same command, run again, fetches only the
+missing parts (with ``If-Match`` on the ETag recorded), or starts over if the
+object has changed. Delete both files to discard the partial download::
+
+    aws s3 ppcp s3://amzn-s3-demo-bucket/big.iso ./big.iso
+    aws s3 ppcp s3://amzn-s3-demo-bucket/big.iso ./big.iso
+
+Output::
+
+    cancelled: ctrl-c received
+    Kept 3.0 GiB of 4.0 GiB of ./big.iso in ./big.iso.ppcp-tmp: run the same command again to resume the download.
+    download: s3://amzn-s3-demo-bucket/big.iso to ./big.iso
 """
 
 
@@ -181,7 +217,8 @@ class PpcpCommand(S3TransferCommand):
                  + [VERSION_ID]
                  + [PROCESSES]
                  + [NO_OVERWRITE]
-                 + [FILES_FROM])
+                 + [FILES_FROM]
+                 + [NO_RESUME])
 
     def _run_main(self, parsed_args, parsed_globals):
         # S3Command._run_main: the CLI's client (profile, region, endpoint,
@@ -229,10 +266,14 @@ class PpcpCommand(S3TransferCommand):
         CommandParameters(self.CHECKED_AS.NAME, params,
                           self.CHECKED_AS.USAGE).add_paths(parsed_args.paths)
         check_no_overwrite(params)
-        command = self._download_command(
-            params, self._build_downloader(params, parsed_globals))
-        with _signals_stop_the_download() as stopped:
-            returncode = command.run()
+        downloader = self._build_downloader(params, parsed_globals)
+        command = self._download_command(params, downloader)
+        try:
+            with _signals_stop_the_download() as stopped:
+                returncode = command.run()
+        finally:
+            _say_what_was_kept(downloader.kept_partials(),
+                               _stderr_lines(params))
         if stopped.signal_number is not None:
             return 128 + stopped.signal_number
         return returncode
@@ -272,6 +313,7 @@ class PpcpCommand(S3TransferCommand):
             # The listing gives every size but --files-from's (and a
             # stream's, which has a HeadObject of its own).
             size_from_first_get=True,
+            resume=not params.get('no_resume'),
         )
         LOGGER.debug('%d requests in flight (%d of them large), shared by '
                      'at most %d worker processes',
@@ -283,7 +325,40 @@ class PpcpCommand(S3TransferCommand):
             endpoint_url=parsed_globals.endpoint_url,
             verify=parsed_globals.verify_ssl)
         return ProcessPoolDownloader(client_factory=factory, config=config,
-                                     credentials=self._session.get_credentials())
+                                     credentials=self._session.get_credentials(),
+                                     on_notice=_stderr_lines(params))
+
+
+def _stderr_lines(params):
+    """What prints the engine's own lines (a partial download kept or
+    started over): stderr, or nothing with ``--quiet``, which silences
+    the CLI's result lines too."""
+    if params.get('quiet'):
+        return lambda line: None
+    return _print_to_stderr
+
+
+def _print_to_stderr(line):
+    sys.stderr.write(line + '\n')
+    sys.stderr.flush()
+
+
+def _say_what_was_kept(kept, say):
+    """One line, whatever the number of partial downloads kept: how much
+    is kept where, and that the same command resumes it."""
+    if not kept:
+        return
+    kept_bytes = human_readable_size(sum(k[2] for k in kept))
+    size = human_readable_size(sum(k[3] for k in kept))
+    if len(kept) == 1:
+        [(filename, temp_filename, _, _)] = kept
+        say(f'Kept {kept_bytes} of {size} of {relative_path(filename)} in '
+            f'{relative_path(temp_filename)}: run the same command again to '
+            'resume the download.')
+    else:
+        say(f'Kept {kept_bytes} of {size} of {len(kept)} files, each in '
+            f'<file>{TEMP_SUFFIX} beside it: run the same command again to '
+            'resume the downloads.')
 
 
 REQUESTS_PER_CPU = 32
@@ -454,7 +529,18 @@ class DownloadCommand:
         local_generator = FileGenerator(
             self._client, '', follow_symlinks=params['follow_symlinks'],
             page_size=params['page_size'], result_queue=result_queue)
-        return create_filter(params).call(local_generator.call(local_files))
+        listed = create_filter(params).call(local_generator.call(local_files))
+        if params.get('no_resume'):
+            return listed
+        return (fileinfo for fileinfo in listed
+                if not fileinfo.src.endswith(PPCP_SUFFIXES))
+
+
+# The files a download keeps beside its destination (temp files, resume
+# records): a download in flight or to be resumed, never a local file that
+# a sync compares, deletes with --delete, or a case conflict. (With
+# --no-resume they are listed as before.)
+PPCP_SUFFIXES = (TEMP_SUFFIX, RECORD_SUFFIX)
 
 
 _FILTER_LOGGER = 'awscli.customizations.s3.filters'

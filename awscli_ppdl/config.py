@@ -10,7 +10,7 @@ class ProcessTransferConfig:
                  max_request_processes=10, start_method=None,
                  max_concurrent_requests=None, max_queue_size=1000,
                  max_concurrent_large_requests=None, check_etag_md5=True,
-                 size_from_first_get=False):
+                 size_from_first_get=False, resume=True):
         """Configuration for the ProcessPoolDownloader.
 
         :param multipart_threshold: objects of this size or larger are fetched
@@ -55,6 +55,11 @@ class ProcessTransferConfig:
             its bytes (``aws s3 ppcp --files-from``: a list of keys, no
             listing). A HeadObject is still made when a checksum is to be
             verified (``ChecksumMode``): a ranged GET carries none.
+        :param resume: an object fetched in parts keeps a record of the
+            parts written beside its temp file, and a download that does
+            not finish leaves both for the next download of the same
+            object to the same file, which fetches only the missing parts
+            (``resume``). False: nothing is kept.
         """
         if max_concurrent_requests is None:
             max_concurrent_requests = max_request_processes
@@ -81,6 +86,7 @@ class ProcessTransferConfig:
         self.max_queue_size = max_queue_size
         self.check_etag_md5 = check_etag_md5
         self.size_from_first_get = size_from_first_get
+        self.resume = resume
 
     def requests_of_worker(self, number):
         """How many GETs worker ``number`` makes at once: the concurrent

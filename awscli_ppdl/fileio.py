@@ -15,6 +15,10 @@ behind:
   nothing can appear at a destination once the parent is gone; it removes a
   temp file only once every GET of its download has ended, so none is
   created again behind it.
+
+A resumable download (``resume``) is the exception: its temp file is
+``<destination>.ppcp-tmp``, named by the parent, and kept (by the parent,
+and by the workers when the parent dies) for the next run to resume.
 """
 import errno
 import os
@@ -119,14 +123,17 @@ class TempFileRegistry:
         self._prune_at = prune_at
         self._lock = threading.Lock()
 
-    def open(self, temp_filename, size=None):
-        """``open_temp_file``, remembered; returns the descriptor."""
+    def open(self, temp_filename, size=None, remember=True):
+        """``open_temp_file``, remembered unless ``remember`` is False (a
+        resumable download's temp file, kept for a rerun whoever dies);
+        returns the descriptor."""
         with self._lock:
             try:
                 return open_temp_file(temp_filename, size)
             finally:
                 # Even if reserving failed: the file was created.
-                self._names.add(temp_filename)
+                if remember:
+                    self._names.add(temp_filename)
                 if len(self._names) >= self._prune_at:
                     self._names = {n for n in self._names
                                    if os.path.lexists(n)}

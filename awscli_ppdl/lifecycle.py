@@ -198,16 +198,22 @@ class PoolLifecycle:
         return self._running
 
     def _break(self, what_died):
-        """In the collector thread: a child died."""
-        broken = ProcessPoolBrokenError(
-            f'Download aborted: {what_died}; the downloads in progress were '
-            'stopped and their temporary files removed.')
+        """In the collector thread: a child died. The error says whether
+        partial downloads were kept to resume, once they are."""
+        stopped = (f'Download aborted: {what_died}; the downloads in '
+                   'progress were stopped and their temporary files removed')
+        broken = ProcessPoolBrokenError(stopped + '.')
         logger.debug('Process pool broken: %s', what_died)
         with self._lock:
             self._broken = broken
             self._phase = Phase.BROKEN
             running = self._running
         running.children.terminate()
+        if self._tracker.keep_partials():
+            broken = ProcessPoolBrokenError(
+                stopped + ', except the partial downloads kept to resume.')
+            with self._lock:
+                self._broken = broken
         self._abandon_all(broken)
 
     def _wait_for_everything(self):

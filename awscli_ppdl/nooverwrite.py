@@ -10,12 +10,14 @@ so nothing is printed and the exit code is not changed (0 when nothing else
 happened). ``sync`` uses a sync strategy instead (``NoOverwriteSync``, for
 files at both the source and the destination), which has the same effect.
 """
+import datetime
 import logging
 import os
 
 from awscli.customizations.s3.s3handler import (
     DownloadRequestSubmitter, S3TransferHandler)
 from awscli.customizations.s3.syncstrategy.base import BaseSync
+from s3transfer.subscribers import BaseSubscriber
 
 LOGGER = logging.getLogger(__name__)
 
@@ -49,6 +51,10 @@ class NoOverwriteDownloadRequestSubmitter(DownloadRequestSubmitter):
         return super()._get_warning_handlers() + [
             self._warn_if_file_exists_with_no_overwrite]
 
+    def _add_additional_subscribers(self, subscribers, fileinfo):
+        super()._add_additional_subscribers(subscribers, fileinfo)
+        subscribers.append(ProvideLastModifiedForResume(fileinfo.last_update))
+
     def _warn_if_file_exists_with_no_overwrite(self, fileinfo):
         if not self._cli_params.get('no_overwrite'):
             return False
@@ -57,6 +63,22 @@ class NoOverwriteDownloadRequestSubmitter(DownloadRequestSubmitter):
                          'destination', fileinfo.src, fileinfo.dest)
             return True
         return False
+
+
+class ProvideLastModifiedForResume(BaseSubscriber):
+    """Puts the listed LastModified (in UTC, whatever the local time zone)
+    in the meta's ``user_context``, where the engine looks for it: a
+    partial download is resumed only for an object with the same ETag,
+    size and LastModified (``resume``)."""
+
+    def __init__(self, last_modified):
+        self._last_modified = last_modified
+
+    def on_queued(self, future, **kwargs):
+        if self._last_modified is not None:
+            future.meta.user_context['last_modified'] = (
+                self._last_modified.astimezone(datetime.timezone.utc)
+                .isoformat())
 
 
 class NoOverwriteS3TransferHandler(S3TransferHandler):

@@ -12,13 +12,15 @@ Futures speak s3transfer's subscriber protocol (``on_queued``,
 creation, mtime, result lines, progress) work on them unchanged.
 """
 import itertools
+import logging
 import os
 import queue
+import threading
 
 from s3transfer.exceptions import CancelledError
 from s3transfer.utils import CallArgs, OSUtils
 
-from awscli_ppdl import fileio
+from awscli_ppdl import fileio, resume
 from awscli_ppdl.clientfactory import ClientFactory
 from awscli_ppdl.config import ProcessTransferConfig
 from awscli_ppdl.exceptions import (
@@ -31,9 +33,17 @@ from awscli_ppdl.records import ALLOWED_DOWNLOAD_ARGS, DownloadRequest
 from awscli_ppdl.streaming import StreamHost, StreamingDownload
 from awscli_ppdl.tracker import PendingTransfer, TransferTracker
 
+logger = logging.getLogger(__name__)
+
 # How often a submission waiting for room in the full request queue looks
 # whether the pool has broken meanwhile.
 FULL_QUEUE_RECHECK = 0.2
+# The most resumable downloads in flight at once: each holds its record
+# open (and locked) in the parent, and the request queue alone could hold
+# a thousand of them, enough to reach a soft limit of 1024 open files. A
+# submission waits for one to end beyond it; the workers have parts of
+# the others to fetch meanwhile.
+MAX_OPEN_PARTIALS = 256
 
 __all__ = ['ProcessPoolDownloader', 'ProcessTransferConfig',
            'ProcessPoolTransferFuture', 'ProcessPoolTransferMeta',
@@ -42,7 +52,7 @@ __all__ = ['ProcessPoolDownloader', 'ProcessTransferConfig',
 
 class ProcessPoolDownloader:
     def __init__(self, client_kwargs=None, config=None, client_factory=None,
-                 credentials=None):
+                 credentials=None, on_notice=None):
         """Downloads S3 objects with a pool of processes.
 
         :param client_kwargs: keyword arguments of
@@ -55,6 +65,9 @@ class ProcessPoolDownloader:
         :param credentials: the botocore credentials the client factory's
             were frozen from; when they expire, the parent refreshes them
             and the children use the new ones.
+        :param on_notice: called with a line for the user when a partial
+            download that cannot be resumed is started over; None: it is
+            logged as a warning.
         """
         resolve_credentials = client_factory is None
         if client_factory is None:
@@ -62,6 +75,8 @@ class ProcessPoolDownloader:
             # CLI's factory comes with credentials resolved (or none to find).
             client_factory = ClientFactory.from_client_kwargs(client_kwargs)
         self._config = config or ProcessTransferConfig()
+        self._on_notice = on_notice or logger.warning
+        self._partial_slots = threading.BoundedSemaphore(MAX_OPEN_PARTIALS)
         self._ids = itertools.count()
         self._tracker = TransferTracker()
         self._lifecycle = PoolLifecycle(self._config, client_factory,
@@ -202,20 +217,76 @@ class ProcessPoolDownloader:
         # Sized now: the CLI's subscribers provide the listed size on_queued.
         parts = (1 if byte_range is not None
                  else self._estimate_parts(meta.size))
-        pending = PendingTransfer(future, call_args.subscribers,
-                                  fileio.temp_filename_for(filename), parts)
+        try:
+            partial = self._open_partial(meta, byte_range, for_stream)
+        except (resume.DestinationLockedError, OSError) as error:
+            resolve(future, call_args.subscribers, error)
+            return future
+        pending = PendingTransfer(
+            future, call_args.subscribers,
+            fileio.temp_filename_for(filename) if partial is None
+            else partial.temp_filename, parts, partial,
+            self._tracker.note_kept)
         request = DownloadRequest(
             transfer_id=transfer_id, bucket=bucket, key=key,
             temp_filename=pending.temp_filename,
             extra_args=call_args.extra_args, expected_size=meta.size,
             etag=etag or meta.etag, byte_range=byte_range,
+            record_filename=None if partial is None
+            else partial.record_filename,
+            kept_parts=() if partial is None else partial.kept,
         )
-        running = self._lifecycle.admit(transfer_id, pending, for_stream)
+        try:
+            running = self._lifecycle.admit(transfer_id, pending, for_stream)
+        except BaseException:
+            if partial is not None and self._tracker.get(transfer_id) is None:
+                # Refused before it was tracked (which would end it): the
+                # lock goes, what an earlier run kept stays.
+                partial.keep()
+            raise
         # Before the request can reach a worker; outside the lifecycle's
         # lock, which the collector and cancels need meanwhile.
         running.publisher.publish_template(bucket)
         self._put_request(running, request, for_stream)
         return future
+
+    def _open_partial(self, meta, byte_range, for_stream):
+        """A ``resume.Partial`` (locked) if the download is resumable: the
+        config allows it, and it is a whole object fetched in parts whose
+        size and ETag are known (the CLI's listing gives both; a library
+        caller passes ``expected_size``). The object's LastModified, if a
+        subscriber put it in ``meta.user_context['last_modified']`` (the
+        command does), must match too. The notice of an earlier partial
+        download started over goes to ``on_notice``. Beyond
+        MAX_OPEN_PARTIALS open at once, it waits for one to end (or for
+        the pool to break)."""
+        if (not self._config.resume or byte_range is not None
+                or meta.size is None or meta.etag is None
+                or self._config.num_parts(meta.size) < 2):
+            return None
+        call_args = meta.call_args
+        identity = resume.ObjectIdentity(
+            bucket=call_args.bucket, key=call_args.key,
+            version_id=call_args.extra_args.get('VersionId'),
+            etag=meta.etag, size=meta.size,
+            last_modified=meta.user_context.get('last_modified'),
+            part_size=self._config.part_size(meta.size))
+        while not self._partial_slots.acquire(timeout=FULL_QUEUE_RECHECK):
+            self._lifecycle.check_usable(for_stream)
+        try:
+            partial = resume.Partial.open(call_args.filename, identity,
+                                          self._partial_slots.release)
+        except BaseException:
+            self._partial_slots.release()
+            raise
+        if partial.notice is not None:
+            self._on_notice(partial.notice)
+        return partial
+
+    def kept_partials(self):
+        """The partial downloads kept for a rerun so far, as
+        ``(filename, temp filename, bytes kept, size)``."""
+        return self._tracker.kept_partials()
 
     def _download_stream_range(self, filename, start, length, etag,
                                call_args):

@@ -31,6 +31,11 @@ class DownloadRequest(NamedTuple):
     etag: Optional[str]
     # (first byte, length): fetch only this range, into a file of that size.
     byte_range: Optional[tuple] = None
+    # A resumable download (``resume``): the record its workers list each
+    # written part in, and the parts an earlier run left, as
+    # ``((index, (algorithm, crc) or None), ...)``, which are not fetched.
+    record_filename: Optional[str] = None
+    kept_parts: tuple = ()
 
 
 class GetObjectJob(NamedTuple):
@@ -64,6 +69,9 @@ class GetObjectJob(NamedTuple):
     # computes its part's CRC as the bytes arrive and reports it with the
     # job, for the parent to combine (``checksums.verify_part_crcs``).
     part_crc: Optional[str] = None
+    # The record to append this part to once its bytes are written
+    # (``resume.record_part``); None: the download is not resumable.
+    record_filename: Optional[str] = None
     # The first GET of an object of unknown size (``sizing``): a range of
     # at most ``length`` bytes from 0, whose Content-Range tells the size;
     # the worker queues the rest in ranged GETs of this many bytes.

@@ -68,11 +68,34 @@ class Submitter:
                     # by the parent: no second read of the file.
                     jobs = [job._replace(part_crc=checksum[0])
                             for job in jobs]
-        jobs[-1] = jobs[-1]._replace(
-            more_to_come=not self._request_queue.empty())
+        if request.kept_parts:
+            jobs = self._report_kept(jobs, dict(request.kept_parts))
+        if jobs:
+            jobs[-1] = jobs[-1]._replace(
+                more_to_come=not self._request_queue.empty())
         for job in jobs:
             self._job_queue.put(job)
 
+    def _report_kept(self, jobs, kept):
+        """Report the parts an earlier run wrote as done (their bytes as
+        progress: they are part of the file), with their CRCs where this
+        run combines the same algorithm's; the jobs left to do.
+
+        A kept part without its CRC leaves the transfer's CRCs incomplete:
+        the parent then reads the file once to check it."""
+        reports, left = [], []
+        for job in jobs:
+            if job.part_index not in kept:
+                left.append(job)
+                continue
+            crc, part_crc = kept[job.part_index], None
+            if (job.part_crc is not None and crc is not None
+                    and crc[0] == job.part_crc):
+                part_crc = (job.part_index, crc[1], job.length)
+            reports.append((job.transfer_id, job.num_parts, job.length, None,
+                            False, None, part_crc))
+        self._monitor.notify_jobs_done(reports)
+        return left
     def _sized_by_first_get(self, request):
         """``size_from_first_get``, unless a checksum is to be verified:
         only a HeadObject (or a whole GET) reports it."""
@@ -146,6 +169,7 @@ class Submitter:
             key=request.key, temp_filename=request.temp_filename,
             extra_args=extra_args, offset=offset, length=length,
             part_index=index, num_parts=num_parts, reserve=reserve,
+            record_filename=request.record_filename,
         )
 
     def _head_object(self, request):

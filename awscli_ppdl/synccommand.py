@@ -21,7 +21,8 @@ from awscli.customizations.s3.syncstrategy.exacttimestamps import (
 from awscli.customizations.s3.syncstrategy.sizeonly import SizeOnlySync
 
 from awscli_ppdl.command import (
-    PROCESSES, USAGE, DownloadCommand, PpcpCommand, started_at_first)
+    NO_RESUME, PROCESSES, USAGE, DownloadCommand, PpcpCommand,
+    started_at_first)
 from awscli_ppdl.nooverwrite import NO_OVERWRITE, NoOverwriteSync
 
 NOT_A_DOWNLOAD = (
@@ -82,6 +83,24 @@ Output::
 
     download: s3://amzn-s3-demo-bucket/logs/b.log to logs/b.log
     delete: logs/old.log
+
+**Example 3: Resuming an interrupted sync**
+
+A sync interrupted (Ctrl-C) while it downloads large objects keeps the
+parts already written of each (``<file>.ppcp-tmp``, listed in
+``<file>.ppcp-resume``); the same sync, run again, fetches only their
+missing parts, or starts over for an object that has changed. The two
+files are never local files to the sync (``--delete`` leaves them)::
+
+    aws s3 ppsync s3://amzn-s3-demo-bucket/datasets/ ./datasets
+    aws s3 ppsync s3://amzn-s3-demo-bucket/datasets/ ./datasets
+
+Output::
+
+    cancelled: ctrl-c received
+    Kept 1.5 GiB of 4.0 GiB of 2 files, each in <file>.ppcp-tmp beside it: run the same command again to resume the downloads.
+    download: s3://amzn-s3-demo-bucket/datasets/a.bin to datasets/a.bin
+    download: s3://amzn-s3-demo-bucket/datasets/b.bin to datasets/b.bin
 """
 
 
@@ -93,7 +112,7 @@ def _sync_argument_table():
               'synopsis': USAGE}]
             + [arg for arg in SyncCommand.ARG_TABLE if arg['name'] != 'paths']
             + strategy_args
-            + [PROCESSES, NO_OVERWRITE])
+            + [PROCESSES, NO_OVERWRITE, NO_RESUME])
 
 
 class PpsyncCommand(PpcpCommand):

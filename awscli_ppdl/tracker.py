@@ -15,9 +15,12 @@ class PendingTransfer:
     """One download to a file between its submission and its outcome."""
 
     __slots__ = ('future', 'subscribers', 'temp_filename', 'parts',
-                 'cancel_exception')
+                 'cancel_exception', 'partial', '_on_kept', '_partial_ended')
 
-    def __init__(self, future, subscribers, temp_filename, parts):
+    def __init__(self, future, subscribers, temp_filename, parts,
+                 partial=None, on_kept=None):
+        """:param partial: its ``resume.Partial`` if it is resumable.
+        :param on_kept: called with the partial once it is kept."""
         self.future = future
         self.subscribers = subscribers
         self.temp_filename = temp_filename
@@ -26,11 +29,41 @@ class PendingTransfer:
         # Set once it is cancelled: what its future fails with, whatever
         # outcome the children report afterwards.
         self.cancel_exception = None
+        self.partial = partial
+        self._on_kept = on_kept
+        self._partial_ended = False
 
-    def fail(self, exception):
-        """Remove what it wrote and fail its future."""
-        fileio.remove_quietly(self.temp_filename)
+    def keep_partial(self):
+        """Keep the parts a resumable download has written for a rerun,
+        once; the bytes kept (0: nothing was, or it is not resumable).
+        Called once no child writes its file."""
+        if self.partial is None or self._partial_ended:
+            return 0
+        self._partial_ended = True
+        kept = self.partial.keep()
+        if kept:
+            self._on_kept(self.partial, kept)
+        return kept
+
+    def fail(self, exception, keep_partial=True):
+        """Fail its future; remove what it wrote, unless it is resumable
+        and its parts are still good (``keep_partial``: not after the
+        object changed or the file did not verify): those are kept for a
+        rerun. Called once no child writes its file."""
+        if self.partial is None:
+            fileio.remove_quietly(self.temp_filename)
+        elif keep_partial:
+            self.keep_partial()
+        elif not self._partial_ended:
+            self._partial_ended = True
+            self.partial.discard()
         resolve(self.future, self.subscribers, exception)
+
+    def finished(self):
+        """Its file was renamed into place: a resumable download's record
+        (and lock) goes."""
+        if self.partial is not None:
+            self.partial.finish()
 
 
 class TransferTracker:
@@ -40,6 +73,7 @@ class TransferTracker:
         self._streams = set()
         # The sum of the pending transfers' parts, kept here only.
         self._planned_parts = 0
+        self._kept = []
 
     def add(self, transfer_id, pending):
         """Track a transfer; the GETs planned for all of them now."""
@@ -91,6 +125,23 @@ class TransferTracker:
         for pending in abandoned:
             pending.fail(exception)
         return streams
+
+    def keep_partials(self):
+        """Keep what every resumable download in flight has written (the
+        children are stopped); how many kept something."""
+        with self._lock:
+            pending = list(self._pending.values())
+        return sum(1 for p in pending if p.keep_partial())
+
+    def note_kept(self, partial, nbytes):
+        """A resumable download ended early with ``nbytes`` kept."""
+        with self._lock:
+            self._kept.append((partial.filename, partial.temp_filename,
+                               nbytes, partial.identity.size))
+
+    def kept_partials(self):
+        with self._lock:
+            return list(self._kept)
 
     def add_stream(self, stream):
         with self._lock:

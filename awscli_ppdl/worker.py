@@ -19,7 +19,7 @@ from http.client import IncompleteRead
 
 from botocore.exceptions import ClientError
 
-from awscli_ppdl import checksums, fileio, sizing, splicing
+from awscli_ppdl import checksums, fileio, resume, sizing, splicing
 from awscli_ppdl.getobject import GetObjectSender
 from awscli_ppdl.children import exit_child, prepare_child
 from awscli_ppdl.credentials import signing_credentials
@@ -279,7 +279,9 @@ class Worker:
                                 and body.content_range is None)
             # Created now that its bytes arrive, not when it was queued.
             try:
-                fd = self._temp_files.open(job.temp_filename, job.reserve)
+                fd = self._temp_files.open(
+                    job.temp_filename, job.reserve,
+                    remember=job.record_filename is None)
             except OSError as e:
                 raise LocalWriteError() from e
             md5 = crc = None
@@ -306,6 +308,10 @@ class Worker:
                                          md5.hexdigest())
         if crc is not None:
             self._part_crc = (job.part_index, crc.value, received)
+        if job.record_filename is not None:
+            resume.record_part(job.record_filename, job.part_index,
+                               None if crc is None
+                               else (job.part_crc, crc.value))
         if job.rest_part_size is not None:
             self._sized = (ObjectSized(
                 size, sizing.http_date_seconds(body.last_modified)),

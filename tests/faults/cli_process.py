@@ -40,10 +40,12 @@ class Ppcp:
     that orphans can be found (and killed) after the parent is gone."""
 
     def __init__(self, args, cwd, env, endpoint_url,
-                 preexec_fn=as_from_a_terminal, aws=(AWS_SCRIPT,)):
-        """:param aws: the command that runs ``aws``."""
+                 preexec_fn=as_from_a_terminal, aws=(AWS_SCRIPT,),
+                 command='ppcp'):
+        """:param aws: the command that runs ``aws``.
+        :param command: the ``aws s3`` command (``ppsync``)."""
         self.process = subprocess.Popen(
-            [*aws, 's3', 'ppcp', *map(str, args),
+            [*aws, 's3', command, *map(str, args),
              '--endpoint-url', endpoint_url],
             cwd=cwd, env=env, stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -19,7 +19,11 @@ def slow_download(big_object, bucket, fault_proxy, start_ppcp, out,
                   cli_tmpdir):
     """``aws s3 ppcp`` of the 3-part object, once all three GETs are under
     way and its children are the monitor, the submitter and 3 workers."""
-    ppcp = start_ppcp([f's3://{bucket}/big.bin', 'big.bin'], out)
+    return start_slow_download(start_ppcp, fault_proxy, bucket, out)
+
+
+def start_slow_download(start_ppcp, fault_proxy, bucket, out, *args):
+    ppcp = start_ppcp([f's3://{bucket}/big.bin', 'big.bin', *args], out)
     wait_for_three_gets(fault_proxy)
     ppcp.wait_for_children(ONE_FILE_CHILDREN)
     return ppcp
@@ -45,11 +49,14 @@ def test_sigterm_cleans_up_and_exits_143(slow_download, out, cli_tmpdir):
     assert files_under(cli_tmpdir) == set()
 
 
-def test_the_parent_killed_leaves_nothing_behind(slow_download, fault_proxy,
-                                                 out, cli_tmpdir):
+def test_the_parent_killed_leaves_nothing_behind(
+        big_object, bucket, start_ppcp, fault_proxy, out, cli_tmpdir):
     """The children notice their parent is gone, remove the temp file and
-    exit; with no parent left to rename it, nothing appears afterwards."""
-    ppcp = slow_download
+    exit; with no parent left to rename it, nothing appears afterwards.
+    With ``--no-resume``: by default the temp file of an object fetched in
+    parts and its record stay for a rerun (test_resume.py)."""
+    ppcp = start_slow_download(start_ppcp, fault_proxy, bucket, out,
+                               '--no-resume')
     ppcp.process.kill()
     ppcp.process.wait(30)
     wait_until(lambda: all_gone(ppcp.children), 10, 'orphans still running')

@@ -112,9 +112,12 @@ def test_a_server_that_never_honours_range(ppcp, multipart, bucket,
     result = ppcp(f's3://{bucket}/big.bin', 'big.bin',
                   endpoint_url=fault_proxy.endpoint_url)
     assert result.returncode == 1
-    [failure] = output_lines(result.stderr)
+    # The two parts that arrived are kept for a rerun (resume is on).
+    failure, kept = output_lines(result.stderr)
     assert f'Asked for bytes {5 * MiB}-{10 * MiB - 1}' in failure
-    assert files_under(workdir) == set()
+    assert kept.startswith('Kept 7.0 MiB of 12.0 MiB of ./big.bin in '
+                           './big.bin.ppcp-tmp')
+    assert files_under(workdir) == {'big.bin.ppcp-tmp', 'big.bin.ppcp-resume'}
 
 
 def test_destination_below_a_file(ppcp, s3_client, bucket, workdir):

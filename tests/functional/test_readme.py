@@ -160,8 +160,8 @@ def test_install_registration_and_usage_lines_run_as_written(
 @pytest.mark.skipif(shutil.which('groff') is None,
                     reason='aws help renders its pages with groff')
 def test_help_shows_what_the_readme_says(tmp_path):
-    """``aws s3 ppcp help`` shows ``--processes``, ``--files-from`` and
-    examples."""
+    """``aws s3 ppcp help`` shows ``--processes``, ``--files-from``,
+    ``--no-resume`` and examples."""
     env = make_aws_env(tmp_path / 'aws')
     env['PAGER'] = 'cat'
     result = run_aws(['s3', 'ppcp', 'help'], env)
@@ -171,6 +171,8 @@ def test_help_shows_what_the_readme_says(tmp_path):
     assert 'Example 4: Choosing the number of worker processes' in text
     assert '--files-from' in text
     assert 'Example 5: Downloading the objects a list names' in text
+    assert '--no-resume' in text
+    assert 'Example 6: Resuming an interrupted download' in text
 
 
 def test_python_api_example_downloads_what_it_says(

@@ -65,3 +65,44 @@ def test_only_whole_object_gets_ask_for_the_md5_check(tmp_path):
         (0, True), (1, False), (1, False), (1, False)]
     [job] = submit_all(tmp_path, [100], check_etag_md5=False)
     assert job.check_md5 is False
+
+
+def test_kept_parts_are_reported_done_and_not_fetched(tmp_path):
+    """A resumed download: the parts an earlier run wrote count as done
+    (bytes and progress, and the CRC of the algorithm this run combines);
+    only the others are queued, each to be recorded."""
+    requests, jobs = queue.Queue(), queue.Queue()
+    monitor = TransferMonitor()
+    config = ProcessTransferConfig(multipart_threshold=MiB,
+                                   multipart_chunksize=MiB)
+    submitter = Submitter(None, config, requests, jobs, monitor,
+                          threading.Event())
+    record = str(tmp_path / 'file.ppcp-resume')
+    kept = ((0, ('crc32', 11)), (2, None))
+    submitter._submit(request(tmp_path, 0, 3 * MiB)._replace(
+        record_filename=record, kept_parts=kept))
+    [job] = [jobs.get() for _ in range(jobs.qsize())]
+    assert (job.part_index, job.num_parts, job.record_filename) == (
+        1, 3, record)
+    assert job.more_to_come is False
+    events = monitor.collect(0)
+    assert events.outcomes == []
+    assert events.progress == [(0, 2 * MiB)]
+    monitor.notify_job_done(0, 3, MiB)
+    [outcome] = monitor.collect(0).outcomes
+    assert outcome.bytes_written == 3 * MiB
+    assert outcome.error is None
+
+
+def test_every_part_kept_completes_the_transfer_without_a_job(tmp_path):
+    requests, jobs = queue.Queue(), queue.Queue()
+    monitor = TransferMonitor()
+    config = ProcessTransferConfig(multipart_threshold=MiB,
+                                   multipart_chunksize=MiB)
+    submitter = Submitter(None, config, requests, jobs, monitor,
+                          threading.Event())
+    submitter._submit(request(tmp_path, 0, 2 * MiB)._replace(
+        record_filename='r', kept_parts=((0, None), (1, None))))
+    assert jobs.empty()
+    [outcome] = monitor.collect(0).outcomes
+    assert outcome.bytes_written == 2 * MiB

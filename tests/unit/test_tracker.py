@@ -69,3 +69,51 @@ def test_abandon_all_fails_every_transfer_and_removes_its_temp_file(
         assert transfer.future.exception(timeout=0) is error
     assert recorder.futures == [t.future for t in transfers]
     assert sorted(p.name for p in tmp_path.iterdir()) == ['c.tmp']
+
+
+class FakePartial:
+    """What a ``resume.Partial`` is asked, counted."""
+
+    def __init__(self, kept_bytes):
+        self.kept_bytes = kept_bytes
+        self.calls = []
+
+    def keep(self):
+        self.calls.append('keep')
+        return self.kept_bytes
+
+    def discard(self):
+        self.calls.append('discard')
+
+
+def resumable(tmp_path, partial, kept):
+    future = ProcessPoolTransferFuture(meta=None, on_cancel=lambda: None)
+    temp = tmp_path / 'r.ppcp-tmp'
+    temp.write_bytes(b'partial')
+    return PendingTransfer(future, [], str(temp), 2, partial,
+                           lambda p, nbytes: kept.append(nbytes))
+
+
+def test_a_failed_resumable_download_keeps_its_parts_once(tmp_path):
+    partial, kept = FakePartial(100), []
+    transfer = resumable(tmp_path, partial, kept)
+    assert transfer.keep_partial() == 100
+    transfer.fail(CancelledError('x'))
+    assert partial.calls == ['keep']
+    assert kept == [100]
+    assert (tmp_path / 'r.ppcp-tmp').exists()
+
+
+def test_a_resumable_download_whose_parts_are_bad_discards_them(tmp_path):
+    partial, kept = FakePartial(100), []
+    resumable(tmp_path, partial, kept).fail(ValueError('changed'),
+                                            keep_partial=False)
+    assert partial.calls == ['discard']
+    assert kept == []
+
+
+def test_nothing_kept_is_not_noted(tmp_path):
+    partial, kept = FakePartial(0), []
+    resumable(tmp_path, partial, kept).fail(CancelledError('x'))
+    assert partial.calls == ['keep']
+    assert kept == []
