@@ -22,7 +22,7 @@ import time
 import pytest
 from s3transfer.exceptions import CancelledError
 
-from awscli_ppdl import fileio, pool
+from awscli_ppdl import fileio, pool, splicing
 from awscli_ppdl import submitter as submitter_module
 from awscli_ppdl.processpool import ProcessPoolBrokenError
 from awscli_ppdl.records import RemoteError
@@ -72,6 +72,9 @@ def fail_mid_part(monkeypatch, exception):
         return original(fd, data, offset)
 
     monkeypatch.setattr(fileio, 'pwrite_all', pwrite_all)
+    # Parts are written by pwrite, not spliced past it (a spliced part's
+    # failing write is tests/unit/test_splicing.py's).
+    monkeypatch.setattr(splicing, 'AVAILABLE', False)
 
 
 @pytest.mark.timeout(60)

@@ -78,12 +78,13 @@ def test_a_spliced_part_cut_short_is_fetched_again(
 
 def test_a_spliced_part_that_keeps_breaking_off_fails_as_before(
         in_parts, ppcp, s3_client, bucket, fault_proxy, workdir):
-    """aws s3 cp's words and its 5 GETs, nothing left behind."""
+    """aws s3 cp's words and its 5 GETs, nothing left behind (with
+    --no-resume, as cp: what resume keeps is tests/faults/test_resume.py's)."""
     s3_client.put_object(Bucket=bucket, Key='big.bin',
                          Body=os.urandom(SIZE))
     fault_proxy.add_rule(Rule(method='GET', key='big.bin',
                               range_start=5 * MiB, reset_after_bytes=3 * MiB))
-    result = ppcp(f's3://{bucket}/big.bin', 'big.bin',
+    result = ppcp(f's3://{bucket}/big.bin', 'big.bin', '--no-resume',
                   endpoint_url=fault_proxy.endpoint_url)
     assert result.returncode == 1
     [failure] = output_lines(result.stderr)
