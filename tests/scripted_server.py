@@ -29,7 +29,10 @@ class ScriptedServer:
         for number, answers in enumerate(self.script):
             sock, _ = self.listener.accept()
             with sock:
-                self._answer(number, sock, answers)
+                try:
+                    self._answer(number, sock, answers)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client closed it mid-answer: the next
 
     def _answer(self, number, sock, answers):
         data = b''
