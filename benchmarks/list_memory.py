@@ -11,8 +11,8 @@ resident set of the ``aws`` process tree (``measure.run_measured``).
     python -m benchmarks.list_memory --weed PATH/TO/weed \\
         [--lines 100000 1000000]
 
-Not part of ``benchmarks/run.py``; its figures are in RESULTS.md's
-*Key lists* section, written by hand.
+Not part of ``benchmarks/run.py``; its figures are written by hand into
+``where-the-time-goes.md``, which RESULTS.md includes.
 """
 import argparse
 import os

@@ -7,14 +7,17 @@ Uploads a ``--size-mib`` object (default 1 GiB) to a fresh ``weed mini`` on
 it, sends SIGINT to its process group once ``<file>.ppcp-resume`` lists
 half the parts, and times the same command run again (without resume, or
 with ``--no-resume``, that rerun is the uninterrupted download). Prints
-the median wall time of each.
+the median wall time and CPU of each, and the bytes the rerun had left to
+fetch: the parts its record did not list when the first run ended (the
+fault tests count at a proxy that the rerun requests no others).
 
     python -m benchmarks.resume --weed PATH/TO/weed [--size-mib 1024]
 
 (A small object is all received at once with the default requests in
 flight: ``--size-mib 64 --requests 2`` is a smoke check.)
 
-Not part of ``benchmarks/run.py`` (nor of RESULTS.md, which it writes).
+Not part of ``benchmarks/run.py``; its figures are written by hand into
+``where-the-time-goes.md``, which RESULTS.md includes.
 """
 import argparse
 import os
@@ -47,7 +50,7 @@ def recorded_parts(record):
 
 def interrupt_at_half(argv, env, out, parts):
     """Start the download and Ctrl-C its process group once the record
-    lists half the parts."""
+    lists half the parts; the number of parts it kept."""
     process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL,
                                start_new_session=True)
@@ -58,6 +61,7 @@ def interrupt_at_half(argv, env, out, parts):
         time.sleep(0.002)
     os.killpg(process.pid, signal.SIGINT)
     process.wait()
+    return recorded_parts(out + '.ppcp-resume')
 
 
 def main():
@@ -82,16 +86,24 @@ def main():
         argv = [AWS, 's3', 'ppcp', 's3://resume/big', out, '--endpoint-url',
                 server.endpoint_url, '--no-progress']
         times = {'uninterrupted': [], 'resumed after 50 %': []}
+        left_to_fetch = []
         for _ in range(args.runs):
-            times['uninterrupted'].append(run(argv, env)[0])
+            times['uninterrupted'].append(run(argv, env))
             os.remove(out)
-            interrupt_at_half(argv, env, out, parts)
-            times['resumed after 50 %'].append(run(argv, env)[0])
+            kept = interrupt_at_half(argv, env, out, parts)
+            left_to_fetch.append(size - min(kept * PART, size))
+            times['resumed after 50 %'].append(run(argv, env))
             os.remove(out)
         print(f'{args.size_mib} MiB in {parts} parts, median of {args.runs}, '
               f'{os.cpu_count()} CPUs')
         for name, samples in times.items():
-            print(f'{name:20}: {statistics.median(samples):6.2f} s wall')
+            wall = statistics.median(sample[0] for sample in samples)
+            cpu = statistics.median(sample[1] for sample in samples)
+            print(f'{name:20}: {wall:6.2f} s wall, {cpu:5.2f} CPU-s')
+        print(f'bytes left to fetch by the rerun: median '
+              f'{statistics.median(left_to_fetch) / MiB:.0f} MiB of '
+              f'{args.size_mib} MiB (runs: '
+              + ', '.join(f'{b / MiB:.0f}' for b in left_to_fetch) + ')')
         print('(resumed: the second run alone; without resume it is the '
               'uninterrupted time)')
 

@@ -7,8 +7,11 @@ Rows (``--rows``): uploads ``--count`` objects of ``--size`` bytes (default
 times, tools in alternating order: each tool syncs the prefix into a fresh
 directory (the first sync, timed), ``--changed`` objects (default 50) are
 uploaded again with other bytes, and each tool syncs its directory again
-(the re-sync, timed; it must fetch exactly the changed objects). Prints the
-median wall time and the CPU of the command and its children.
+(the re-sync, timed; it must fetch exactly the changed objects), then
+syncs it once more with nothing changed (listing and comparing only), and
+``aws s3 ls --recursive`` lists the prefix (the CLI's start-up and the
+listing alone). Prints the median wall time and the CPU of the command and
+its children.
 
 Memory (``--memory COUNT ...``): for each count, that many 1 KiB objects
 under a prefix of their own, synced by ``ppsync`` into a fresh directory,
@@ -20,7 +23,8 @@ with the peak summed resident set of its process tree
 
 Tools on their defaults; rclone with ``--s3-provider Other`` and a
 connection string (no config file). Not part of ``benchmarks/run.py``; its
-figures are in RESULTS.md's *Sync* section, written by hand.
+figures are written by hand into ``where-the-time-goes.md``, which
+RESULTS.md includes.
 """
 import argparse
 import os
@@ -70,6 +74,10 @@ def rows(args, client, endpoint, home, env):
     tools = list(sync_commands(args, endpoint, source, 'x'))
     first = {tool: [] for tool in tools}
     again = {tool: [] for tool in tools}
+    unchanged = {tool: [] for tool in tools}
+    listing = {'aws s3 ls': []}
+    list_argv = [AWS, 's3', 'ls', '--recursive', source, '--endpoint-url',
+                 endpoint]
     for run_index in range(args.runs):
         order = tools if run_index % 2 == 0 else tools[::-1]
         dests = {tool: f'{home}/{order.index(tool)}' for tool in tools}
@@ -90,12 +98,17 @@ def rows(args, client, endpoint, home, env):
             if sizes != {args.size + 1}:
                 sys.exit(f'{tool}: the re-sync did not fetch the changes')
         for tool in order:
+            argv = sync_commands(args, endpoint, source, dests[tool])[tool]
+            unchanged[tool].append(run(argv, env, home))
+        listing['aws s3 ls'].append(run(list_argv, env, home))
+        for tool in order:
             shutil.rmtree(dests[tool])
         # Back to the first sync's bytes for the next run's changes.
         put_objects(client, BUCKET, changed, args.size)
     print(f'{args.count} x {args.size} B, {args.changed} changed, median of '
           f'{args.runs}, {os.cpu_count()} CPUs')
-    for name, samples in (('first sync', first), ('re-sync', again)):
+    for name, samples in (('first sync', first), ('re-sync', again),
+                          ('unchanged', unchanged), ('listing', listing)):
         for tool, runs in samples.items():
             wall = statistics.median(s[0] for s in runs)
             cpu = statistics.median(s[1] for s in runs)
