@@ -6,34 +6,41 @@ Uploads ``--count`` objects of ``--size`` bytes to a fresh ``weed mini`` on
 127.0.0.1, then downloads them with ``--recursive`` into a fresh directory,
 tree after tree (A B, then B A, ...), ``--runs`` times each, and prints the
 median wall time and the CPU of the ``aws`` process and its children
-(``RUSAGE_CHILDREN``; the server's CPU is not counted). Each tree runs with
+(``RUSAGE_CHILDREN``, also as user and system time; the server's CPU
+is not counted). Each tree runs with
 its root first on ``PYTHONPATH``, ahead of the installed package.
 
     python -m benchmarks.ab_trees --weed PATH/TO/weed TREE_A TREE_B \\
         [--count 5000] [--size 16384] [--runs 9] [--s3-setting K=V ...] \\
-        [--one-object] [--s5cmd PATH/TO/s5cmd]
+        [--one-object] [--s5cmd PATH/TO/s5cmd] [--fresh-ext4]
 
 ``--one-object`` also times, in each round, each tree's download of one
 object of 1 byte: the CLI's own start-up and exit, which no download
 avoids; each tree's figures are then also given less that run's.
 ``--s5cmd`` also times ``s5cmd cp`` of the same objects in each round
-(a large object: ``--count 1 --size 1073741824``).
+(a large object: ``--count 1 --size 1073741824``). ``--fresh-ext4``
+(root) downloads into a fresh journaled ext4 on a loop device, where
+``run.py`` writes (``destfs``), instead of a temporary directory.
 
-Not part of ``benchmarks/run.py`` (nor of RESULTS.md); figures it gave are
-in ``where-the-time-goes.md``.
+Not part of ``benchmarks/run.py``; figures it gave are written by hand
+into ``where-the-time-goes.md``, which RESULTS.md includes.
 """
 import argparse
+import contextlib
 import os
+import pathlib
 import shutil
 import statistics
 
 import awscli  # noqa: F401  (before botocore: the CLI's vendored copy)
 
 from benchmarks.cli_runs import AWS, cli_env, put_objects, run
+from benchmarks.destfs import downloads_filesystem
 from benchmarks.server import seaweedfs
 from tests.s3server import make_s3_client
 
 BUCKET = 'ab-trees'
+WORK_DIR = pathlib.Path(__file__).with_name('.work')
 
 
 def main():
@@ -48,14 +55,22 @@ def main():
     parser.add_argument('--one-object', action='store_true',
                         help="also time each tree's download of 1 byte")
     parser.add_argument('--s5cmd', help='also time this s5cmd binary')
+    parser.add_argument('--fresh-ext4', action='store_true',
+                        help="download into a fresh journaled ext4, as "
+                        "run.py does (root), not into a temporary directory")
     args = parser.parse_args()
     home, base_env = cli_env('ppdl-ab-trees-', args.s3_setting)
     trees = [os.path.abspath(tree) for tree in args.trees]
     samples = {tree: [] for tree in trees}
     one_object = {tree: [] for tree in trees}
     s5cmd = []
-    out = f'{home}/out'
-    with seaweedfs(args.weed).start() as server:
+    with contextlib.ExitStack() as stack:
+        out = f'{home}/out'
+        if args.fresh_ext4:
+            destination = stack.enter_context(downloads_filesystem(
+                WORK_DIR, args.count * args.size, print))
+            out = str(destination.root / 'out')
+        server = stack.enter_context(seaweedfs(args.weed).start())
         client = make_s3_client(server.endpoint_url)
         client.create_bucket(Bucket=BUCKET)
         put_objects(client, BUCKET, (f'o/{i:07d}' for i in range(args.count)),
@@ -86,20 +101,29 @@ def main():
     for tree, runs in samples.items():
         wall = statistics.median(s[0] for s in runs)
         cpu = statistics.median(s[1] for s in runs)
+        user = statistics.median(s.user for s in runs)
+        system = statistics.median(s.system for s in runs)
         print(f'{tree}: {wall:6.2f} s wall, {cpu:6.2f} s CPU '
-              f'(aws + children); walls {sorted(round(s[0], 2) for s in runs)}'
+              f'(aws + children; user {user:.2f}, system {system:.2f}); '
+              f'walls {sorted(round(s[0], 2) for s in runs)}'
               f', CPUs {sorted(round(s[1], 2) for s in runs)}')
         if args.one_object:
             startup = one_object[tree]
             startup_wall = statistics.median(s[0] for s in startup)
             startup_cpu = statistics.median(s[1] for s in startup)
+            startup_user = statistics.median(s.user for s in startup)
+            startup_system = statistics.median(s.system for s in startup)
             print(f'  one object: {startup_wall:6.2f} s wall, '
                   f'{startup_cpu:6.2f} s CPU; less it: '
                   f'{wall - startup_wall:6.2f} s wall, '
-                  f'{cpu - startup_cpu:6.2f} s CPU')
+                  f'{cpu - startup_cpu:6.2f} s CPU (user '
+                  f'{user - startup_user:.2f}, system '
+                  f'{system - startup_system:.2f})')
     if s5cmd:
         print(f's5cmd: {statistics.median(s[0] for s in s5cmd):6.2f} s wall, '
-              f'{statistics.median(s[1] for s in s5cmd):6.2f} s CPU; walls '
+              f'{statistics.median(s[1] for s in s5cmd):6.2f} s CPU (user '
+              f'{statistics.median(s.user for s in s5cmd):.2f}, system '
+              f'{statistics.median(s.system for s in s5cmd):.2f}); walls '
               f'{sorted(round(s[0], 2) for s in s5cmd)}, CPUs '
               f'{sorted(round(s[1], 2) for s in s5cmd)}')
     shutil.rmtree(home)

@@ -38,7 +38,8 @@ After (direct; walls are noisier: two other jobs were running):
 ``aws s3 cp`` checks nothing for an object it fetches in ranges, with or
 without ``--checksum-mode``: its two rows differ by noise only.
 
-Not part of ``benchmarks/run.py`` (nor of RESULTS.md, which it writes).
+Not part of ``benchmarks/run.py``; its figures are written by hand into
+``where-the-time-goes.md``, which RESULTS.md includes.
 """
 import argparse
 import os

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from typing import NamedTuple
 
 AWS = os.path.join(os.path.dirname(sys.executable), 'aws')
 
@@ -35,9 +36,19 @@ def cli_env(prefix, s3_settings=(), pythonpath=None):
     return home, env
 
 
+class Timed(NamedTuple):
+    """A run: its wall seconds, and the CPU seconds of the command and its
+    children, in all and as user and system time."""
+
+    wall: float
+    cpu: float
+    user: float
+    system: float
+
+
 def run(argv, env, cwd=None):
-    """``(wall seconds, CPU seconds of the command and its children)``;
-    exits with the command's stderr if it fails."""
+    """The command's ``Timed``; exits with the command's stderr if it
+    fails."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     result = subprocess.run(argv, env=env, cwd=cwd, capture_output=True,
@@ -46,9 +57,9 @@ def run(argv, env, cwd=None):
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if result.returncode:
         sys.exit(f'{argv} exited {result.returncode}: {result.stderr}')
-    cpu = (after.ru_utime - before.ru_utime
-           + after.ru_stime - before.ru_stime)
-    return wall, cpu
+    user = after.ru_utime - before.ru_utime
+    system = after.ru_stime - before.ru_stime
+    return Timed(wall, user + system, user, system)
 
 
 def put_objects(client, bucket, keys, size):

@@ -21,7 +21,8 @@ It prints the median wall time and the CPU of the command and its children.
     python -m benchmarks.files_from --weed PATH/TO/weed [--s5cmd PATH] \
         [--rclone PATH]
 
-Not part of ``benchmarks/run.py`` (nor of RESULTS.md, which it writes).
+Not part of ``benchmarks/run.py``; its figures are written by hand into
+``where-the-time-goes.md``, which RESULTS.md includes.
 """
 import argparse
 import os
