@@ -15,7 +15,6 @@ import itertools
 import logging
 import os
 import queue
-import threading
 
 from s3transfer.exceptions import CancelledError
 from s3transfer.utils import CallArgs, OSUtils
@@ -38,12 +37,6 @@ logger = logging.getLogger(__name__)
 # How often a submission waiting for room in the full request queue looks
 # whether the pool has broken meanwhile.
 FULL_QUEUE_RECHECK = 0.2
-# The most resumable downloads in flight at once: each holds its record
-# open (and locked) in the parent, and the request queue alone could hold
-# a thousand of them, enough to reach a soft limit of 1024 open files. A
-# submission waits for one to end beyond it; the workers have parts of
-# the others to fetch meanwhile.
-MAX_OPEN_PARTIALS = 256
 
 __all__ = ['ProcessPoolDownloader', 'ProcessTransferConfig',
            'ProcessPoolTransferFuture', 'ProcessPoolTransferMeta',
@@ -75,13 +68,14 @@ class ProcessPoolDownloader:
             # CLI's factory comes with credentials resolved (or none to find).
             client_factory = ClientFactory.from_client_kwargs(client_kwargs)
         self._config = config or ProcessTransferConfig()
-        self._on_notice = on_notice or logger.warning
-        self._partial_slots = threading.BoundedSemaphore(MAX_OPEN_PARTIALS)
         self._ids = itertools.count()
         self._tracker = TransferTracker()
         self._lifecycle = PoolLifecycle(self._config, client_factory,
                                         credentials, resolve_credentials,
                                         self._tracker)
+        self._partials = resume.PartialOpener(
+            self._config, on_notice or logger.warning,
+            self._lifecycle.check_usable, FULL_QUEUE_RECHECK)
 
     # -- public API ---------------------------------------------------------
 
@@ -218,7 +212,8 @@ class ProcessPoolDownloader:
         parts = (1 if byte_range is not None
                  else self._estimate_parts(meta.size))
         try:
-            partial = self._open_partial(meta, byte_range, for_stream)
+            partial = (None if byte_range is not None
+                       else self._partials.open(meta))
         except (resume.DestinationLockedError, OSError) as error:
             resolve(future, call_args.subscribers, error)
             return future
@@ -249,39 +244,6 @@ class ProcessPoolDownloader:
         running.publisher.publish_template(bucket)
         self._put_request(running, request, for_stream)
         return future
-
-    def _open_partial(self, meta, byte_range, for_stream):
-        """A ``resume.Partial`` (locked) if the download is resumable: the
-        config allows it, and it is a whole object fetched in parts whose
-        size and ETag are known (the CLI's listing gives both; a library
-        caller passes ``expected_size``). The object's LastModified, if a
-        subscriber put it in ``meta.user_context['last_modified']`` (the
-        command does), must match too. The notice of an earlier partial
-        download started over goes to ``on_notice``. Beyond
-        MAX_OPEN_PARTIALS open at once, it waits for one to end (or for
-        the pool to break)."""
-        if (not self._config.resume or byte_range is not None
-                or meta.size is None or meta.etag is None
-                or self._config.num_parts(meta.size) < 2):
-            return None
-        call_args = meta.call_args
-        identity = resume.ObjectIdentity(
-            bucket=call_args.bucket, key=call_args.key,
-            version_id=call_args.extra_args.get('VersionId'),
-            etag=meta.etag, size=meta.size,
-            last_modified=meta.user_context.get('last_modified'),
-            part_size=self._config.part_size(meta.size))
-        while not self._partial_slots.acquire(timeout=FULL_QUEUE_RECHECK):
-            self._lifecycle.check_usable(for_stream)
-        try:
-            partial = resume.Partial.open(call_args.filename, identity,
-                                          self._partial_slots.release)
-        except BaseException:
-            self._partial_slots.release()
-            raise
-        if partial.notice is not None:
-            self._on_notice(partial.notice)
-        return partial
 
     def kept_partials(self):
         """The partial downloads kept for a rerun so far, as

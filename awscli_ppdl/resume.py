@@ -1,6 +1,6 @@
-"""Resumable downloads: the record of finished parts kept beside a temp
-file, the lock that makes one run at a time its writer, and what a rerun
-trusts of them.
+"""Resumable downloads: which ones are, the record of finished parts kept
+beside a temp file, the lock that makes one run at a time its writer, and
+what a rerun trusts of them.
 
 An object fetched in parts (at or above the multipart threshold, to a
 regular file, with a known size and ETag) is written to
@@ -35,6 +35,7 @@ import errno
 import fcntl
 import json
 import os
+import threading
 from typing import NamedTuple, Optional
 
 from awscli_ppdl.fileio import NAME_MAX, TEMP_SUFFIX, remove_quietly
@@ -42,6 +43,12 @@ from awscli_ppdl.fileio import NAME_MAX, TEMP_SUFFIX, remove_quietly
 RECORD_SUFFIX = '.ppcp-resume'
 FORMAT = 'ppcp-resume/1'
 BOOT_ID_FILE = '/proc/sys/kernel/random/boot_id'
+# The most resumable downloads in flight at once: each holds its record
+# open (and locked) in the parent, and the request queue alone could hold
+# a thousand of them, enough to reach a soft limit of 1024 open files. A
+# submission waits for one to end beyond it; the workers have parts of
+# the others to fetch meanwhile.
+MAX_OPEN_PARTIALS = 256
 
 
 class DestinationLockedError(Exception):
@@ -301,6 +308,59 @@ class Partial:
             os.close(fd)
             if self._on_unlock is not None:
                 self._on_unlock()
+
+
+class PartialOpener:
+    """Decides which of a downloader's submissions are resumable and opens
+    their ``Partial``, at most MAX_OPEN_PARTIALS at once.
+
+    :param config: the downloader's ``ProcessTransferConfig``.
+    :param on_notice: called with the line for the user when an earlier
+        partial download is started over.
+    :param check_usable: raises once the downloader can take nothing new,
+        so that a submission waiting for a free record stops waiting.
+    :param recheck: seconds between those checks while it waits.
+    """
+
+    def __init__(self, config, on_notice, check_usable, recheck):
+        self._config = config
+        self._on_notice = on_notice
+        self._check_usable = check_usable
+        self._recheck = recheck
+        self._slots = threading.BoundedSemaphore(MAX_OPEN_PARTIALS)
+
+    def open(self, meta):
+        """The ``Partial`` (locked) of a whole-object download, if it is
+        resumable: the config allows it, and the object, fetched in parts,
+        has a known size and ETag (the CLI's listing gives both; a library
+        caller passes ``expected_size``). The object's LastModified, if a
+        subscriber put it in ``meta.user_context['last_modified']`` (the
+        command does), must match too; else None.
+
+        Raises ``DestinationLockedError`` or ``OSError`` as
+        ``Partial.open`` does."""
+        config = self._config
+        if (not config.resume or meta.size is None or meta.etag is None
+                or config.num_parts(meta.size) < 2):
+            return None
+        call_args = meta.call_args
+        identity = ObjectIdentity(
+            bucket=call_args.bucket, key=call_args.key,
+            version_id=call_args.extra_args.get('VersionId'),
+            etag=meta.etag, size=meta.size,
+            last_modified=meta.user_context.get('last_modified'),
+            part_size=config.part_size(meta.size))
+        while not self._slots.acquire(timeout=self._recheck):
+            self._check_usable()
+        try:
+            partial = Partial.open(call_args.filename, identity,
+                                   self._slots.release)
+        except BaseException:
+            self._slots.release()
+            raise
+        if partial.notice is not None:
+            self._on_notice(partial.notice)
+        return partial
 
 
 def _lock(filename, record_filename):

@@ -1,7 +1,6 @@
 """The MD5 of an object fetched in one GET, checked against its ETag by
 default (issue 26): the worker hashes the bytes as they arrive. The fault
 proxy flips one byte of a body on the wire."""
-import base64
 import hashlib
 import os
 

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from awscli_ppdl import processpool, resume
+from awscli_ppdl import resume
 from tests.helpers import file_sha256, files_under, library_downloader, sha256
 
 MiB = 1024 * 1024
@@ -26,7 +26,7 @@ def test_more_resumable_downloads_than_may_be_open_at_once_all_complete(
     """Each resumable download holds its record open until it ends; past
     MAX_OPEN_PARTIALS (2 here) a submission waits for one to end, and
     every download completes, leaving no record."""
-    monkeypatch.setattr(processpool, 'MAX_OPEN_PARTIALS', 2)
+    monkeypatch.setattr(resume, 'MAX_OPEN_PARTIALS', 2)
     opened, open_now = [], []
     real_open = resume.Partial.open
 

@@ -7,8 +7,7 @@ import subprocess
 
 import pytest
 
-from tests.helpers import (
-    assert_no_temp_files, file_sha256, files_under, output_lines, sha256)
+from tests.helpers import file_sha256, files_under, output_lines, sha256
 from tests.s3server import AWS_SCRIPT, run_aws
 
 MiB = 1024 * 1024
