@@ -63,7 +63,7 @@ class GetObjectJob(NamedTuple):
     more_to_come: bool = True
     reserve: Optional[int] = None
     # A whole-object GET whose bytes the worker checks against an MD5 ETag
-    # (``worker._md5_checked``).
+    # (``checkedget._md5_checked``).
     check_md5: bool = False
     # The CRC algorithm of the object's full-object checksum: the worker
     # computes its part's CRC as the bytes arrive and reports it with the

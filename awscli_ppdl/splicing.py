@@ -11,7 +11,7 @@ bytes' path for large parts* in benchmarks/where-the-time-goes.md).
 Only for large bodies nothing in the process needs to see: over plain HTTP
 (TLS is decrypted in the process), read by the worker itself (no checksum
 of botocore's), with no MD5 or CRC of the worker's (``getobject._splice_to``,
-``Worker._copy_body``). A file that refuses (a file system, a device
+``bodywriter.BodyWriter.copy``). A file that refuses (a file system, a device
 without ``splice``), or a socket that does, ends the splicing of a body:
 what is left goes through the worker's buffer as every other body does.
 """

@@ -13,7 +13,8 @@ fresh process that prints its figures as one JSON line. The server is
 stopped by its PID on every way out; each run has a time limit, and so has
 the whole (``--budget``).
 
-What a run does, like a worker process (``worker.py``, ``getobject.py``):
+What a run does, like a worker process (``worker.py``, ``checkedget.py``,
+``bodywriter.py``, ``getobject.py``):
 ``--threads`` threads share one client and take GETs from one queue; each
 GET's headers are the bucket's template (learned from botocore as the
 parent learns it, ``TemplateLearner``) signed with ``CrtTemplateSigner``;
@@ -25,10 +26,10 @@ offsets). The clients:
 
 * ``http11``: the worker's own: ``HttpSessionSettings.create_pool()``'s
   ``http11.ConnectionPool``, body read with ``readinto`` into a 256 KiB
-  buffer per thread and written per 256 KiB (``Worker._copy_body``).
+  buffer per thread and written per 256 KiB (``BodyWriter.copy``).
 * ``splice``: the same pool, the body spliced socket -> pipe -> file at
   its offset through a 1 MiB pipe per thread (``splicing.Splicer``, as
-  ``Worker._copy_body`` moves a plain-HTTP part; over HTTPS it reads as
+  ``BodyWriter.copy`` moves a plain-HTTP part; over HTTPS it reads as
   ``http11`` does).
 * ``crt``: ``awscrt.http``, as a worker would use it: one kept-alive
   ``HttpClientConnection`` per thread (awscrt 0.38 has no connection
@@ -82,7 +83,7 @@ SMALL_SIZE = 16 * 1024
 SMALL_COUNT = 2000
 LARGE_SIZE = 1024 * 1024 * 1024
 PART_SIZE = 8 * 1024 * 1024
-BUFFER_SIZE = 256 * 1024  # worker.BUFFER_SIZE
+BUFFER_SIZE = 256 * 1024  # bodywriter.BUFFER_SIZE
 CLIENTS = ('http11', 'splice', 'crt', 'crtbuf')
 # Threads per worker process as the defaults give them on 2 CPUs (two
 # workers; 64 requests, 32 of them large: command.py).
@@ -291,7 +292,7 @@ class CrtClient:
 
 
 def _check_head(status, headers, expected, start):
-    """As ``Worker._expected_length``: the length, and a part's range."""
+    """As ``CheckedGet._expected_length``: the length, and a part's range."""
     if status not in (200, 206):
         raise RuntimeError(f'status {status}')
     if int(headers.get('content-length', -1)) != expected:

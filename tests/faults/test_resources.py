@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from awscli_ppdl import worker as worker_module
+from awscli_ppdl import checkedget
 from awscli_ppdl.records import RemoteError
 from tests.helpers import (
     Undescribable, Unpicklable, assert_no_temp_files, files_under,
@@ -97,13 +97,13 @@ def test_an_exception_that_cannot_cross_arrives_as_a_summary(
         fixed_object_endpoint, tmp_path):
     """Raised in a (forked) worker for one key only: that download fails
     with the exception's type and message, the next one works."""
-    original = worker_module.Worker._download
+    original = checkedget.CheckedGet._download
 
-    def fail_for_bad_key(self, job):
+    def fail_for_bad_key(self, job, progress):
         if job.key == 'bad':
             raise exception
-        return original(self, job)
-    monkeypatch.setattr(worker_module.Worker, '_download', fail_for_bad_key)
+        return original(self, job, progress)
+    monkeypatch.setattr(checkedget.CheckedGet, '_download', fail_for_bad_key)
 
     with library_downloader(fixed_object_endpoint, processes=1,
                             part_size=None) as downloader:

@@ -131,7 +131,7 @@ def test_a_part_cut_short_while_spliced_is_fetched_again(
     """The connection ends 1 MiB + 5 bytes into the body: an
     ``IncompleteRead``, retried on a new connection; the bytes left in the
     pipe of the cut body go nowhere."""
-    monkeypatch.setattr('awscli_ppdl.worker.RETRY_MAX_DELAY', 0)
+    monkeypatch.setattr('awscli_ppdl.checkedget.RETRY_MAX_DELAY', 0)
     counts = splice_counts(monkeypatch)
     cut = part(BODY, START)[:-(len(BODY) - MiB - 5)]
     contents, outcomes, progress, server = run_parts(

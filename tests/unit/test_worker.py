@@ -15,6 +15,8 @@ from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
 from awscli_ppdl import fileio
+from awscli_ppdl.bodywriter import BUFFER_SIZE
+from awscli_ppdl.checkedget import MAX_ATTEMPTS
 from awscli_ppdl.getobject import GetObjectSender
 from awscli_ppdl.monitor import TransferMonitor
 from awscli_ppdl.records import (
@@ -23,8 +25,7 @@ from awscli_ppdl.records import (
     GetObjectJob,
     TransferOutcome,
 )
-from awscli_ppdl.worker import (
-    BUFFER_SIZE, MAX_ATTEMPTS, ReportBatches, Worker, _exit_if_it_fails)
+from awscli_ppdl.worker import ReportBatches, Worker, _exit_if_it_fails
 
 BUCKET = 'bucket'
 KEY = 'dir/key.bin'
@@ -140,7 +141,7 @@ def test_empty_object(h):
 
 
 def test_larger_than_one_buffer(h, monkeypatch):
-    h.worker._buffer = memoryview(bytearray(7))
+    h.worker._get._writer._buffer = memoryview(bytearray(7))
     h.create_temp()
     h.add_get(DATA * 3)
     h.worker.run_job(h.job())
@@ -152,7 +153,7 @@ def test_progress_is_reported_while_the_body_is_read(h, monkeypatch):
     """Progress arrives per buffer (here 7 bytes, reported at once), not
     only when the part ends, and adds up to the bytes written."""
     monkeypatch.setattr('awscli_ppdl.worker.PROGRESS_INTERVAL', 0)
-    h.worker._buffer = memoryview(bytearray(7))
+    h.worker._get._writer._buffer = memoryview(bytearray(7))
     reports = []
     notify_progress = h.monitor.notify_progress
     monkeypatch.setattr(h.monitor, 'notify_progress', lambda tid, n: (
@@ -167,8 +168,8 @@ def test_progress_is_reported_while_the_body_is_read(h, monkeypatch):
 
 def test_a_failed_attempt_takes_its_progress_back(h, monkeypatch):
     monkeypatch.setattr('awscli_ppdl.worker.PROGRESS_INTERVAL', 0)
-    monkeypatch.setattr('awscli_ppdl.worker.RETRY_MAX_DELAY', 0)
-    h.worker._buffer = memoryview(bytearray(7))
+    monkeypatch.setattr('awscli_ppdl.checkedget.RETRY_MAX_DELAY', 0)
+    h.worker._get._writer._buffer = memoryview(bytearray(7))
     h.create_temp()
     h.add_get(DATA[:10], content_length=20)   # short body: retried
     h.add_get(DATA)
@@ -229,7 +230,7 @@ class _CutShortResponse(io.RawIOBase):
 def test_a_body_cut_short_on_the_fast_read_is_fetched_again(h, monkeypatch):
     """Read straight from http.client's ``_fp``, a cut body just ends:
     only its length tells, and the worker fetches it again."""
-    monkeypatch.setattr('awscli_ppdl.worker.RETRY_MAX_DELAY', 0)
+    monkeypatch.setattr('awscli_ppdl.checkedget.RETRY_MAX_DELAY', 0)
     body = os.urandom(2 * 4096 + 4000)
     h.create_temp()
     h.stubber.add_response('get_object', {
@@ -510,7 +511,7 @@ class _ResetStream(io.RawIOBase):
 
 
 def test_a_body_that_keeps_breaking_off_fails_as_cp_says(h, monkeypatch):
-    monkeypatch.setattr('awscli_ppdl.worker.RETRY_MAX_DELAY', 0)
+    monkeypatch.setattr('awscli_ppdl.checkedget.RETRY_MAX_DELAY', 0)
     h.create_temp(len(DATA))
     for _ in range(MAX_ATTEMPTS):
         h.stubber.add_response('get_object', {
