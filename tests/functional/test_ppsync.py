@@ -309,3 +309,30 @@ def test_case_conflicts(side_by_side, s3_client, bucket, fault_proxy, mode):
     else:
         assert code == 0 and err.startswith('warning: ')
         assert 'case' in err
+
+
+def test_a_key_that_cannot_be_written(side_by_side, bucket, work):
+    """A local file where the objects' directory must go: each object below
+    it fails with a ``download failed`` line naming it (stderr), the others
+    download, the exit status is 1, and the file in the way is left as it
+    was. ``aws s3 sync`` names only the object whose write failed, not the
+    one whose directory could not be created (its exit status says it);
+    ``ppsync`` names both."""
+    side_by_side.in_both(lambda dest: (dest.mkdir(),
+                                       write(dest / 'sub', b'in the way')))
+    sync = side_by_side.run('sync', S)
+    ppsync = side_by_side.run('ppsync', P)
+    assert sync[:2] == ppsync[:2] == (1, downloads(bucket, 'a.txt', 'd.tmp'))
+    sync_failed = sorted(sync[2].splitlines())
+    ppsync_failed = sorted(ppsync[2].splitlines())
+    assert [line.split(' [Errno')[0] for line in sync_failed] == [
+        f'download failed: s3://{bucket}/sub/b.txt to DEST/sub/b.txt']
+    assert [line.split(' [Errno')[0] for line in ppsync_failed] == [
+        f'download failed: s3://{bucket}/sub/b.txt to DEST/sub/b.txt',
+        f'download failed: s3://{bucket}/sub/deep/c.bin to '
+        f'DEST/sub/deep/c.bin Could not create directory '
+        f'{work / "DEST" / "sub" / "deep"}:']
+    assert all('Not a directory' in line for line in ppsync_failed)
+    assert tree(work / P) == tree(work / S)
+    assert (work / P / 'sub').read_bytes() == b'in the way'
+    assert sorted(os.listdir(work / P)) == ['a.txt', 'd.tmp', 'sub']
