@@ -30,11 +30,10 @@ import contextlib
 import os
 import pathlib
 import shutil
-import statistics
 
 import awscli  # noqa: F401  (before botocore: the CLI's vendored copy)
 
-from benchmarks.cli_runs import AWS, cli_env, put_objects, run
+from benchmarks.cli_runs import AWS, cli_env, median_timed, put_objects, run
 from benchmarks.destfs import downloads_filesystem
 from benchmarks.server import seaweedfs
 from tests.s3server import make_s3_client
@@ -99,31 +98,24 @@ def main():
     print(f'{args.count} x {args.size} B, median of {args.runs}, '
           f'{os.cpu_count()} CPUs, s3 settings {args.s3_setting}')
     for tree, runs in samples.items():
-        wall = statistics.median(s[0] for s in runs)
-        cpu = statistics.median(s[1] for s in runs)
-        user = statistics.median(s.user for s in runs)
-        system = statistics.median(s.system for s in runs)
-        print(f'{tree}: {wall:6.2f} s wall, {cpu:6.2f} s CPU '
-              f'(aws + children; user {user:.2f}, system {system:.2f}); '
+        median = median_timed(runs)
+        print(f'{tree}: {median.wall:6.2f} s wall, {median.cpu:6.2f} s CPU '
+              f'(aws + children; user {median.user:.2f}, system '
+              f'{median.system:.2f}); '
               f'walls {sorted(round(s[0], 2) for s in runs)}'
               f', CPUs {sorted(round(s[1], 2) for s in runs)}')
         if args.one_object:
-            startup = one_object[tree]
-            startup_wall = statistics.median(s[0] for s in startup)
-            startup_cpu = statistics.median(s[1] for s in startup)
-            startup_user = statistics.median(s.user for s in startup)
-            startup_system = statistics.median(s.system for s in startup)
-            print(f'  one object: {startup_wall:6.2f} s wall, '
-                  f'{startup_cpu:6.2f} s CPU; less it: '
-                  f'{wall - startup_wall:6.2f} s wall, '
-                  f'{cpu - startup_cpu:6.2f} s CPU (user '
-                  f'{user - startup_user:.2f}, system '
-                  f'{system - startup_system:.2f})')
+            startup = median_timed(one_object[tree])
+            print(f'  one object: {startup.wall:6.2f} s wall, '
+                  f'{startup.cpu:6.2f} s CPU; less it: '
+                  f'{median.wall - startup.wall:6.2f} s wall, '
+                  f'{median.cpu - startup.cpu:6.2f} s CPU (user '
+                  f'{median.user - startup.user:.2f}, system '
+                  f'{median.system - startup.system:.2f})')
     if s5cmd:
-        print(f's5cmd: {statistics.median(s[0] for s in s5cmd):6.2f} s wall, '
-              f'{statistics.median(s[1] for s in s5cmd):6.2f} s CPU (user '
-              f'{statistics.median(s.user for s in s5cmd):.2f}, system '
-              f'{statistics.median(s.system for s in s5cmd):.2f}); walls '
+        median = median_timed(s5cmd)
+        print(f's5cmd: {median.wall:6.2f} s wall, {median.cpu:6.2f} s CPU '
+              f'(user {median.user:.2f}, system {median.system:.2f}); walls '
               f'{sorted(round(s[0], 2) for s in s5cmd)}, CPUs '
               f'{sorted(round(s[1], 2) for s in s5cmd)}')
     shutil.rmtree(home)

@@ -43,12 +43,11 @@ Not part of ``benchmarks/run.py``; its figures are written by hand into
 """
 import argparse
 import os
-import statistics
 import tempfile
 
 import awscli  # noqa: F401  (before botocore: the CLI's vendored copy)
 
-from benchmarks.cli_runs import AWS, cli_env, run
+from benchmarks.cli_runs import AWS, cli_env, median_timed, run
 from benchmarks.server import seaweedfs
 from tests.s3server import make_s3_client
 
@@ -98,10 +97,10 @@ def main():
                          '--no-progress', *extra], env))
                     os.remove(out)
             for (command, mode), samples in times.items():
-                wall = statistics.median(s[0] for s in samples)
-                cpu = statistics.median(s[1] for s in samples)
+                median = median_timed(samples)
                 print(f'{algorithm:9} {command:4} --checksum-mode {mode:7}: '
-                      f'{wall:6.2f} s wall, {cpu:6.2f} s CPU (aws + children)')
+                      f'{median.wall:6.2f} s wall, {median.cpu:6.2f} s CPU '
+                      '(aws + children)')
 
 
 if __name__ == '__main__':

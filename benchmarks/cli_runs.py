@@ -4,6 +4,7 @@ plugin registered, one run's wall time and CPU, and the objects to fetch."""
 import concurrent.futures
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -60,6 +61,11 @@ def run(argv, env, cwd=None):
     user = after.ru_utime - before.ru_utime
     system = after.ru_stime - before.ru_stime
     return Timed(wall, user + system, user, system)
+
+
+def median_timed(runs):
+    """The ``Timed`` of each field's median over ``runs``."""
+    return Timed(*(statistics.median(values) for values in zip(*runs)))
 
 
 def put_objects(client, bucket, keys, size):

@@ -27,12 +27,11 @@ Not part of ``benchmarks/run.py``; its figures are written by hand into
 import argparse
 import os
 import shutil
-import statistics
 import sys
 
 import awscli  # noqa: F401  (before botocore: the CLI's vendored copy)
 
-from benchmarks.cli_runs import AWS, cli_env, put_objects, run
+from benchmarks.cli_runs import AWS, cli_env, median_timed, put_objects, run
 from benchmarks.server import seaweedfs
 from tests.s3server import make_s3_client
 
@@ -103,10 +102,9 @@ def main():
                     sys.exit(f'{name} did not download the named objects')
                 shutil.rmtree(f'{home}/out')
         for name, samples in times.items():
-            wall = statistics.median(s[0] for s in samples)
-            cpu = statistics.median(s[1] for s in samples)
-            print(f'{name:26}: {wall:6.2f} s wall, {cpu:6.2f} s CPU '
-                  '(command + children)')
+            median = median_timed(samples)
+            print(f'{name:26}: {median.wall:6.2f} s wall, {median.cpu:6.2f} '
+                  's CPU (command + children)')
     shutil.rmtree(home)
 
 

@@ -23,11 +23,10 @@ Not part of ``benchmarks/run.py``; its figures are in
 import argparse
 import os
 import shutil
-import statistics
 
 import awscli  # noqa: F401  (before botocore: the CLI's vendored copy)
 
-from benchmarks.cli_runs import AWS, cli_env, put_objects, run
+from benchmarks.cli_runs import AWS, cli_env, median_timed, put_objects, run
 from benchmarks.server import seaweedfs
 from tests.s3server import make_s3_client
 
@@ -77,10 +76,9 @@ def main():
                     with open(os.path.join(directory, 't.bin'), 'rb') as f:
                         if len(f.read()) != args.size:
                             raise SystemExit(f'{command} {form}: wrong bytes')
-            walls = {c: statistics.median(s[0] for s in runs)
-                     for c, runs in samples.items()}
-            cpus = {c: statistics.median(s[1] for s in runs)
-                    for c, runs in samples.items()}
+            medians = {c: median_timed(runs) for c, runs in samples.items()}
+            walls = {c: median.wall for c, median in medians.items()}
+            cpus = {c: median.cpu for c, median in medians.items()}
             print(f'{form:10} cp {walls["cp"]:5.3f} s ({cpus["cp"]:4.2f} '
                   f'CPU-s), ppcp {walls["ppcp"]:5.3f} s ({cpus["ppcp"]:4.2f} '
                   f'CPU-s): {walls["ppcp"] / walls["cp"]:4.2f}x')

@@ -30,7 +30,7 @@ import time
 import awscli  # noqa: F401  (before botocore: the CLI's vendored copy)
 
 from benchmarks.checksum_cost import upload
-from benchmarks.cli_runs import AWS, cli_env, run
+from benchmarks.cli_runs import AWS, cli_env, median_timed, run
 from benchmarks.server import seaweedfs
 from tests.s3server import make_s3_client
 
@@ -97,9 +97,9 @@ def main():
         print(f'{args.size_mib} MiB in {parts} parts, median of {args.runs}, '
               f'{os.cpu_count()} CPUs')
         for name, samples in times.items():
-            wall = statistics.median(sample[0] for sample in samples)
-            cpu = statistics.median(sample[1] for sample in samples)
-            print(f'{name:20}: {wall:6.2f} s wall, {cpu:5.2f} CPU-s')
+            median = median_timed(samples)
+            print(f'{name:20}: {median.wall:6.2f} s wall, '
+                  f'{median.cpu:5.2f} CPU-s')
         print(f'bytes left to fetch by the rerun: median '
               f'{statistics.median(left_to_fetch) / MiB:.0f} MiB of '
               f'{args.size_mib} MiB (runs: '

@@ -29,12 +29,11 @@ RESULTS.md includes.
 import argparse
 import os
 import shutil
-import statistics
 import sys
 
 import awscli  # noqa: F401  (before botocore: the CLI's vendored copy)
 
-from benchmarks.cli_runs import AWS, cli_env, put_objects, run
+from benchmarks.cli_runs import AWS, cli_env, median_timed, put_objects, run
 from benchmarks.measure import become_subreaper, run_measured
 from benchmarks.server import seaweedfs
 from tests.s3server import make_s3_client
@@ -110,10 +109,9 @@ def rows(args, client, endpoint, home, env):
     for name, samples in (('first sync', first), ('re-sync', again),
                           ('unchanged', unchanged), ('listing', listing)):
         for tool, runs in samples.items():
-            wall = statistics.median(s[0] for s in runs)
-            cpu = statistics.median(s[1] for s in runs)
-            print(f'{name:10} {tool:12}: {wall:6.2f} s wall, {cpu:6.2f} s '
-                  'CPU (command + children)')
+            median = median_timed(runs)
+            print(f'{name:10} {tool:12}: {median.wall:6.2f} s wall, '
+                  f'{median.cpu:6.2f} s CPU (command + children)')
 
 
 def memory(args, client, endpoint, home, env, server_pid):
