@@ -15,7 +15,6 @@ import gc
 import itertools
 import logging
 import os
-import queue
 import signal
 import sys
 import threading
@@ -33,7 +32,7 @@ from awscli.customizations.s3.filegenerator import FileGenerator
 from awscli.customizations.s3.filters import create_filter
 from awscli.customizations.s3.fileinfobuilder import FileInfoBuilder
 from awscli.customizations.s3.results import (
-    CommandResultRecorder, CtrlCResult, ResultProcessor, ResultRecorder)
+    CommandResultRecorder, CtrlCResult, ResultRecorder)
 from awscli.customizations.s3.s3handler import S3TransferHandlerFactory
 from awscli.customizations.s3.subcommands import (
     CommandParameters, CpCommand, S3TransferCommand)
@@ -49,6 +48,8 @@ from awscli_ppdl.fileio import TEMP_SUFFIX
 from awscli_ppdl.filesfrom import (
     FILES_FROM, FilesFromGenerator, FilesFromS3TransferHandler,
     check_files_from, open_files_from)
+from awscli_ppdl.inlineresults import (
+    InlineResultProcessor, InlineResultQueue)
 from awscli_ppdl.nooverwrite import (
     NO_OVERWRITE, NoOverwriteS3TransferHandler, check_no_overwrite)
 from awscli_ppdl.resume import RECORD_SUFFIX
@@ -418,16 +419,18 @@ class DownloadCommand:
         self._downloader = downloader
 
     def run(self):
-        result_queue = queue.Queue()
+        result_queue = InlineResultQueue()
+        # Made first: from now on the results the listing puts are handled
+        # as they are put (``inlineresults``).
+        handler = _TransferHandlerFactory(
+            self._handler_params(), self._downloader)(
+                self._client, result_queue)
         if self._params['is_stream']:
             fileinfos = [self._stream_fileinfo()]
         else:
             fileinfos = self._list_fileinfos(result_queue)
         if not self._params.get('dryrun'):
             fileinfos = self._start_downloader(fileinfos)
-        handler = _TransferHandlerFactory(
-            self._handler_params(), self._downloader)(
-                self._client, result_queue)
         result = handler.call(fileinfos)
         if result.num_tasks_failed > 0:
             return 1
@@ -678,7 +681,7 @@ class _TransferHandlerFactory(S3TransferHandlerFactory):
         self._add_result_printer(result_recorder, handlers)
         command_result_recorder = _CommandResultRecorder(
             result_queue, result_recorder,
-            ResultProcessor(result_queue, handlers))
+            InlineResultProcessor(result_queue, handlers))
         downloader = self._downloader
         if _version_args(self._cli_params):
             downloader = _OneVersion(downloader, self._cli_params)
