@@ -162,8 +162,14 @@ def test_a_failed_direct_get_is_botocores_first_attempt(
 ], ids=['slowdown', 'internal-error', 'no-response', 'reset-in-body'])
 def test_a_direct_get_that_fails_once_is_retried(
         fault, direct_gets, ppcp, objects, bucket, fault_proxy, workdir):
+    """'k' alone, so that its GET is the worker's first, on a new
+    connection: a reused one that ends before any response (as 'a-first's
+    could, when it came back to the pool in time) is the pool's own retry
+    of a connection the server closed, sent direct again."""
     fault_proxy.add_rule(Rule(method='GET', key='/k', times=1, **fault))
-    result = one_process(ppcp, bucket, fault_proxy)
+    result = ppcp(f's3://{bucket}/', 'out', '--recursive', '--processes',
+                  '1', '--exclude', 'a-first',
+                  endpoint_url=fault_proxy.endpoint_url)
     assert result.returncode == 0, result.stderr
     assert (workdir / 'out' / 'k').read_bytes() == objects['k']
     requests = gets(fault_proxy, 'k')
