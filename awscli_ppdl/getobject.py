@@ -37,7 +37,7 @@ from botocore.auth import (
 from botocore.awsrequest import AWSRequest, AWSResponse
 from botocore.compat import HAS_CRT, get_current_datetime
 from botocore.exceptions import ConnectionError, HTTPClientError
-from botocore.httpchecksum import handle_checksum_body
+from botocore.httpchecksum import StreamingChecksumBody, handle_checksum_body
 from botocore.httpsession import ProxyConfiguration, URLLib3Session
 from botocore.response import StreamingBody
 from botocore.utils import percent_encode
@@ -86,6 +86,9 @@ class ObjectBody:
     # splice_to(pipe, most), where the kernel can move the body into a file
     # (``_splice_to``), or None.
     splice_to: Optional[Callable] = None
+    # Whether botocore checks the body, as it is read, against a checksum
+    # S3 stored for the whole object (``handle_checksum_body``).
+    checksum_checked: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -567,7 +570,8 @@ def _object_body(body, content_length, content_range, md5=None, etag=None,
                  last_modified=None):
     return ObjectBody(content_length, content_range, _fastest_readinto(body),
                       lambda complete: _release_or_close(body, complete),
-                      md5, etag, last_modified, splice_to=_splice_to(body))
+                      md5, etag, last_modified, splice_to=_splice_to(body),
+                      checksum_checked=isinstance(body, StreamingChecksumBody))
 
 
 def _fastest_readinto(body):

@@ -741,6 +741,43 @@ def test_no_md5_check_where_the_etag_is_no_md5(h, fields, extra, check):
     assert h.contents() == DATA
 
 
+def test_no_md5_of_a_body_botocore_checks_against_a_stored_checksum(h):
+    """botocore checks the body against the object's stored CRC as it is
+    read: the bytes are proved, and not hashed again (the ETag here is no
+    MD5 of them, which an MD5 check would have failed)."""
+    import base64
+
+    from awscrt.checksums import crc32
+    from botocore.httpchecksum import CrtCrc32Checksum, StreamingChecksumBody
+
+    stored = base64.b64encode(crc32(DATA).to_bytes(4, 'big')).decode()
+    body = StreamingChecksumBody(io.BytesIO(DATA), len(DATA),
+                                 CrtCrc32Checksum(), stored)
+    other_md5 = __import__('hashlib').md5(b'other bytes').hexdigest()
+    h.add_get(DATA, ETag=f'"{other_md5}"', Body=body)
+    h.worker.run_job(h.job(length=len(DATA))._replace(check_md5=True))
+    assert only_outcome(h).error is None
+    assert h.contents() == DATA
+
+
+def test_a_body_that_fails_its_stored_checksum_fails_as_botocore_says(h):
+    import base64
+
+    from awscrt.checksums import crc32
+    from botocore.httpchecksum import CrtCrc32Checksum, StreamingChecksumBody
+
+    stored = base64.b64encode(crc32(DATA).to_bytes(4, 'big')).decode()
+    wrong = DATA[:-1] + b'!'
+    body = StreamingChecksumBody(io.BytesIO(wrong), len(wrong),
+                                 CrtCrc32Checksum(), stored)
+    h.add_get(wrong, ETag=MD5_ETAG, Body=body)
+    h.worker.run_job(h.job(length=len(DATA))._replace(check_md5=True))
+    outcome = only_outcome(h)
+    assert outcome.error.type_name == 'FlexibleChecksumError'
+    assert f'Expected checksum {stored} did not match' in (
+        outcome.error.message)
+
+
 def test_no_md5_check_of_a_range(h):
     h.create_temp(len(DATA))
     h.add_range(DATA[:10], 0)
