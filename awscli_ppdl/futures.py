@@ -38,12 +38,15 @@ class ProcessPoolTransferFuture(BaseTransferFuture):
 
     ``on_cancel`` is what cancelling asks of the engine (cancel one
     transfer, or stop one stream); the engine resolves the future with
-    ``set_done`` once the download has ended either way.
+    ``set_done`` once the download has ended either way. ``on_wait``, if
+    given, is called before a wait for a download not yet done: the
+    engine stops holding reports for a batch.
     """
 
-    def __init__(self, meta, on_cancel):
+    def __init__(self, meta, on_cancel, on_wait=None):
         self._meta = meta
         self._on_cancel = on_cancel
+        self._on_wait = on_wait
         self._done = threading.Event()
         self._exception = None
 
@@ -58,7 +61,7 @@ class ProcessPoolTransferFuture(BaseTransferFuture):
         """Wait for the download; a Ctrl-C meanwhile cancels it, as the
         seed's and s3transfer's futures do."""
         try:
-            finished = self._done.wait(timeout)
+            finished = self._wait(timeout)
         except KeyboardInterrupt:
             self.cancel()
             raise
@@ -69,9 +72,14 @@ class ProcessPoolTransferFuture(BaseTransferFuture):
 
     def exception(self, timeout=None):
         """The download's error (None if it succeeded), once it has ended."""
-        if not self._done.wait(timeout):
+        if not self._wait(timeout):
             raise TimeoutError('The download has not finished yet.')
         return self._exception
+
+    def _wait(self, timeout):
+        if self._on_wait is not None and not self._done.is_set():
+            self._on_wait()
+        return self._done.wait(timeout)
 
     def cancel(self):
         self._on_cancel()

@@ -125,6 +125,13 @@ class PoolLifecycle:
 
         self._tracker.cancel(transfer_id, exception, tell_monitor)
 
+    def reports_wanted(self):
+        """A caller waits for a download: the workers stop holding
+        reports for a batch (``worker.ReportBatches``)."""
+        running = self._running
+        if running is not None:
+            running.children.want_reports()
+
     def shutdown(self, cancel, cancel_exception):
         """Wait for what is in flight (or with ``cancel``, fail it with
         ``cancel_exception``), then stop the processes: back to IDLE."""

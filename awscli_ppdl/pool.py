@@ -66,6 +66,7 @@ class ChildProcesses:
         self._contexts.start_helpers()
         self._lock = threading.Lock()
         self._stopping = False
+        self._reports_wanted = False
         self._workers = []
         self._starter = None
         self._worker_http_settings = None
@@ -77,6 +78,7 @@ class ChildProcesses:
         self.request_queue = None
         self.job_queue = None
         self.cancel_event = None
+        self.reports_due = None
 
     def start_monitor(self):
         """Start the monitor's manager; the monitor's proxy. Call it, then
@@ -115,6 +117,12 @@ class ChildProcesses:
         self.request_queue = ctx.Queue(REQUEST_QUEUE_SIZE)
         self.job_queue = ctx.Queue(self._config.max_queue_size)
         self.cancel_event = ctx.Event()
+        # Released once the parent waits for the downloads: the workers
+        # then send the reports they hold for a batch
+        # (``worker.ReportBatches``). A semaphore used as a latch, not an
+        # Event: setting a multiprocessing Event waits for each process
+        # waiting on it to wake, for ever if one of them was killed.
+        self.reports_due = ctx.Semaphore(0)
         self._submitter = self._start_process(
             'ppcp-submitter', run_submitter,
             (self._client_factory, self._config, self.request_queue,
@@ -129,6 +137,13 @@ class ChildProcesses:
         """The parent's own thread for the children's log records, once the
         children that are forked at once have been."""
         self._child_logs.start()
+
+    def want_reports(self):
+        """The parent waits for the downloads: every worker sends the
+        reports it holds, and holds none from now on."""
+        if not self._reports_wanted:
+            self._reports_wanted = True
+            self.reports_due.release()
 
     @property
     def cancelled(self):
@@ -243,7 +258,7 @@ class ChildProcesses:
         return self._start_process(
             f'ppcp-worker-{number}', run_worker,
             (self._client_factory, self._worker_http_settings, self.job_queue,
-             self.monitor, self.cancel_event,
+             self.monitor, self.cancel_event, self.reports_due,
              self._config.requests_of_worker(number),
              self._config.large_requests_of_worker(number),
              self._child_logs.config),

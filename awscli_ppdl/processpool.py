@@ -73,6 +73,7 @@ class ProcessPoolDownloader:
         self._lifecycle = PoolLifecycle(self._config, client_factory,
                                         credentials, resolve_credentials,
                                         self._tracker)
+        self._many_files = False
         self._partials = resume.PartialOpener(
             self._config, on_notice or logger.warning,
             self._lifecycle.check_usable, FULL_QUEUE_RECHECK)
@@ -153,6 +154,9 @@ class ProcessPoolDownloader:
         to download, whose parts say how many workers it needs.
         """
         if several_workers:
+            # Many files are coming: their reports travel in batches until
+            # a caller waits (``records.DownloadRequest.more_to_come``).
+            self._many_files = True
             workers = self._config.max_request_processes
         elif expected_size is not None:
             workers = self._estimate_parts(expected_size)
@@ -166,6 +170,7 @@ class ProcessPoolDownloader:
         With ``cancel``, downloads in flight are cancelled instead. The next
         download starts the processes again.
         """
+        self._many_files = False
         self._lifecycle.shutdown(cancel, CancelledError(cancel_msg))
 
     def __enter__(self):
@@ -176,6 +181,7 @@ class ProcessPoolDownloader:
         s3transfer's ``TransferManager`` does (the seed waits instead): the
         program is failing, and ``aws s3 ppcp`` must stop at a fatal error
         as ``aws s3 cp`` does."""
+        self._many_files = False
         if exc_type is None:
             self._lifecycle.shutdown(False, None)
         else:
@@ -201,7 +207,8 @@ class ProcessPoolDownloader:
         call_args = meta.call_args
         transfer_id = meta.transfer_id
         future = ProcessPoolTransferFuture(
-            meta, lambda: self._cancel_transfer(transfer_id))
+            meta, lambda: self._cancel_transfer(transfer_id),
+            self._lifecycle.reports_wanted)
         if expected_size is not None:
             meta.provide_transfer_size(expected_size)
         queue_error = call_on_queued(call_args.subscribers, future)
@@ -230,6 +237,7 @@ class ProcessPoolDownloader:
             record_filename=None if partial is None
             else partial.record_filename,
             kept_parts=() if partial is None else partial.kept,
+            more_to_come=self._many_files and byte_range is None,
         )
         try:
             running = self._lifecycle.admit(transfer_id, pending, for_stream)

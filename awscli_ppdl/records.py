@@ -36,6 +36,11 @@ class DownloadRequest(NamedTuple):
     # ``((index, (algorithm, crc) or None), ...)``, which are not fetched.
     record_filename: Optional[str] = None
     kept_parts: tuple = ()
+    # The parent has more to submit after it (it was told many files are
+    # coming: a listing being downloaded), whether or not the next request
+    # is in the queue yet: its jobs' reports may wait to travel together
+    # until the parent waits for them (``worker.ReportBatches``).
+    more_to_come: bool = False
 
 
 class GetObjectJob(NamedTuple):
@@ -45,9 +50,9 @@ class GetObjectJob(NamedTuple):
     error, never a silently wrong file. ``num_parts`` lets the monitor tell
     when a transfer is complete without a separate "expect N jobs" round trip.
     ``more_to_come`` is False when the submitter queued this job with no
-    other work in hand (a one-file download's only job): the worker that
-    does it reports at once instead of waiting for a next job to batch the
-    report with. ``reserve`` is the whole file's size when it is known
+    other work in hand and no word from the parent that more is coming (a
+    one-file download's only job): the worker that does it reports at once
+    instead of holding the report for a batch. ``reserve`` is the whole file's size when it is known
     (ranged GETs): the worker that opens the temp file reserves it.
     """
 

@@ -72,7 +72,7 @@ class Submitter:
             jobs = self._report_kept(jobs, dict(request.kept_parts))
         if jobs:
             jobs[-1] = jobs[-1]._replace(
-                more_to_come=not self._request_queue.empty())
+                more_to_come=self._more_to_come(request))
         for job in jobs:
             self._job_queue.put(job)
 
@@ -96,6 +96,12 @@ class Submitter:
                             False, None, part_crc))
         self._monitor.notify_jobs_done(reports)
         return left
+
+    def _more_to_come(self, request):
+        """Whether other requests follow this one: queued already, or
+        announced by the parent."""
+        return request.more_to_come or not self._request_queue.empty()
+
     def _sized_by_first_get(self, request):
         """``size_from_first_get``, unless a checksum is to be verified:
         only a HeadObject (or a whole GET) reports it."""
@@ -111,7 +117,7 @@ class Submitter:
                                       Range=f'bytes=0-{first - 1}'),
                         0, first, 0, 1)
         return job._replace(
-            more_to_come=not self._request_queue.empty(),
+            more_to_come=self._more_to_come(request),
             check_md5=self._config.check_etag_md5,
             rest_part_size=self._config.multipart_chunksize)
 

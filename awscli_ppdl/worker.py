@@ -31,15 +31,15 @@ LARGE_GET_BYTES = 1024 * 1024
 # How often a worker tells the monitor how far a part has come: a few
 # messages a second, however fast the bytes arrive.
 PROGRESS_INTERVAL = 0.25
-# A worker reports finished jobs of small whole objects to the monitor in
-# batches of up to REPORT_BATCH (one round trip instead of one per tiny
-# object) while the next job comes within REPORT_DELAY seconds, and never
-# holds a report longer than REPORT_MAX_AGE, whatever job it is doing
-# meanwhile; other reports, and those of a job queued with nothing more to
-# come, go at once (``_batched``): no result waits for these delays.
+# A worker holds the reports of finished jobs of small whole objects while
+# more are coming, and sends them to the monitor in batches: one round trip
+# for up to REPORT_BATCH of them, once full, once the oldest is REPORT_DELAY
+# old, and once the parent waits for them, as soon as the process runs out
+# of jobs (``ReportBatches``). Other reports, and those of a job queued with
+# nothing more to come, go at once (``_batched``): no file's result waits
+# for the delay.
 REPORT_BATCH = 32
 REPORT_DELAY = 0.05
-REPORT_MAX_AGE = 0.25
 
 
 class Worker:
@@ -69,7 +69,6 @@ class Worker:
         self._monitor = monitor
         self._cancel_event = cancel_event
         self._reports = reports
-        self._more_to_come = True
 
     def run(self, job_queue):
         while True:
@@ -87,7 +86,6 @@ class Worker:
                 if self._reports is not None:
                     self._reports.flush()
                 return
-            self._more_to_come = _batched(job)
             try:
                 for rest in self.run_job(job):
                     self._queue_or_run(job_queue, rest)
@@ -106,37 +104,25 @@ class Worker:
                 self._queue_or_run(job_queue, rest)
 
     def _take_large_slot(self):
-        """A large-GET slot, with ``_next_job``'s rule for the reports held
-        meanwhile: they wait for it only while it comes at once.
-
-        The slots are fewer than the threads, and the threads idle on the
-        job queue hold them: a thread that has just finished the only job
-        of a one-file download waits here until a job or SHUTDOWN moves
-        them, and the report of a complete file must not wait with it
-        (nor for the batch's REPORT_MAX_AGE, the sender thread's safety
-        net): that was the ~0.25 s a one-object ``ppcp`` spent before its
-        file appeared."""
+        """A large-GET slot. The slots are fewer than the threads, and the
+        threads idle on the job queue hold them: once the parent waits for
+        the downloads, a thread that would wait for one sends what its
+        process holds first."""
         if self._large_slots.acquire(blocking=False):
             return
-        if self._reports is not None and self._reports.pending():
-            if self._more_to_come and self._large_slots.acquire(
-                    timeout=REPORT_DELAY):
-                return
+        if self._reports is not None and self._reports.due():
             self._reports.flush()
         self._large_slots.acquire()
 
     def _next_job(self, job_queue):
-        """The next job; reports wait for it only while it comes at once,
-        and not at all after a job whose report is not batched
-        (``_batched``: a part, a large object, or a small one queued with
-        nothing more to come)."""
-        if self._reports is not None and self._reports.pending():
-            if self._more_to_come:
-                try:
-                    return job_queue.get(timeout=REPORT_DELAY)
-                except queue.Empty:
-                    pass
-            self._reports.flush()
+        """The next job; once the parent waits for the downloads, a thread
+        that would wait for one sends what its process holds first: the
+        reports of the process's last jobs go as soon as it has no more."""
+        if self._reports is not None and self._reports.due():
+            try:
+                return job_queue.get_nowait()
+            except queue.Empty:
+                self._reports.flush()
         return job_queue.get()
 
     def run_job(self, job):
@@ -159,7 +145,7 @@ class Worker:
                   cancelled, progress.remainder(fetched.received),
                   fetched.part_crc, fetched.sized)
         if self._reports is not None:
-            self._reports.add(report)
+            self._reports.add(report, hold=_batched(job))
         else:
             self._monitor.notify_job_done(*report)
         return fetched.rest
@@ -174,10 +160,10 @@ class Worker:
 
 
 def _batched(job):
-    """Whether the job's report may wait for the next job to travel with
-    it: only a small whole object's, and only while the submitter had more
-    in hand. Batches save round trips for many tiny objects; beside a
-    part's or a large object's bytes, one round trip is nothing, and a
+    """Whether the job's report may be held for a batch: only a small whole
+    object's, and only while more is coming (the submitter had more in
+    hand, or the parent said more would follow). Batches save round trips
+    for many tiny objects; beside a part's or a large object's bytes, one round trip is nothing, and a
     part's report is on the way of its file's result: the part that
     completes a file is whichever finishes last, not the one queued with
     nothing more to come (a stream's ranges alike), and its report would
@@ -202,35 +188,48 @@ def _is_large(job):
 class ReportBatches:
     """Reports of finished jobs on their way to the monitor, in batches.
 
-    A worker sends a batch when it is full or when no job follows at once;
-    a thread of its own sends one that reaches REPORT_MAX_AGE first: the
-    worker may be in the middle of a long or stalled GET by then, and the
-    file whose report waits is complete (its temp file would be removed,
-    not renamed, if the pool broke meanwhile).
+    The process's threads add to one batch. It is sent when full, with a
+    report that must not wait, or by a thread of its own once its oldest
+    report is REPORT_DELAY old. When the parent starts waiting for the
+    downloads (``reports_due``, a latch of the pool's: a semaphore it
+    releases), what is held goes at once, and from then on a thread that
+    would wait for a job or a slot sends the batch first (``Worker``): the
+    process's last reports do not wait for the delay. (Each thread used to
+    send the batch whenever it had waited REPORT_DELAY for a job, and the
+    submitter marked most jobs "nothing more to come" whenever the parent
+    was slower than the workers: ~2 reports a round trip instead of up to
+    32, and a recursive download's last reports in another worker waited
+    for that timer.)
     """
 
-    def __init__(self, monitor):
+    def __init__(self, monitor, reports_due):
         self._monitor = monitor
         self._changed = threading.Condition()
         self._reports = []
         self._first_added = None
+        self._due = False
         self._closed = False
         self._sender = threading.Thread(
             target=self._send_when_due, name='ppcp-reports', daemon=True)
         self._sender.start()
+        threading.Thread(target=self._notice_when_due, args=(reports_due,),
+                         name='ppcp-reports-due', daemon=True).start()
 
-    def add(self, report):
+    def add(self, report, hold=True):
+        """Add a report; unless ``hold``, send it now, with the batch."""
         with self._changed:
-            if not self._reports:
-                self._first_added = time.monotonic()
-                self._changed.notify()
             self._reports.append(report)
-            full = len(self._reports) >= REPORT_BATCH
-        if full:
+            if len(self._reports) == 1:
+                self._first_added = time.monotonic()
+            hold = hold and len(self._reports) < REPORT_BATCH
+            if hold and len(self._reports) == 1:
+                self._changed.notify()
+        if not hold:
             self.flush()
 
-    def pending(self):
-        return len(self._reports)
+    def due(self):
+        """Whether the parent waits for the downloads."""
+        return self._due
 
     def flush(self):
         self._send(self._take())
@@ -252,6 +251,18 @@ class ReportBatches:
         if reports:
             self._monitor.notify_jobs_done(reports)
 
+    def _notice_when_due(self, reports_due):
+        """The parent waits for the downloads: what is held goes now (a
+        thread of its own, as the latch is another process's). The latch
+        is handed on, for the other workers."""
+        reports_due.acquire()
+        reports_due.release()
+        self._due = True
+        try:
+            self.flush()
+        except Exception:
+            logger.debug('Could not send job reports', exc_info=True)
+
     def _send_when_due(self):
         while self._wait_until_due():
             try:
@@ -263,13 +274,13 @@ class ReportBatches:
                 return
 
     def _wait_until_due(self):
-        """Until the oldest report is REPORT_MAX_AGE old; False once closed."""
+        """Until the oldest report is REPORT_DELAY old; False once closed."""
         with self._changed:
             while not self._closed:
                 if not self._reports:
                     self._changed.wait()
                     continue
-                due = self._first_added + REPORT_MAX_AGE - time.monotonic()
+                due = self._first_added + REPORT_DELAY - time.monotonic()
                 if due <= 0:
                     return True
                 self._changed.wait(due)
@@ -311,7 +322,7 @@ class _ProgressReporter:
 
 
 def run_worker(client_factory, http_settings, job_queue, monitor,
-               cancel_event, requests=1, large_requests=None,
+               cancel_event, reports_due, requests=1, large_requests=None,
                child_logging=None):
     """Body of a worker process (a module-level function: picklable).
 
@@ -325,6 +336,9 @@ def run_worker(client_factory, http_settings, job_queue, monitor,
         released (the socket's copy into the buffer, and the buffer's into
         the file, are the kernel's), so threads are the cheap way to keep
         requests in flight, and processes the way to use every CPU.
+    :param reports_due: the pool's latch, released once the parent waits
+        for the downloads: the reports held for a batch go
+        (``ReportBatches``).
     :param large_requests: how many of those GETs may be large ones
         (``LARGE_GET_BYTES``) at once; None: all of them.
     """
@@ -334,7 +348,7 @@ def run_worker(client_factory, http_settings, job_queue, monitor,
     if http_settings is not None:
         http_settings = http_settings.with_room_for(requests)
     sender = _get_object_sender(client_factory, http_settings, monitor)
-    reports = ReportBatches(monitor)
+    reports = ReportBatches(monitor, reports_due)
     large = requests if large_requests is None else large_requests
     large_slots = threading.Semaphore(large)
     splicers = splicing.SplicerPool(large)

@@ -17,7 +17,7 @@ import os
 HOUR = 3600.0
 TIMERS = {
     'awscli_ppdl.worker': (
-        'PROGRESS_INTERVAL', 'REPORT_DELAY', 'REPORT_MAX_AGE'),
+        'PROGRESS_INTERVAL', 'REPORT_DELAY'),
     'awscli_ppdl.processpool': ('FULL_QUEUE_RECHECK',),
     'awscli_ppdl.collector': ('SUPERVISION_INTERVAL', 'STOP_TIMEOUT'),
     'awscli_ppdl.pool': ('TERMINATE_GRACE', 'JOIN_TIMEOUT',
@@ -51,7 +51,7 @@ def run_worker(*args, **kwargs):
     """The worker's body, after saying which batch age it runs with."""
     from awscli_ppdl import worker
 
-    _mark(f'worker REPORT_MAX_AGE={worker.REPORT_MAX_AGE}')
+    _mark(f'worker REPORT_DELAY={worker.REPORT_DELAY}')
     return worker.run_worker(*args, **kwargs)
 
 

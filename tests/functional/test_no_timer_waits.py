@@ -1,7 +1,7 @@
 """A finished download wakes each next step at once: no step of a one-file
 download (worker report, monitor, collector, the CLI's result printer,
-shutdown, exit) waits for a poll interval, a batch age, a supervision tick
-or a join timeout to run out.
+shutdown, exit), nor the last reports of a recursive one, waits for a poll
+interval, a batch age, a supervision tick or a join timeout to run out.
 
 Each test runs the real ``aws s3 ppcp`` against moto (through the fault
 proxy) with every such timer of the engine an hour long (the
@@ -54,7 +54,7 @@ def test_one_object_completes_with_every_timer_an_hour_long(
     than its large-GET slots (``default_concurrent_requests``), and those
     idle on the job queue hold every slot, so the thread that wrote the
     file then waits for one (it used to hold the file's report meanwhile,
-    until the batch's REPORT_MAX_AGE)."""
+    until the batch's age ran out)."""
     s3_client.put_object(Bucket=bucket, Key='tiny/t.bin', Body=BODY)
     requests, large = default_concurrent_requests(_usable_cpus())
     assert requests > large
@@ -75,7 +75,7 @@ def test_one_object_completes_with_every_timer_an_hour_long(
         env=slow_timers_env, cwd=cwd, timeout=HANG_GUARD)
     assert result.returncode == 0, result.stderr
     assert slow_timers_env.marker.read_text().splitlines() == [
-        'parent', f'worker REPORT_MAX_AGE={hour_long_timers.HOUR}']
+        'parent', f'worker REPORT_DELAY={hour_long_timers.HOUR}']
     assert all_started == [True]
     assert (directory / 't.bin').read_bytes() == BODY
     assert sorted(os.listdir(directory)) == ['t.bin']
@@ -115,7 +115,32 @@ def test_a_multipart_object_completes_with_every_timer_an_hour_long(
         env=slow_timers_env, timeout=HANG_GUARD)
     assert result.returncode == 0, result.stderr
     assert slow_timers_env.marker.read_text().splitlines() == [
-        'parent', f'worker REPORT_MAX_AGE={hour_long_timers.HOUR}']
+        'parent', f'worker REPORT_DELAY={hour_long_timers.HOUR}']
     assert first_part_released == [True]
     assert (directory / 'big.bin').read_bytes() == body
     assert sorted(os.listdir(directory)) == ['big.bin']
+
+
+def test_many_objects_in_two_workers_complete_with_every_timer_an_hour_long(
+        slow_timers_env, s3_client, bucket, fault_proxy, tmp_path):
+    """``--recursive``: the parent announces more to come, so the workers
+    hold every report for a batch; once the parent waits for the
+    downloads, each worker sends what it holds. (The last reports of the
+    worker that did not take the last job used to wait for its threads'
+    REPORT_DELAY.)"""
+    bodies = {f'many/{n:02d}': os.urandom(100 + n) for n in range(24)}
+    for key, body in bodies.items():
+        s3_client.put_object(Bucket=bucket, Key=key, Body=body)
+    directory = tmp_path / 'dir'
+    result = run_aws(
+        ['s3', 'ppcp', f's3://{bucket}/many/', str(directory), '--recursive',
+         '--processes', '2', '--endpoint-url', fault_proxy.endpoint_url],
+        env=slow_timers_env, timeout=HANG_GUARD)
+    assert result.returncode == 0, result.stderr
+    assert slow_timers_env.marker.read_text().splitlines() == [
+        'parent', *[f'worker REPORT_DELAY={hour_long_timers.HOUR}'] * 2]
+    assert sorted(os.listdir(directory)) == sorted(
+        key[len('many/'):] for key in bodies)
+    for key, body in bodies.items():
+        assert (directory / key[len('many/'):]).read_bytes() == body
+    assert result.stdout.count('download: s3://') == len(bodies)

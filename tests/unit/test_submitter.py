@@ -50,6 +50,16 @@ def test_a_single_small_file_has_nothing_more_to_come(tmp_path):
     assert job.more_to_come is False
 
 
+def test_a_file_the_parent_said_more_follows_has_more_to_come(tmp_path):
+    """The parent downloads a listing (``ProcessPoolDownloader.start(
+    several_workers=True)``): its next request may not be queued yet."""
+    requests, jobs = queue.Queue(), queue.Queue()
+    submitter = Submitter(None, ProcessTransferConfig(), requests, jobs,
+                          TransferMonitor(), threading.Event())
+    submitter._submit(request(tmp_path, 1, 1024)._replace(more_to_come=True))
+    assert jobs.get_nowait().more_to_come is True
+
+
 def test_a_one_byte_chunk_size_plans_no_more_than_max_parts(tmp_path):
     """``multipart_chunksize = 1``: not a job per byte (the submitter would
     grow without bound) but 10,000 ranges, S3's most parts, that cover the

@@ -284,11 +284,11 @@ def test_run_processes_jobs_until_shutdown(h):
 
 
 def test_reports_of_back_to_back_jobs_travel_together(h, monkeypatch):
-    """Three jobs waiting in the queue, done long before REPORT_MAX_AGE
+    """Three jobs waiting in the queue, done long before REPORT_DELAY
     (made long here): one round trip reports all three."""
-    monkeypatch.setattr('awscli_ppdl.worker.REPORT_MAX_AGE', 600)
+    monkeypatch.setattr('awscli_ppdl.worker.REPORT_DELAY', 600)
     worker = Worker(h.sender(), h.monitor, h.cancel_event,
-                    ReportBatches(h.monitor))
+                    ReportBatches(h.monitor, threading.Semaphore(0)))
     batches = []
     notify_jobs_done = h.monitor.notify_jobs_done
     monkeypatch.setattr(h.monitor, 'notify_jobs_done', lambda reports: (
@@ -305,16 +305,32 @@ def test_reports_of_back_to_back_jobs_travel_together(h, monkeypatch):
     assert sorted(o.transfer_id for o in h.outcomes()) == [1, 2, 3]
 
 
+def test_a_full_batch_goes_at_once(h, monkeypatch):
+    monkeypatch.setattr('awscli_ppdl.worker.REPORT_DELAY', 600)
+    monkeypatch.setattr('awscli_ppdl.worker.REPORT_BATCH', 2)
+    batches = []
+    notify_jobs_done = h.monitor.notify_jobs_done
+    monkeypatch.setattr(h.monitor, 'notify_jobs_done', lambda reports: (
+        batches.append(len(reports)), notify_jobs_done(reports)))
+    reports = ReportBatches(h.monitor, threading.Semaphore(0))
+    for transfer_id in (1, 2, 3):
+        reports.add((transfer_id, 1, 0, None, False, 0, None, None))
+    assert batches == [2]
+    assert [o.transfer_id for o in h.outcomes()] == [1, 2]
+
+
 class RunningWorker:
     """A batching worker running its loop in a thread, over a plain queue
-    that already holds ``jobs``."""
+    that already holds ``jobs``; ``reports_due`` is its pool's latch."""
 
-    def __init__(self, h, *jobs):
+    def __init__(self, h, *jobs, large_slots=None):
         self.jobs = queue.Queue()
         for job in jobs:
             self.jobs.put(job)
+        self.reports_due = threading.Semaphore(0)
         worker = Worker(h.sender(), h.monitor, h.cancel_event,
-                        ReportBatches(h.monitor))
+                        ReportBatches(h.monitor, self.reports_due),
+                        large_slots=large_slots)
         self.thread = threading.Thread(target=worker.run, args=(self.jobs,),
                                        daemon=True)
         self.thread.start()
@@ -336,11 +352,10 @@ def next_reported_transfers(h):
             return [outcome.transfer_id for outcome in events.outcomes]
 
 
-def test_a_report_is_not_held_while_no_job_comes(h, monkeypatch):
-    """One job, then an empty queue: the report goes out after REPORT_DELAY
-    instead of waiting for a next job that may never come (REPORT_MAX_AGE
-    is made long here: the worker itself sends it)."""
-    monkeypatch.setattr('awscli_ppdl.worker.REPORT_MAX_AGE', 600)
+def test_a_held_report_goes_after_report_delay_while_no_job_comes(h):
+    """One job, then an empty queue, and the parent does not wait: the
+    report goes out once REPORT_DELAY old, not with a next job that may
+    never come."""
     h.create_temp()
     h.add_get(DATA)
     running = RunningWorker(h, h.job())
@@ -348,11 +363,29 @@ def test_a_report_is_not_held_while_no_job_comes(h, monkeypatch):
     running.stop()
 
 
+def test_held_reports_go_at_once_when_the_parent_waits(h, monkeypatch):
+    """A batch held (REPORT_DELAY an hour here), then the pool's latch that
+    the parent waits: the report goes, and the next is not held at all.
+    (The 30 s guard of ``next_reported_transfers`` is all that would end
+    the test if either waited.)"""
+    monkeypatch.setattr('awscli_ppdl.worker.REPORT_DELAY', 3600)
+    h.create_temp()
+    h.add_get(DATA)
+    h.add_get(DATA)
+    running = RunningWorker(h, h.job(transfer_id=1))
+    while not h.get_calls:   # the GET made, its report held or on its way
+        time.sleep(0.01)
+    running.reports_due.release()
+    assert next_reported_transfers(h) == [1]
+    running.jobs.put(h.job(transfer_id=2))
+    assert next_reported_transfers(h) == [2]
+    running.stop()
+
+
 def test_a_job_with_nothing_more_to_come_is_reported_at_once(h, monkeypatch):
-    """The only job of a one-file download: its report does not wait for a
-    next job to batch it with (both delays are made long here)."""
+    """The only job of a one-file download: its report is not held for a
+    batch (the delay is made long here)."""
     monkeypatch.setattr('awscli_ppdl.worker.REPORT_DELAY', 600)
-    monkeypatch.setattr('awscli_ppdl.worker.REPORT_MAX_AGE', 600)
     h.create_temp()
     h.add_get(DATA)
     running = RunningWorker(h, h.job()._replace(more_to_come=False))
@@ -362,11 +395,10 @@ def test_a_job_with_nothing_more_to_come_is_reported_at_once(h, monkeypatch):
 
 def test_a_part_is_reported_at_once_even_with_more_to_come(h, monkeypatch):
     """The part that completes a file is whichever finishes last, not the
-    one queued with nothing more to come: a part's report does not wait
-    for a next job (both delays are made an hour here, so a report that
-    waited would only be caught by the 30 s guard)."""
+    one queued with nothing more to come: a part's report is not held
+    (the delay is made an hour here, so a report that waited would only
+    be caught by the 30 s guard)."""
     monkeypatch.setattr('awscli_ppdl.worker.REPORT_DELAY', 3600)
-    monkeypatch.setattr('awscli_ppdl.worker.REPORT_MAX_AGE', 3600)
     h.create_temp(len(DATA))
     h.monitor.notify_job_done(1, 2, 8)   # The other part, done elsewhere.
     h.monitor.collect(0)                 # (and its progress taken)
@@ -383,11 +415,10 @@ def test_a_report_does_not_wait_with_its_thread_for_a_large_slot(
     """The threads of a worker outnumber its large-GET slots, and the
     threads idle on the job queue hold them: the thread that finished the
     only job of a one-file download waits for a slot until the next job or
-    SHUTDOWN, and the report goes out before it waits, not after the
-    batch's REPORT_MAX_AGE (both delays are made an hour here, so the test
-    would only end at its 30 s guard if the report waited for either)."""
+    SHUTDOWN, and the report goes out before it waits (the delay is made
+    an hour here, so the test would only end at its 30 s guard if the
+    report waited)."""
     monkeypatch.setattr('awscli_ppdl.worker.REPORT_DELAY', 3600)
-    monkeypatch.setattr('awscli_ppdl.worker.REPORT_MAX_AGE', 3600)
     slots = threading.Semaphore(1)
     # During the GET (the worker gave its slot back on taking the small
     # job) an idle thread takes the only slot, as it does in a process.
@@ -396,25 +427,20 @@ def test_a_report_does_not_wait_with_its_thread_for_a_large_slot(
         lambda **kwargs: slots.acquire(blocking=False))
     h.create_temp()
     h.add_get(DATA)
-    jobs = queue.Queue()
     # A small job (its length known): its thread gives the slot back.
-    jobs.put(h.job(length=len(DATA))._replace(more_to_come=False))
-    worker = Worker(h.sender(), h.monitor, h.cancel_event,
-                    ReportBatches(h.monitor), large_slots=slots)
-    thread = threading.Thread(target=worker.run, args=(jobs,), daemon=True)
-    thread.start()
+    running = RunningWorker(
+        h, h.job(length=len(DATA))._replace(more_to_come=False),
+        large_slots=slots)
     assert next_reported_transfers(h) == [1]
     slots.release()
-    jobs.put(SHUTDOWN)
-    thread.join(30)
-    assert not thread.is_alive()
+    running.stop()
 
 
 def test_a_report_is_not_held_while_the_next_job_stalls(h, monkeypatch):
-    """A file is complete: its report goes out after REPORT_MAX_AGE even
+    """A file is complete: its report goes out after REPORT_DELAY even
     though the worker is stuck in its next job meanwhile (there, a ranged
     job's question to the monitor that does not return)."""
-    monkeypatch.setattr('awscli_ppdl.worker.REPORT_MAX_AGE', 0.01)
+    monkeypatch.setattr('awscli_ppdl.worker.REPORT_DELAY', 0.01)
     stalled, release = threading.Event(), threading.Event()
     should_run = h.monitor.should_run
 
