@@ -49,9 +49,10 @@ class InlineResultProcessor(ResultProcessor):
 
     def __init__(self, result_queue, result_handlers):
         super().__init__(result_queue, result_handlers)
-        result_queue.handle_with(self._handle)
+        # (Not ``_handle``: a Thread's own attribute since Python 3.13.)
+        result_queue.handle_with(self._handle_result)
 
-    def _handle(self, result):
+    def _handle_result(self, result):
         # ResultProcessor.run's rule: after a fatal error the remaining
         # results are taken but no longer recorded or printed.
         if self._result_handlers_enabled:

@@ -66,6 +66,7 @@ class PoolLifecycle:
         self._phase = Phase.IDLE
         self._broken = None
         self._running = None
+        self._many_files = False
 
     @property
     def running(self):
@@ -85,10 +86,18 @@ class PoolLifecycle:
             if self._running is not running:
                 raise RuntimeError('The downloader has been shut down.')
 
-    def start(self, workers):
+    def start(self, workers, many_files=False):
+        """:param many_files: the caller will submit many files, until it
+            waits for them or shuts down: their reports may travel in
+            batches (``records.DownloadRequest.more_to_come``)."""
         with self._lock:
             self._raise_if_unusable()
+            self._many_files = self._many_files or many_files
             return self._start_if_needed(workers)
+
+    @property
+    def many_files(self):
+        return self._many_files
 
     def admit(self, transfer_id, pending, for_stream):
         """Track a transfer and make sure there are processes and workers
@@ -159,6 +168,7 @@ class PoolLifecycle:
             with self._lock:
                 self._running = None
                 self._broken = None
+                self._many_files = False
                 self._phase = Phase.IDLE
 
     def _raise_if_unusable(self, for_stream=False):

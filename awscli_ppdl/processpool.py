@@ -73,7 +73,6 @@ class ProcessPoolDownloader:
         self._lifecycle = PoolLifecycle(self._config, client_factory,
                                         credentials, resolve_credentials,
                                         self._tracker)
-        self._many_files = False
         self._partials = resume.PartialOpener(
             self._config, on_notice or logger.warning,
             self._lifecycle.check_usable, FULL_QUEUE_RECHECK)
@@ -154,15 +153,12 @@ class ProcessPoolDownloader:
         to download, whose parts say how many workers it needs.
         """
         if several_workers:
-            # Many files are coming: their reports travel in batches until
-            # a caller waits (``records.DownloadRequest.more_to_come``).
-            self._many_files = True
             workers = self._config.max_request_processes
         elif expected_size is not None:
             workers = self._estimate_parts(expected_size)
         else:
             workers = 1
-        self._lifecycle.start(workers)
+        self._lifecycle.start(workers, many_files=several_workers)
 
     def shutdown(self, cancel=False, cancel_msg=''):
         """Wait for every download to finish, then stop the processes.
@@ -170,7 +166,6 @@ class ProcessPoolDownloader:
         With ``cancel``, downloads in flight are cancelled instead. The next
         download starts the processes again.
         """
-        self._many_files = False
         self._lifecycle.shutdown(cancel, CancelledError(cancel_msg))
 
     def __enter__(self):
@@ -181,7 +176,6 @@ class ProcessPoolDownloader:
         s3transfer's ``TransferManager`` does (the seed waits instead): the
         program is failing, and ``aws s3 ppcp`` must stop at a fatal error
         as ``aws s3 cp`` does."""
-        self._many_files = False
         if exc_type is None:
             self._lifecycle.shutdown(False, None)
         else:
@@ -237,7 +231,7 @@ class ProcessPoolDownloader:
             record_filename=None if partial is None
             else partial.record_filename,
             kept_parts=() if partial is None else partial.kept,
-            more_to_come=self._many_files and byte_range is None,
+            more_to_come=byte_range is None and self._lifecycle.many_files,
         )
         try:
             running = self._lifecycle.admit(transfer_id, pending, for_stream)
