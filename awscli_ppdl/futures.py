@@ -40,7 +40,7 @@ class ProcessPoolTransferFuture(BaseTransferFuture):
     transfer, or stop one stream); the engine resolves the future with
     ``set_done`` once the download has ended either way. ``on_wait``, if
     given, is called before a wait for a download not yet done: the
-    engine stops holding reports for a batch.
+    engine sends the reports it holds for a batch.
     """
 
     def __init__(self, meta, on_cancel, on_wait=None):

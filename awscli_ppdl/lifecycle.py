@@ -135,8 +135,8 @@ class PoolLifecycle:
         self._tracker.cancel(transfer_id, exception, tell_monitor)
 
     def reports_wanted(self):
-        """A caller waits for a download: the workers stop holding
-        reports for a batch (``worker.ReportBatches``)."""
+        """A caller waits for a download: the workers send the reports
+        they hold for a batch (``ChildProcesses.want_reports``)."""
         running = self._running
         if running is not None:
             running.children.want_reports()

@@ -140,7 +140,8 @@ class ChildProcesses:
 
     def want_reports(self):
         """The parent waits for the downloads: every worker sends the
-        reports it holds, and holds none from now on."""
+        reports it holds, and from then on its batch as soon as it runs
+        out of jobs (``worker.ReportBatches``)."""
         if not self._reports_wanted:
             self._reports_wanted = True
             self.reports_due.release()

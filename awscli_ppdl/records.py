@@ -52,8 +52,9 @@ class GetObjectJob(NamedTuple):
     ``more_to_come`` is False when the submitter queued this job with no
     other work in hand and no word from the parent that more is coming (a
     one-file download's only job): the worker that does it reports at once
-    instead of holding the report for a batch. ``reserve`` is the whole file's size when it is known
-    (ranged GETs): the worker that opens the temp file reserves it.
+    instead of holding the report for a batch. ``reserve`` is the whole
+    file's size when it is known (ranged GETs): the worker that opens the
+    temp file reserves it.
     """
 
     transfer_id: int
